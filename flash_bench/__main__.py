@@ -1,0 +1,3 @@
+from flash_bench.cli.main import app
+
+app(prog_name="flash-bench")

@@ -1,0 +1,171 @@
+"""`flash-bench`: run the benchmark, inspect datasets and methods, and (via sub-modules) everything else.
+
+Only typer and the standard library are imported at the top, so ``--help`` is instant; each command
+imports what it needs.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(help="flash-bench: few-shot human action animation (FLASH) and its benchmark.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+datasets_app = typer.Typer(help="List, inspect and export datasets.", no_args_is_help=True)
+methods_app = typer.Typer(help="List animation methods.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(methods_app, name="methods")
+
+
+def _csv(value: Optional[str]) -> Optional[tuple[str, ...]]:
+    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else None
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def run(
+    methods: str = typer.Option("all", help="'all' or a comma list of registered methods."),
+    experiment: Optional[str] = typer.Option(None, help="Run a paper table's experiment instead of --methods."),
+    dataset: str = typer.Option("synthetic", help="Dataset name (see `flash-bench datasets list`)."),
+    root: Optional[Path] = typer.Option(None, help="Dataset folder (all but `synthetic`)."),
+    actions: Optional[str] = typer.Option(None, help="Comma list of action ids (default: all)."),
+    shots: Optional[int] = typer.Option(None, help="Training videos per action (seeded subset)."),
+    profile: Optional[str] = typer.Option(None, help="tiny | paper (default: tiny on synthetic, paper elsewhere)."),
+    seed: int = typer.Option(0, help="Base seed; every test item gets its own seed derived from it."),
+    run_dir: Optional[Path] = typer.Option(None, help="Default: results/runs/<dataset>-<profile>[-<experiment>]."),
+    limit: Optional[int] = typer.Option(None, help="Test items per action."),
+    metrics: str = typer.Option("all", help="'all', 'none' or a comma list of metric ids."),
+    device: Optional[str] = typer.Option(None, help="cpu | cuda (default: cuda when present)."),
+    size: int = typer.Option(64, help="Frame height = width in pixels for the tiny profile (paper: 512)."),
+    frames: int = typer.Option(16, help="Frames per video."),
+    cache_dir: Path = typer.Option(Path("results/cache"), help="Shared cache of fitted methods and features."),
+) -> None:
+    """Fit every method on each action's training videos, animate its test images, score, and write a run dir."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from flash_bench.config import RunConfig
+    from flash_bench.registry import METHODS
+    from flash_bench.runner import run as run_benchmark
+    from flash_bench.store import RunLocked
+    from flash_bench.types import InputError
+
+    profile = profile or ("tiny" if dataset == "synthetic" else "paper")
+    if profile not in ("tiny", "paper"):
+        _fail(f"--profile must be tiny or paper, got {profile!r}")
+    try:
+        cells, exp_actions = _cells(methods, experiment, dataset, METHODS)
+        cfg = RunConfig(dataset=dataset, cells=cells, root=str(root) if root else None,
+                        actions=_csv(actions) or exp_actions, shots=shots, profile=profile, seed=seed, limit=limit,
+                        num_frames=frames, size=512 if profile == "paper" and size == 64 else size,
+                        device=device or _default_device(), metrics=_metrics(metrics), experiment=experiment,
+                        cache_dir=str(cache_dir))
+        run_dir = run_dir or Path("results/runs") / "-".join(filter(None, [dataset, profile, experiment]))
+        columns = [TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+        with Progress(*columns) as progress:
+            store = run_benchmark(cfg, run_dir, progress=progress)
+    except (InputError, RunLocked, KeyError) as e:
+        _fail(str(e).strip("'\""))
+    _print_outcome(store)
+
+
+def _cells(methods, experiment, dataset, registry):
+    from flash_bench.config import method_cells
+
+    if experiment:
+        from flash_bench.experiments import EXPERIMENTS, experiment_cells
+
+        return experiment_cells(EXPERIMENTS.get(experiment), dataset)
+    names = registry.names() if methods == "all" else list(_csv(methods) or ())
+    for n in names:
+        registry.target(n)  # unknown name → did-you-mean error before any work starts
+    return method_cells(names), None
+
+
+def _metrics(value: str):
+    return None if value == "all" else () if value == "none" else _csv(value)
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _print_outcome(store) -> None:
+    manifest = store.read_manifest()
+    n_ok = sum(r["status"] == "ok" for r in store.records())
+    typer.echo(f"\nrun dir:   {store.root}")
+    typer.echo(f"videos:    {store.root / 'videos'} ({n_ok} ok, {len(manifest['failures'])} failed)")
+    typer.echo(f"per video: {store.root / 'per_video.csv'}")
+    typer.echo(f"summary:   {store.root / 'summary.csv'}")
+    if manifest.get("tiny_backbones"):
+        typer.secho("profile:   tiny — reduced-size models with seeded or suite-trained weights; "
+                    "numbers are not comparable to the paper's", fg="yellow")
+    for f in manifest["failures"][:10]:
+        typer.secho(f"failed:    {f.get('method')}/{f.get('action')}/{f.get('item', '*')}: {f['error']}", fg="red")
+    typer.echo(f"table:     flash-bench report {store.root}\n")
+    from flash_bench.report import render
+
+    typer.echo(render(store.root, fmt="markdown"))
+
+
+@datasets_app.command("list")
+def datasets_list() -> None:
+    """Registered datasets."""
+    from flash_bench.registry import DATASETS
+
+    for name in DATASETS.names():
+        typer.echo(name)
+
+
+@datasets_app.command("inspect")
+def datasets_inspect(name: str, root: Optional[Path] = typer.Option(None), shots: Optional[int] = None,
+                     as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Actions, prompts and train/test counts of a dataset."""
+    from flash_bench.registry import DATASETS
+    from flash_bench.types import InputError
+
+    try:
+        ds = DATASETS.get(name)(root, shots=shots)
+        rows = [{"action": a.id, "prompt": a.prompt, "train": len(a.train), "test": len(a.test),
+                 "test_with_ground_truth": sum(t.ground_truth is not None for t in a.test)} for a in ds.actions()]
+    except (InputError, KeyError) as e:
+        _fail(str(e).strip("'\""))
+    if as_json:
+        typer.echo(json.dumps({"dataset": name, "actions": rows, "failures": ds.failures}, indent=2))
+        return
+    for r in rows:
+        typer.echo(f"{r['action']:<22} train {r['train']:>3}  test {r['test']:>3}  {r['prompt']}")
+    for f in ds.failures:
+        typer.secho(f"unreadable: {f['action']}: {f['error']}", fg="red")
+
+
+@datasets_app.command("export")
+def datasets_export(name: str, out: Path, root: Optional[Path] = typer.Option(None),
+                    size: int = 64, frames: int = 16) -> None:
+    """Write a dataset to OUT in the `folder` layout (prompt.txt, train/*.mp4, test/*.png + *.mp4)."""
+    from flash_bench.datasets.export import export_dataset
+    from flash_bench.registry import DATASETS
+
+    ds = DATASETS.get(name)(root, num_frames=frames, size=size)
+    n = export_dataset(ds, out)
+    typer.echo(f"wrote {n} files to {out}")
+
+
+@methods_app.command("list")
+def methods_list(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Registered animation methods."""
+    from flash_bench.registry import METHODS
+
+    rows = [{"name": n, "target": METHODS.target(n)} for n in METHODS.names()]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            typer.echo(f"{r['name']:<14} {r['target']}")

@@ -1,0 +1,56 @@
+"""RunConfig: everything that defines a run, frozen, serialisable, recorded in the manifest."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One row of a results table: a method with its settings, under a unique store label."""
+
+    label: str                       # folder name in the run dir, e.g. "flash" or "flash#5@shots=8"
+    method: str                      # registry name, e.g. "flash"
+    options: dict = field(default_factory=dict, hash=False)
+    shots: int | None = None         # overrides the run's --shots
+    actions: tuple[str, ...] | None = None   # restricts the run's actions
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    dataset: str = "synthetic"
+    cells: tuple[Cell, ...] = ()
+    root: str | None = None
+    actions: tuple[str, ...] | None = None
+    shots: int | None = None
+    profile: str = "tiny"
+    seed: int = 0
+    limit: int | None = None         # test items per action
+    num_frames: int = 16
+    size: int = 64
+    device: str = "cpu"
+    metrics: tuple[str, ...] | None = None   # None: every metric available for the dataset; () none
+    experiment: str | None = None
+    cache_dir: str = "results/cache"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown RunConfig keys: {sorted(unknown)}")
+        d = dict(d)
+        d["cells"] = tuple(Cell(**c) for c in d.get("cells", ()))
+        for k in ("actions", "metrics"):
+            if d.get(k) is not None:
+                d[k] = tuple(d[k])
+        return cls(**d)
+
+
+def method_cells(names: list[str]) -> tuple[Cell, ...]:
+    """Plain ``--methods a,b``: each method with default settings under its own name."""
+    return tuple(Cell(label=n, method=n) for n in names)

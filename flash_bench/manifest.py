@@ -1,0 +1,55 @@
+"""The run manifest: what was run, how, with which code and packages — so a result explains itself."""
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGES = ("flash-bench", "torch", "torchvision", "diffusers", "transformers", "open_clip_torch", "cd-fvd",
+            "numpy", "scipy", "av", "pandas", "safetensors")
+
+
+def package_versions() -> dict[str, str | None]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_commit(repo: Path | None = None) -> str | None:
+    """The checkout's commit, with ``+dirty`` when tracked files differ from it; None outside git."""
+    repo = repo or Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
+                                timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
+def new_manifest(config: dict, command: list[str]) -> dict:
+    return {
+        "command": command,
+        "config": config,
+        "dataset": config["dataset"],
+        "dataset_root": config.get("root"),
+        "profile": config["profile"],
+        "tiny_backbones": config["profile"] == "tiny",
+        "methods": [c["label"] for c in config["cells"]],
+        "experiment": config.get("experiment"),
+        "seed": config["seed"],
+        "versions": package_versions(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "git_commit": git_commit(),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "failures": [],
+    }

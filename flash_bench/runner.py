@@ -1,0 +1,162 @@
+"""run(cfg): dataset → fit → animate → store → metrics, resumable and fault-tolerant.
+
+Each (cell, action, item) is done once: a finished record in the run dir is never redone, a failed
+one is retried on the next run. One bad input fails its own item (recorded in the manifest), never
+the run. Methods are reached only through the registry.
+"""
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from flash_bench.config import Cell, RunConfig
+from flash_bench.datasets.base import FewShotDataset
+from flash_bench.manifest import new_manifest
+from flash_bench.registry import DATASETS, METHODS
+from flash_bench.store import RunStore
+from flash_bench.types import Action, InputError, MethodContext
+from flash_bench.video_io import read_video, write_video
+
+
+def item_seed(seed: int, action: str, item: str) -> int:
+    """The same seed for every method on one test item (the paper's protocol), different across items."""
+    return int.from_bytes(hashlib.sha256(f"{seed}/{action}/{item}".encode()).digest()[:4], "little") % 2**31
+
+
+def load_dataset(cfg: RunConfig, shots: int | None = None) -> FewShotDataset:
+    cls = DATASETS.get(cfg.dataset)
+    return cls(cfg.root, num_frames=cfg.num_frames, size=cfg.size, shots=shots if shots is not None else cfg.shots,
+               seed=cfg.seed)
+
+
+def select_actions(dataset: FewShotDataset, wanted: tuple[str, ...] | None) -> list[Action]:
+    actions = dataset.actions()
+    if wanted:
+        known = {a.id for a in actions}
+        missing = [a for a in wanted if a not in known]
+        if missing:
+            raise InputError(f"unknown action(s) {missing} in dataset {dataset.name!r}; known: {sorted(known)}")
+        actions = [a for a in actions if a.id in wanted]
+    return actions
+
+
+def run(cfg: RunConfig, run_dir: Path, command: list[str] | None = None, progress=None) -> RunStore:
+    """Run every cell on every selected action; returns the store. ``progress`` is a rich Progress or None."""
+    store = RunStore(run_dir)
+    with store.lock():
+        manifest = new_manifest(cfg.to_dict(), command or sys.argv)
+        failures: list[dict] = []
+        store.write_manifest({**manifest, "status": "running"})
+        scored_actions: dict[str, Action] = {}
+        for cell in cfg.cells:
+            dataset = load_dataset(cfg, cell.shots)
+            actions = select_actions(dataset, cell.actions or cfg.actions)
+            failures += [{"method": cell.label, **f} for f in dataset.failures]
+            scored_actions.update({a.id: a for a in actions})
+            failures += _run_cell(cfg, cell, actions, store, progress)
+        if cfg.metrics != ():
+            _score(cfg, store, list(scored_actions.values()))
+        _export_tables(store)
+        store.write_manifest({**manifest, "status": "finished", "failures": failures})
+    return store
+
+
+def _run_cell(cfg: RunConfig, cell: Cell, actions: list[Action], store: RunStore, progress) -> list[dict]:
+    ctx = MethodContext(profile=cfg.profile, device=cfg.device, size=cfg.size, num_frames=cfg.num_frames,
+                        cache_dir=Path(cfg.cache_dir), options=dict(cell.options))
+    method = None
+    failures = []
+    task = progress.add_task(cell.label, total=sum(len(_items(a, cfg)) for a in actions)) if progress else None
+    for action in actions:
+        todo = [it for it in _items(action, cfg) if not _finished(store, cell.label, action.id, it.id)]
+        if progress:
+            progress.advance(task, len(_items(action, cfg)) - len(todo))
+        if not todo:
+            continue
+        if method is None:
+            method = METHODS.get(cell.method)(ctx)
+        fit_error, fit_seconds = _fit(method, action)
+        for item in todo:
+            record = _animate_one(cfg, cell, method, action, item, store, fit_error, fit_seconds)
+            if record["status"] == "failed":
+                failures.append({k: record[k] for k in ("method", "action", "item", "error")})
+            if progress:
+                progress.advance(task)
+    return failures
+
+
+def _items(action: Action, cfg: RunConfig):
+    return action.test[: cfg.limit] if cfg.limit else action.test
+
+
+def _finished(store: RunStore, label: str, action: str, item: str) -> bool:
+    record = store.read_record(label, action, item)
+    return bool(record) and record["status"] == "ok" and store.video_path(label, action, item).exists()
+
+
+def _fit(method, action: Action) -> tuple[str | None, float]:
+    start = time.perf_counter()
+    try:
+        videos = [clip.load() for clip in action.train]
+        method.fit(action, videos, action.prompt)
+    except Exception as e:  # noqa: BLE001 — one action's failure must not end the run; it is recorded
+        return f"fit failed: {type(e).__name__}: {e}", time.perf_counter() - start
+    return None, time.perf_counter() - start
+
+
+def _animate_one(cfg, cell, method, action, item, store, fit_error, fit_seconds) -> dict:
+    seed = item_seed(cfg.seed, action.id, item.id)
+    record = {"method": cell.label, "action": action.id, "item": item.id, "seed": seed,
+              "fit_seconds": round(fit_seconds, 3), "has_ground_truth": item.ground_truth is not None}
+    if fit_error:
+        return _fail(store, record, fit_error)
+    try:
+        start = time.perf_counter()
+        video = method.animate(item.reference(), action.prompt, cfg.num_frames, seed, item=item)
+        seconds = time.perf_counter() - start
+        write_video(store.video_path(cell.label, action.id, item.id), video)
+    except Exception as e:  # noqa: BLE001 — recorded with its traceback; the run goes on
+        return _fail(store, record, f"{type(e).__name__}: {e}", traceback.format_exc(limit=3))
+    record.update(status="ok", seconds=round(seconds, 4), num_frames=int(video.shape[0]),
+                  height=int(video.shape[1]), width=int(video.shape[2]), metrics={})
+    store.write_record(record)
+    return record
+
+
+def _fail(store, record, error, tb=None) -> dict:
+    record.update(status="failed", error=error, metrics={})
+    if tb:
+        record["traceback"] = tb
+    store.write_record(record)
+    return record
+
+
+def _score(cfg: RunConfig, store: RunStore, actions: list[Action]) -> None:
+    from flash_bench.scoring import score_run
+
+    score_run(store, actions, list(cfg.metrics) if cfg.metrics else None, cfg.profile, cfg.device,
+              Path(cfg.cache_dir))
+
+
+def _export_tables(store: RunStore) -> None:
+    """per_video.csv and summary.csv: derived, rewritten every run (the records are the source of truth)."""
+    import pandas as pd
+
+    from flash_bench.store import atomic_write_bytes
+
+    rows = [{k: v for k, v in r.items() if k not in ("metrics", "traceback")} | (r.get("metrics") or {})
+            for r in store.records()]
+    if not rows:
+        return
+    table = pd.DataFrame(rows)
+    atomic_write_bytes(store.root / "per_video.csv", table.to_csv(index=False).encode())
+    numeric = table[table["status"] == "ok"].select_dtypes("number").drop(columns=["seed"], errors="ignore")
+    summary = numeric.groupby(table["method"]).mean()
+    sets = store.set_metrics()
+    for method, values in sets.items():
+        for k, v in values.items():
+            summary.loc[method, k] = v
+    atomic_write_bytes(store.root / "summary.csv", summary.to_csv().encode())

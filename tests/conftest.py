@@ -1,0 +1,43 @@
+"""Shared fixtures: small on-disk dataset trees built by the tests themselves (nothing is downloaded)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from flash_bench.video_io import write_video
+
+
+def moving_square(seed: int, frames: int = 12, size: int = 48) -> np.ndarray:
+    """A coloured square sliding over a gradient: a tiny, codec-friendly test video."""
+    rng = np.random.default_rng(seed)
+    video = np.zeros((frames, size, size, 3), np.uint8)
+    video[:] = np.linspace(40, 200, size, dtype=np.uint8)[None, None, :, None]
+    top = int(rng.integers(4, size - 16))
+    color = rng.integers(0, 255, 3)
+    for t in range(frames):
+        x = 2 + t * 2  # every frame differs (GIF writers merge identical frames)
+        video[t, top:top + 12, x:x + 12] = color
+    return video
+
+
+def make_folder_dataset(root: Path, actions=("wave", "jump"), n_train=3, n_test=2) -> Path:
+    for a_i, action in enumerate(actions):
+        d = root / action
+        (d / "train").mkdir(parents=True)
+        (d / "test").mkdir()
+        (d / "prompt.txt").write_text(f"a person is doing {action}.\n")
+        for i in range(n_train):
+            write_video(d / "train" / f"v{i:03d}.mp4", moving_square(100 * a_i + i))
+        for i in range(n_test):
+            gt = moving_square(100 * a_i + 50 + i)
+            Image.fromarray(gt[0]).save(d / "test" / f"t{i}.png")
+            write_video(d / "test" / f"t{i}.mp4", gt)
+    return root
+
+
+@pytest.fixture
+def folder_root(tmp_path) -> Path:
+    return make_folder_dataset(tmp_path / "data")

@@ -1,0 +1,59 @@
+"""The command line: every command has --help, `python -m flash_bench` works, --help imports no model library."""
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from flash_bench.cli.main import app
+
+runner = CliRunner()
+
+
+def _commands(group=app, prefix=()):
+    import typer.main
+
+    click_group = typer.main.get_command(group)
+    stack = [(prefix, click_group)]
+    while stack:
+        path, cmd = stack.pop()
+        yield path
+        for name, sub in getattr(cmd, "commands", {}).items():
+            stack.append((path + (name,), sub))
+
+
+@pytest.mark.parametrize("path", sorted(_commands()))
+def test_every_command_has_help(path):
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_python_dash_m_and_light_help():
+    code = ("import sys, runpy; sys.argv=['flash-bench','--help']\n"
+            "try:\n    runpy.run_module('flash_bench', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('torch', 'diffusers', 'open_clip', 'transformers') if m in sys.modules]\n"
+            "print('HEAVY', heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert "Usage" in out and "HEAVY []" in out
+
+
+def test_methods_and_datasets_lists():
+    out = runner.invoke(app, ["methods", "list", "--json"])
+    names = [m["name"] for m in json.loads(out.output)]
+    assert {"static", "oracle"} <= set(names)
+    assert "synthetic" in runner.invoke(app, ["datasets", "list"]).output
+
+
+def test_unknown_method_is_one_clear_error(tmp_path):
+    result = runner.invoke(app, ["run", "--methods", "statik", "--run-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "Did you mean static" in result.output
+
+
+def test_inspect_folder_dataset_json(folder_root):
+    result = runner.invoke(app, ["datasets", "inspect", "folder", "--root", str(folder_root), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [(a["action"], a["train"], a["test"]) for a in data["actions"]] == [("jump", 3, 2), ("wave", 3, 2)]
