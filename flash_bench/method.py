@@ -22,6 +22,14 @@ class Method(ABC):
     def fit(self, action: Action, videos: Sequence[VideoArray], prompt: str) -> None:
         """Few-shot training on one action's videos. Training-free methods keep this no-op."""
 
+    def fit_joint(self, actions: Sequence[Action]) -> None:
+        """One model for several actions, each video with its own prompt (Table A1's joint training).
+
+        The runner calls this once, before ``animate``, for a cell whose options name ``joint_actions``;
+        ``fit`` is then not called.
+        """
+        raise NotImplementedError(f"method {self.name!r} has no joint training")
+
     @abstractmethod
     def animate(self, reference: ImageArray, prompt: str, num_frames: int, seed: int,
                 item: TestItem | None = None) -> VideoArray:

@@ -68,6 +68,7 @@ def _run_cell(cfg: RunConfig, cell: Cell, actions: list[Action], store: RunStore
     ctx = MethodContext(profile=cfg.profile, device=cfg.device, size=cfg.size, num_frames=cfg.num_frames,
                         cache_dir=Path(cfg.cache_dir), options=dict(cell.options))
     method = None
+    joint = cell.options.get("joint_actions")
     failures = []
     task = progress.add_task(cell.label, total=sum(len(_items(a, cfg)) for a in actions)) if progress else None
     for action in actions:
@@ -78,7 +79,9 @@ def _run_cell(cfg: RunConfig, cell: Cell, actions: list[Action], store: RunStore
             continue
         if method is None:
             method = METHODS.get(cell.method)(ctx)
-        fit_error, fit_seconds = _fit(method, action)
+            if joint:
+                joint_error, joint_seconds = _fit(method, [a for a in actions if a.id in joint], joint=True)
+        fit_error, fit_seconds = (joint_error, joint_seconds) if joint else _fit(method, [action])
         for item in todo:
             record = _animate_one(cfg, cell, method, action, item, store, fit_error, fit_seconds)
             if record["status"] == "failed":
@@ -97,11 +100,13 @@ def _finished(store: RunStore, label: str, action: str, item: str) -> bool:
     return bool(record) and record["status"] == "ok" and store.video_path(label, action, item).exists()
 
 
-def _fit(method, action: Action) -> tuple[str | None, float]:
+def _fit(method, actions: list[Action], joint: bool = False) -> tuple[str | None, float]:
     start = time.perf_counter()
     try:
-        videos = [clip.load() for clip in action.train]
-        method.fit(action, videos, action.prompt)
+        if joint:
+            method.fit_joint(actions)
+        else:
+            method.fit(actions[0], [clip.load() for clip in actions[0].train], actions[0].prompt)
     except Exception as e:  # noqa: BLE001 — one action's failure must not end the run; it is recorded
         return f"fit failed: {type(e).__name__}: {e}", time.perf_counter() - start
     return None, time.perf_counter() - start

@@ -111,3 +111,23 @@ def test_resume_after_sigkill(folder_root, tmp_path):
     for r in store.records():
         assert read_video(store.video_path("slow", r["action"], r["item"])).shape == (8, 32, 32, 3)
     assert not [p for p in run_dir.rglob(".*") if p.name != ".lock"]   # no half-written leftovers
+
+
+def test_fit_per_action_and_joint_fit(folder_root, tmp_path):
+    from flash_bench.config import Cell
+    from flash_bench.registry import METHODS
+
+    sys.path.insert(0, str(TESTS))
+    from slow_method import RecordingStatic
+
+    METHODS.register("recording", "slow_method:RecordingStatic")
+    RecordingStatic.calls.clear()
+    run(RunConfig(dataset="folder", root=str(folder_root), cells=(Cell("rec", "recording"),), num_frames=8,
+                  size=32, metrics=()), tmp_path / "a")
+    assert RecordingStatic.calls == [("fit", "jump", 3, "a person is doing jump."),
+                                     ("fit", "wave", 3, "a person is doing wave.")]
+    RecordingStatic.calls.clear()
+    joint = Cell("rec@joint", "recording", {"joint_actions": ("jump", "wave")})
+    run(RunConfig(dataset="folder", root=str(folder_root), cells=(joint,), num_frames=8, size=32, metrics=()),
+        tmp_path / "b")
+    assert RecordingStatic.calls == [("fit_joint", ("jump", "wave"))]

@@ -59,9 +59,10 @@ def run(
     if profile not in ("tiny", "paper"):
         _fail(f"--profile must be tiny or paper, got {profile!r}")
     try:
-        cells, exp_actions = _cells(methods, experiment, dataset, METHODS)
+        cells, exp_actions, exp_limit = _cells(methods, experiment, dataset, METHODS)
         cfg = RunConfig(dataset=dataset, cells=cells, root=str(root) if root else None,
-                        actions=_csv(actions) or exp_actions, shots=shots, profile=profile, seed=seed, limit=limit,
+                        actions=_csv(actions) or exp_actions, shots=shots, profile=profile, seed=seed,
+                        limit=limit if limit is not None else exp_limit,
                         num_frames=frames, size=512 if profile == "paper" and size == 64 else size,
                         device=device or _default_device(), metrics=_metrics(metrics), experiment=experiment,
                         cache_dir=str(cache_dir))
@@ -80,11 +81,14 @@ def _cells(methods, experiment, dataset, registry):
     if experiment:
         from flash_bench.experiments import EXPERIMENTS, experiment_cells
 
-        return experiment_cells(EXPERIMENTS.get(experiment), dataset)
+        exp = EXPERIMENTS.get(experiment)
+        if dataset not in exp.datasets:
+            raise KeyError(f"experiment {experiment!r} runs on {', '.join(exp.datasets)}, not {dataset!r}")
+        return (*experiment_cells(exp, dataset), exp.limit)
     names = registry.names() if methods == "all" else list(_csv(methods) or ())
     for n in names:
         registry.target(n)  # unknown name → did-you-mean error before any work starts
-    return method_cells(names), None
+    return method_cells(names), None, None
 
 
 def _metrics(value: str):
