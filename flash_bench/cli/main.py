@@ -19,6 +19,17 @@ app.add_typer(datasets_app, name="datasets")
 app.add_typer(methods_app, name="methods")
 
 
+def _mount() -> None:
+    """Commands that live beside their library code (each module imports only typer at the top)."""
+    from flash_bench.cli.gallery import gallery, userstudy_app
+    from flash_bench.cli.report import regress, report
+
+    app.command()(report)
+    app.command()(regress)
+    app.command()(gallery)
+    app.add_typer(userstudy_app, name="userstudy")
+
+
 def _csv(value: Optional[str]) -> Optional[tuple[str, ...]]:
     return tuple(v.strip() for v in value.split(",") if v.strip()) if value else None
 
@@ -60,7 +71,7 @@ def run(
         _fail(f"--profile must be tiny or paper, got {profile!r}")
     try:
         cells, exp_actions, exp_limit = _cells(methods, experiment, dataset, METHODS)
-        cfg = RunConfig(dataset=dataset, cells=cells, root=str(root) if root else None,
+        cfg = RunConfig(dataset=dataset, cells=cells, root=str(root.resolve()) if root else None,
                         actions=_csv(actions) or exp_actions, shots=shots, profile=profile, seed=seed,
                         limit=limit if limit is not None else exp_limit,
                         num_frames=frames, size=512 if profile == "paper" and size == 64 else size,
@@ -173,3 +184,6 @@ def methods_list(as_json: bool = typer.Option(False, "--json", help="Machine-rea
     else:
         for r in rows:
             typer.echo(f"{r['name']:<14} {r['target']}")
+
+
+_mount()

@@ -1,0 +1,1 @@
+"""Static files inlined into generated HTML pages (gallery, user-study forms)."""

@@ -1,0 +1,426 @@
+"""A static, self-contained HTML gallery of a run: every method's video beside the reference image.
+
+``build_gallery(run_dir, out)`` writes (all links relative; works from ``file://`` and any static host)::
+
+    index.html                          manifest, per-method metric means, action list, TINY banner
+    action-<action>.html                one page per action: reference, ground truth, every method per item
+    media/run/<method>/<action>/<item>.mp4|.gif   the run's videos (H.264 mp4 + GIF fallback)
+    media/truth/<action>/<item>.mp4|.gif          ground-truth videos, where they exist
+    media/reference/<action>/<item>.png           reference images
+
+References and ground truth come from the run's dataset (``manifest["dataset"]``/``["dataset_root"]``);
+when it cannot be loaded they come from the ``oracle`` method's videos (its first frame is the reference),
+and the pages say so. CSS and JS live in ``flash_bench/assets/`` and are inlined into every page.
+"""
+from __future__ import annotations
+
+import html
+import importlib.resources
+import json
+import math
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+from urllib.parse import quote
+
+import numpy as np
+
+from flash_bench.store import RunStore, atomic_write_bytes
+from flash_bench.types import Clip, InputError, TestItem
+
+ORACLE = "oracle"
+
+
+# ----------------------------------------------------------------------------------------------
+# The run, its references and ground truth
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class RunView:
+    """What the gallery and the user-study kit read from a run dir (JSON only; no video decoded)."""
+
+    root: Path
+    manifest: dict
+    records: dict[tuple[str, str, str], dict]           # (method, action, item) -> record
+    methods: list[str]
+    actions: list[str]
+    items: dict[str, list[str]]                         # action -> item ids, sorted
+
+    @property
+    def tiny(self) -> bool:
+        return bool(self.manifest.get("tiny_backbones")) or self.manifest.get("profile") == "tiny"
+
+    def video(self, method: str, action: str, item: str) -> Path | None:
+        """The run's video of one record, or None when it failed or is missing."""
+        rec = self.records.get((method, action, item))
+        path = RunStore(self.root).video_path(method, action, item)
+        return path if rec and rec.get("status", "ok") == "ok" and path.is_file() else None
+
+
+@dataclass
+class Truth:
+    """Prompts, reference images and ground-truth videos for the run's test items."""
+
+    prompts: dict[str, str]
+    items: dict[tuple[str, str], TestItem]              # (action, item) -> reference + ground truth
+    train: dict[str, tuple[Clip, ...]] = field(default_factory=dict)   # action -> training clips
+    note: str = ""                                      # where they came from, shown on the pages
+
+
+def load_run_view(run_dir: Path | str) -> RunView:
+    store = RunStore(run_dir)
+    if not store.root.is_dir():
+        raise InputError(f"{store.root}: run dir not found")
+    try:
+        manifest, records = store.read_manifest(), store.records()
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"{store.root}: unreadable manifest or record ({e})") from None
+    if not records:
+        raise InputError(f"{store.root}: no per-video records under items/ (is this a run dir?)")
+    by_key = {(r["method"], r["action"], r["item"]): r for r in records}
+    listed = [m for m in manifest.get("methods") or [] if isinstance(m, str)]
+    found = {m for m, _, _ in by_key}
+    methods = [m for m in listed if m in found] + sorted(found - set(listed))
+    actions = sorted({a for _, a, _ in by_key})
+    items = {a: sorted({i for _, a2, i in by_key if a2 == a}) for a in actions}
+    return RunView(store.root, manifest, by_key, methods, actions, items)
+
+
+def clip_geometry(view: RunView) -> tuple[int, int]:
+    """(num_frames, size) the run used: from the manifest's config, else from its records."""
+    cfg = view.manifest.get("config") or {}
+    first = next(iter(view.records.values()))
+    num_frames = cfg.get("num_frames") or first.get("num_frames") or 16
+    return int(num_frames), int(cfg.get("size") or first.get("height") or 64)
+
+
+def load_truth(view: RunView) -> Truth:
+    """References and ground truth from the run's dataset; from the oracle's videos when that fails."""
+    from flash_bench.registry import DATASETS
+
+    name, root = view.manifest.get("dataset"), view.manifest.get("dataset_root")
+    num_frames, size = clip_geometry(view)
+    try:
+        if not name:
+            raise InputError("the manifest names no dataset")
+        actions = DATASETS.get(name)(root=root, num_frames=num_frames, size=size).actions()
+    except Exception as e:  # noqa: BLE001 - any failure means "use the fallback", and the page says why
+        return _oracle_truth(view, f"dataset {name!r} could not be loaded ({type(e).__name__}: {e})")
+    truth = Truth({a.id: a.prompt for a in actions},
+                  {(a.id, t.id): t for a in actions for t in a.test}, {a.id: a.train for a in actions},
+                  f"References and ground truth from dataset {name!r}" + (f" at {root}" if root else "") + ".")
+    missing = [(a, i) for a in view.actions for i in view.items[a] if (a, i) not in truth.items]
+    if missing:
+        extra = _oracle_truth(view, "")
+        truth.items.update({k: extra.items[k] for k in missing if k in extra.items})
+        truth.note += f" {len(missing)} test item(s) not in the dataset: taken from the oracle's videos where present."
+    return truth
+
+
+def _oracle_truth(view: RunView, why: str) -> Truth:
+    items = {}
+    for a in view.actions:
+        for i in view.items[a]:
+            path = view.video(ORACLE, a, i)
+            if path is not None:
+                items[(a, i)] = TestItem(i, reference=_first_frame_loader(path),
+                                         ground_truth=Clip(i, load=_video_loader(path), path=path), path=path)
+    source = ("ground truth = the oracle method's videos, reference = their first frame" if items
+              else "no oracle videos either, so no references or ground truth are shown")
+    return Truth({}, items, {}, f"{why}: {source}." if why else source)
+
+
+def _video_loader(path: Path) -> Callable[[], np.ndarray]:
+    from flash_bench.video_io import read_video
+
+    return lambda: read_video(path)
+
+
+def _first_frame_loader(path: Path) -> Callable[[], np.ndarray]:
+    from flash_bench.video_io import read_video
+
+    return lambda: read_video(path)[0]
+
+
+# ----------------------------------------------------------------------------------------------
+# Metric tables
+# ----------------------------------------------------------------------------------------------
+def method_means(view: RunView, action: str | None = None) -> dict[str, dict[str, tuple[float | None, int]]]:
+    """Per method: metric id -> (mean over ok videos with a value, count); plus ``videos`` and ``failed``.
+
+    Missing values (``null``, failed videos) are skipped, never zero. Set-level metrics (``sets/*.json``,
+    e.g. cd_fvd) are added for the whole run only (they are computed on all of a method's videos).
+    TODO(lead): switch to flash_bench.report's per-method table function (report.summarize) once its API is
+    fixed, so the gallery shows exactly the numbers of ``flash-bench report``.
+    """
+    sets = RunStore(view.root).set_metrics() if action is None else {}
+    out: dict[str, dict[str, tuple[float | None, int]]] = {}
+    for m in view.methods:
+        recs = [r for (m2, a, _), r in view.records.items() if m2 == m and (action is None or a == action)]
+        ok = [r for r in recs if r.get("status", "ok") == "ok"]
+        values: dict[str, list[float]] = {}
+        for r in ok:
+            for k, v in (r.get("metrics") or {}).items():
+                values.setdefault(k, [])
+                if isinstance(v, (int, float)) and math.isfinite(v):
+                    values[k].append(float(v))
+        row = {k: (float(np.mean(v)) if v else None, len(v)) for k, v in values.items()}
+        row.update({k: (float(v), len(ok)) for k, v in sets.get(m, {}).items() if isinstance(v, (int, float))})
+        row["videos"], row["failed"] = (len(ok), len(ok)), (len(recs) - len(ok), len(recs) - len(ok))
+        out[m] = row
+    return out
+
+
+def metric_label(metric_id: str) -> tuple[str, bool | None, int | None]:
+    """(label, higher_is_better, decimals) from the report's metric facts when available; the id otherwise."""
+    try:
+        from flash_bench.report import column_info
+    except ImportError:
+        return metric_id, None, None
+    return column_info(metric_id)
+
+
+def fmt(value: float | None, decimals: int | None = None) -> str:
+    if value is None or not math.isfinite(value):
+        return "–"
+    if decimals is not None:
+        return f"{value:.{decimals}f}"
+    return f"{value:.1f}" if abs(value) >= 100 else f"{value:.2f}" if abs(value) >= 1 else f"{value:.4f}"
+
+
+# ----------------------------------------------------------------------------------------------
+# Media
+# ----------------------------------------------------------------------------------------------
+def run_media_path(method: str, action: str, item: str) -> str:
+    return f"media/run/{method}/{action}/{item}"
+
+
+def export_video(src: Path | None, frames: Callable[[], np.ndarray] | None, dest_stem: Path) -> None:
+    """``dest_stem``.mp4 (copied when already browser-safe H.264 yuv420p, else re-encoded) + .gif."""
+    from flash_bench.video_io import read_video, write_gif, write_video
+
+    mp4, gif = dest_stem.with_suffix(".mp4"), dest_stem.with_suffix(".gif")
+    if src is not None and _up_to_date(src, mp4) and _up_to_date(src, gif):
+        return
+    video = read_video(src) if src is not None else frames()
+    if src is not None and _browser_safe(src):
+        mp4.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, mp4)
+    else:
+        write_video(mp4, video)
+    write_gif(gif, _shrink(video, GIF_MAX_SIDE))
+
+
+GIF_MAX_SIDE = 256   # GIFs are a fallback; at 512² × 16 frames they would be megabytes each
+
+
+def _shrink(video: np.ndarray, max_side: int) -> np.ndarray:
+    """Downscale (T, H, W, 3) so its longer side is at most ``max_side`` (unchanged when it already is)."""
+    from PIL import Image
+
+    h, w = video.shape[1:3]
+    scale = max_side / max(h, w)
+    if scale >= 1:
+        return video
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.stack([np.asarray(Image.fromarray(f).resize(size, Image.BILINEAR)) for f in video])  # (T, h', w', 3)
+
+
+def _up_to_date(src: Path, dest: Path) -> bool:
+    return dest.is_file() and dest.stat().st_mtime >= src.stat().st_mtime
+
+
+def _browser_safe(path: Path) -> bool:
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            s = c.streams.video[0]
+            return path.suffix == ".mp4" and s.codec_context.name == "h264" and s.codec_context.pix_fmt == "yuv420p"
+    except (av.FFmpegError, IndexError, OSError):
+        return False
+
+
+def export_image(image: np.ndarray, dest: Path) -> None:
+    from PIL import Image
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(dest, format="PNG")
+
+
+def export_media(view: RunView, truth: Truth, out: Path) -> dict[tuple[str, str], dict[str, bool]]:
+    """Copy/transcode every video and reference into ``out/media``; per (action, item) what exists."""
+    from tqdm import tqdm
+
+    jobs = [(m, a, i) for a in view.actions for i in view.items[a] for m in view.methods]
+    for m, a, i in tqdm(jobs, desc="gallery videos", leave=False, disable=None):
+        src = view.video(m, a, i)
+        if src is not None:
+            export_video(src, None, out / run_media_path(m, a, i))
+    return {(a, i): export_truth(truth.items.get((a, i)), out, a, i) for a in view.actions for i in view.items[a]}
+
+
+def export_truth(item: TestItem | None, out: Path, action: str, item_id: str) -> dict[str, bool]:
+    """Reference PNG and ground-truth video of one test item; an unreadable file is shown as missing."""
+    present = {"reference": False, "truth": False}
+    if item is None:
+        return present
+    try:
+        export_image(item.reference(), out / f"media/reference/{action}/{item_id}.png")
+        present["reference"] = True
+        if item.ground_truth is not None:
+            # the dataset's clip as the run saw it (sampled + resized), not the raw file
+            export_video(None, item.ground_truth.load, out / f"media/truth/{action}/{item_id}")
+            present["truth"] = True
+    except InputError:
+        pass
+    return present
+
+
+# ----------------------------------------------------------------------------------------------
+# HTML
+# ----------------------------------------------------------------------------------------------
+def esc(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def url(path: str) -> str:
+    """A relative URL for a site path: labels such as ``flash#5@shots=8`` are percent-encoded."""
+    return quote(path)
+
+
+def asset(name: str) -> str:
+    return importlib.resources.files("flash_bench.assets").joinpath(name).read_text(encoding="utf-8")
+
+
+def page(title: str, body: str, tiny: bool) -> str:
+    banner = ('<div class="tiny-banner">TINY backbones: these videos and numbers come from the reduced '
+              '<code>tiny</code> profile (a smoke test of the code path), not from the paper\'s models.</div>'
+              if tiny else "")
+    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<link rel="icon" href="data:,"><title>{esc(title)}</title>'
+            f'<style>{asset("gallery.css")}</style></head>\n<body>{banner}{body}\n'
+            f'<script>{asset("gallery.js")}</script></body></html>\n')
+
+
+def video_tag(stem: str, label: str) -> str:
+    return (f'<video autoplay loop muted playsinline preload="auto" aria-label="{esc(label)}" '
+            f'data-gif="{esc(url(stem + ".gif"))}"><source src="{esc(url(stem + ".mp4"))}" type="video/mp4" '
+            f'onerror="this.parentNode.dataset.failed = 1">'
+            f'<img src="{esc(url(stem + ".gif"))}" alt="{esc(label)}"></video>')
+
+
+def metric_list(metrics: dict) -> str:
+    rows = "".join(f'<dt title="{esc(k)}">{esc(metric_label(k)[0])}</dt><dd>{fmt(v, metric_label(k)[2])}</dd>'
+                   for k, v in sorted(metrics.items()))
+    return f'<dl class="metrics">{rows}</dl>' if rows else '<p class="metrics none">no metrics</p>'
+
+
+def metrics_table(means: dict[str, dict[str, tuple[float | None, int]]]) -> str:
+    cols = sorted({k for row in means.values() for k in row} - {"videos", "failed"})
+    head = "".join(_metric_head(c) for c in cols)
+    body = ""
+    for m, row in means.items():
+        cells = "".join(f'<td title="n = {row[c][1]}">{fmt(row[c][0], metric_label(c)[2])}</td>'
+                        if c in row else "<td>–</td>" for c in cols)
+        body += (f'<tr data-method="{esc(m)}"><th>{esc(m)}</th><td>{row["videos"][0]}</td>'
+                 f'<td>{row["failed"][0]}</td>{cells}</tr>')
+    return (f'<table class="metrics-table"><thead><tr><th>method</th><th>videos</th><th>failed</th>{head}'
+            f'</tr></thead><tbody>{body}</tbody></table>')
+
+
+def _metric_head(metric_id: str) -> str:
+    label, higher, _ = metric_label(metric_id)
+    arrow = "" if higher is None else (" ↑" if higher else " ↓")
+    return f'<th title="{esc(metric_id)}">{esc(label)}{arrow}</th>'
+
+
+def method_filter(methods: list[str]) -> str:
+    boxes = "".join(f'<label><input type="checkbox" class="method-filter" value="{esc(m)}" checked> {esc(m)}</label>'
+                    for m in methods)
+    return f'<fieldset class="filters"><legend>Methods</legend>{boxes}</fieldset>'
+
+
+def manifest_table(view: RunView) -> str:
+    m = view.manifest
+    cmd = m.get("command")
+    rows = {
+        "run dir": view.root.name, "profile": m.get("profile"), "tiny backbones": m.get("tiny_backbones"),
+        "dataset": m.get("dataset"), "dataset root": m.get("dataset_root"), "methods": ", ".join(view.methods),
+        "command": " ".join(map(str, cmd)) if isinstance(cmd, list) else cmd, "git commit": m.get("git_commit"),
+        "created": m.get("created"), "failures": len(m.get("failures") or []),
+    }
+    body = "".join(f"<tr><th>{esc(k)}</th><td>{esc('–' if v is None else v)}</td></tr>" for k, v in rows.items())
+    fails = "".join(f"<li>{esc(json.dumps(f, sort_keys=True))}</li>" for f in m.get("failures") or [])
+    return (f'<table class="manifest">{body}</table>'
+            + (f'<details><summary>failures</summary><ul>{fails}</ul></details>' if fails else ""))
+
+
+def index_page(view: RunView, truth: Truth) -> str:
+    actions = "".join(
+        f'<li data-action="{esc(a)}" data-prompt="{esc(truth.prompts.get(a, ""))}">'
+        f'<a href="{esc(url(f"action-{a}.html"))}">'
+        f'{esc(a)}</a> <span class="prompt">{esc(truth.prompts.get(a, ""))}</span> '
+        f'<span class="count">({len(view.items[a])} item(s))</span></li>' for a in view.actions)
+    body = (f'<h1>flash-bench gallery: {esc(view.root.name)}</h1><p class="note">{esc(truth.note)}</p>'
+            f'<h2>Run</h2>{manifest_table(view)}<h2>Metrics (mean over each method\'s videos)</h2>'
+            f'{method_filter(view.methods)}{metrics_table(method_means(view))}'
+            f'<h2>Actions</h2><fieldset class="filters"><legend>Actions</legend>'
+            f'<input type="search" id="action-filter" placeholder="filter actions"></fieldset>'
+            f'<ul class="actions">{actions}</ul>')
+    return page(f"flash-bench gallery: {view.root.name}", body, view.tiny)
+
+
+def card(kind: str, label: str, stem: str | None, metrics: dict | None, is_image: bool = False,
+         method: str | None = None) -> str:
+    attr = f' data-method="{esc(method)}"' if method else ""
+    if stem is None:
+        media = '<div class="missing">failed or missing</div>'
+    elif is_image:
+        media = f'<img src="{esc(url(stem))}" alt="{esc(label)}">'
+    else:
+        media = video_tag(stem, label)
+    extra = metric_list(metrics) if metrics is not None else ""
+    return f'<figure class="card {kind}"{attr}>{media}<figcaption>{esc(label)}</figcaption>{extra}</figure>'
+
+
+def item_row(view: RunView, action: str, item: str, present: dict[str, bool]) -> str:
+    cards = [card("reference", "reference image", f"media/reference/{action}/{item}.png" if present["reference"]
+                  else None, None, is_image=True)]
+    if present["truth"]:
+        cards.append(card("truth", "ground truth", f"media/truth/{action}/{item}", None))
+    for m in view.methods:
+        rec = view.records.get((m, action, item))
+        if rec is None:
+            continue
+        stem = run_media_path(m, action, item) if view.video(m, action, item) else None
+        cards.append(card("method", m, stem, rec.get("metrics") or {}, method=m))
+    return (f'<section class="item" id="item-{esc(item)}"><h3>{esc(item)}</h3>'
+            f'<div class="row sync-group">{"".join(cards)}</div></section>')
+
+
+def action_page(view: RunView, truth: Truth, action: str, present: dict) -> str:
+    options = "".join(f'<option value="{esc(url(f"action-{a}.html"))}"{" selected" if a == action else ""}>'
+                      f'{esc(a)}</option>' for a in view.actions)
+    prompt = truth.prompts.get(action, "")
+    rows = "".join(item_row(view, action, i, present[(action, i)]) for i in view.items[action])
+    body = (f'<nav><a href="index.html">← index</a> <label>action <select id="action-select">{options}'
+            f'</select></label></nav><h1>{esc(action)}</h1><p class="prompt">{esc(prompt)}</p>'
+            f'<p class="note">{esc(truth.note)} Videos of one item loop in sync; click one to pause or '
+            f'resume its row.</p>{method_filter(view.methods)}<h2>Metrics for this action</h2>'
+            f'{metrics_table(method_means(view, action))}<h2>Test items</h2>{rows}')
+    return page(f"{action}: flash-bench gallery", body, view.tiny)
+
+
+def build_gallery(run_dir: Path | str, out: Path | str | None = None) -> Path:
+    """Write the gallery of ``run_dir`` into ``out`` (default ``RUN_DIR/gallery``); return index.html's path."""
+    view = load_run_view(run_dir)
+    out = Path(out) if out is not None else view.root / "gallery"
+    truth = load_truth(view)
+    present = export_media(view, truth, out)
+    for a in view.actions:
+        atomic_write_bytes(out / f"action-{a}.html", action_page(view, truth, a, present).encode())
+    index = out / "index.html"
+    atomic_write_bytes(index, index_page(view, truth).encode())
+    return index

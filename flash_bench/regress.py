@@ -1,0 +1,138 @@
+"""Regression of a run's metrics against a golden file (``flash-bench regress``).
+
+Golden file (JSON, written by ``--update``)::
+
+    {"version": 1,
+     "source": {"experiment", "dataset", "profile", "git_commit", "created", "run_dir"},
+     "tolerances": {"<metric id>": {"abs": a, "rel": r}, ...},
+     "values": {"<method label>": {"<metric id>": value or null, "videos": n}, ...}}
+
+A value passes when ``|now - golden| <= abs + rel * |golden|``. Tolerances live in the golden file so
+they can be tuned there; ``--update`` keeps the file's tolerances and only refreshes values.
+
+Why these defaults: the same seed on the same CPU gives bit-identical videos and features, so any
+difference comes from floating-point summation order (BLAS threads, a different CPU). That moves a
+cosine by ~1e-6; we allow 1e-4 (cosines, confidences), 0.01 on the ×100 CLIP scores (= 1e-4 in
+cosine), 1e-3 relative on CD-FVD (a matrix square root amplifies rounding), and none on counts
+(``videos``, ``num_frames``, ``action_accuracy`` is a fraction of videos: 1e-9). ``seconds`` is never compared.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from flash_bench.report import load_run, summarize
+from flash_bench.store import atomic_write_json
+from flash_bench.types import InputError
+
+DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
+    "text_alignment": {"abs": 0.01, "rel": 0.0},
+    "image_alignment": {"abs": 0.01, "rel": 0.0},
+    "temporal_consistency": {"abs": 0.01, "rel": 0.0},
+    "cd_fvd": {"abs": 1e-6, "rel": 1e-3},
+    "cosine_rgb": {"abs": 1e-4, "rel": 0.0},
+    "cosine_flow": {"abs": 1e-4, "rel": 0.0},
+    "action_accuracy": {"abs": 1e-9, "rel": 0.0},
+    "action_confidence": {"abs": 1e-4, "rel": 0.0},
+    "num_frames": {"abs": 0.0, "rel": 0.0},
+    "videos": {"abs": 0.0, "rel": 0.0},
+}
+FALLBACK_TOLERANCE = {"abs": 1e-4, "rel": 1e-4}   # metrics without a default
+NOT_COMPARED = ("seconds", "failed")
+
+
+@dataclass(frozen=True)
+class Drift:
+    metric: str
+    method: str
+    golden: float | None
+    now: float | None
+    tolerance: str
+    reason: str   # "drift" | "missing now" | "new value" | "method missing"
+
+
+def _clean(v) -> float | None:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def run_values(run_dir: Path | str) -> tuple[dict[str, dict[str, float | None]], dict]:
+    """({method: {metric: mean}}, manifest) for every method in the run (means as in the report)."""
+    run = load_run(run_dir)
+    summary = summarize(run)
+    cols = [c for c in summary.columns if c not in NOT_COMPARED]
+    values = {m: {c: _clean(summary.loc[m, c]) for c in cols} for m in summary.index}
+    return values, run.manifest
+
+
+def read_golden(path: Path | str) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: golden file not found (create it with --update)")
+    try:
+        golden = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise InputError(f"{path}: not a readable JSON golden file ({e})") from None
+    if not isinstance(golden, dict) or not isinstance(golden.get("values"), dict):
+        raise InputError(f"{path}: golden file needs a 'values' object of method -> metric -> value")
+    return golden
+
+
+def update_golden(run_dir: Path | str, path: Path | str) -> Path:
+    """Write the run's values into ``path``, keeping the tolerances already in the file."""
+    path = Path(path)
+    values, manifest = run_values(run_dir)
+    if not values:
+        raise InputError(f"{run_dir}: the run has no per-video records to take golden values from")
+    old = read_golden(path) if path.exists() else {}
+    metrics = {k for v in values.values() for k in v}
+    tolerances = {m: DEFAULT_TOLERANCES.get(m, FALLBACK_TOLERANCE) for m in sorted(metrics)}
+    tolerances.update(old.get("tolerances") or {})
+    source = {k: manifest.get(k) for k in ("experiment", "dataset", "profile", "git_commit", "created")}
+    source.update(run_dir=str(run_dir), updated=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    atomic_write_json(path, {"version": 1, "source": source, "tolerances": tolerances, "values": values})
+    return path
+
+
+def _check(metric: str, method: str, golden, now, tol: dict) -> Drift | None:
+    golden, now = _clean(golden), _clean(now)
+    text = f"±({tol.get('abs', 0):g} + {tol.get('rel', 0):g}·|golden|)"
+    if golden is None and now is None:
+        return None
+    if golden is None or now is None:
+        return Drift(metric, method, golden, now, text, "new value" if golden is None else "missing now")
+    if abs(now - golden) <= tol.get("abs", 0.0) + tol.get("rel", 0.0) * abs(golden):
+        return None
+    return Drift(metric, method, golden, now, text, "drift")
+
+
+def compare(run_dir: Path | str, golden_path: Path | str) -> tuple[list[Drift], int]:
+    """(drifts, number of values checked). Every golden (method, metric) must be present and within tolerance."""
+    golden = read_golden(golden_path)
+    values, _ = run_values(run_dir)
+    tolerances = golden.get("tolerances") or {}
+    drifts, checked = [], 0
+    for method, expected in golden["values"].items():
+        if method not in values:
+            drifts.append(Drift("*", method, None, None, "-", "method missing"))
+            continue
+        for metric, g in expected.items():
+            checked += 1
+            tol = tolerances.get(metric) or DEFAULT_TOLERANCES.get(metric, FALLBACK_TOLERANCE)
+            drift = _check(metric, method, g, values[method].get(metric), tol)
+            if drift:
+                drifts.append(drift)
+    return drifts, checked
+
+
+def drift_table(drifts: list[Drift]) -> str:
+    """Plain-text table: metric, method, golden, now, tolerance, reason."""
+    def show(v):
+        return "-" if v is None else f"{v:.6g}"
+
+    rows = [("metric", "method", "golden", "now", "tolerance", "reason")]
+    rows += [(d.metric, d.method, show(d.golden), show(d.now), d.tolerance, d.reason) for d in drifts]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows)

@@ -1,0 +1,112 @@
+"""Experiment declarations: labels, reuse across tables, paper-row coverage, synthetic mapping, no logic."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from flash_bench import paper_numbers as P
+from flash_bench.experiments import (
+    EXPERIMENTS,
+    FLASH_DEFAULTS,
+    FLASH_SWITCHES,
+    FLASH_VARIANTS,
+    SYNTHETIC_ACTIONS,
+    TABLE_EXPERIMENTS,
+    Cell,
+    Experiment,
+    experiment_cells,
+)
+
+ALL = {name: EXPERIMENTS.get(name) for name in EXPERIMENTS.names()}
+SYNTHETIC_IDS = {"push_up", "arm_wave", "shoot_dance", "running_in_place", "sprint_run", "soccer_shoot",
+                 "drinking_from_cup", "balance_beam_jump", "canoeing_sprint", "chopping_wood",
+                 "ice_bucket_challenge", "hugging_human"}
+SEVEN = {"ti2v-zero", "sparsectrl", "pia", "dynamicrafter", "dreamvideo", "lamp", "flash"}
+
+
+def effective(cell: Cell) -> tuple:
+    """Everything that changes what a cell computes, with defaults filled in."""
+    opts = {**FLASH_DEFAULTS, **cell.options} if cell.method == "flash" else dict(cell.options)
+    return cell.method, tuple(sorted(opts.items())), cell.shots, cell.joint, cell.actions if cell.joint else None
+
+
+def test_registry_names_match_experiments():
+    for name, exp in ALL.items():
+        assert isinstance(exp, Experiment) and exp.name == name
+    assert set(TABLE_EXPERIMENTS.values()) == set(ALL)
+
+
+def test_one_label_per_configuration_across_all_experiments():
+    seen: dict[str, tuple] = {}
+    configs: dict[tuple, str] = {}
+    for exp in ALL.values():
+        for cell in exp.cells:
+            cfg = effective(cell)
+            assert seen.setdefault(cell.label, cfg) == cfg, f"label {cell.label} names two configurations"
+            assert configs.setdefault(cfg, cell.label) == cell.label, f"{cfg} has two labels"
+
+
+def test_labels_reused_between_tables():
+    labels = {name: {c.paper_row: c.label for c in exp.cells if c.paper_row} for name, exp in ALL.items()}
+    assert labels["table2"]["#5"] == labels["tableA1"]["#5@shots=16"] == labels["tableA2"]["#5"] == "flash#5"
+    assert labels["table2"]["#6"] == labels["tableA2"]["#6@warp+patch"] == labels["table1"]["FLASH"] == "flash"
+    assert labels["table2"]["#3"] == labels["tableA2"]["#3@tau=90"] == "flash#3"
+    assert labels["tableA1"]["#1@shots=8"] == "flash#1@shots=8"
+    assert labels["tableA1"]["#5@shots=16+joint"] == "flash#5@joint"
+    assert labels["tableA2"]["#3@tau=75"] == "flash#3@tau=75"
+
+
+def test_every_paper_row_is_declared_and_exists():
+    for exp in ALL.values():
+        if exp.paper_csv is None:
+            assert not any(c.paper_row for c in exp.cells)
+            continue
+        assert Path(exp.paper_csv).name == P.TABLE_FILES[exp.table]
+        ids = set(P.paper_values(exp.table))
+        declared = {c.paper_row for c in exp.cells if c.paper_row}
+        assert declared == ids, (exp.name, ids ^ declared)
+        # rows are printed in the paper's order (positions of the declared rows are increasing)
+        df = P.load_table(exp.table)
+        order = [c.paper_row for c in exp.cells if c.paper_row]
+        positions = df.drop_duplicates("position")["row_id"].tolist()
+        assert order == positions
+
+
+def test_table1_and_a3_cover_the_seven_methods_and_bracket_them():
+    for name in ("table1", "tableA3"):
+        cells = ALL[name].cells
+        assert {c.method for c in cells if not c.reference} == SEVEN
+        assert {c.method for c in cells if c.reference} == {"static", "oracle"}
+
+
+def test_variant_switches_match_the_printed_checkmarks():
+    exp = ALL["table2"]
+    for cell in exp.cells:
+        assert cell.options == FLASH_VARIANTS[cell.row]
+        assert cell.display == tuple("✓" if cell.options[k] else "✗" for k in FLASH_SWITCHES)
+
+
+def test_synthetic_mapping_and_runner_cells():
+    for exp in ALL.values():
+        assert set(exp.dataset_actions(exp.actions, "synthetic")) <= SYNTHETIC_IDS
+    assert SYNTHETIC_ACTIONS["golf_swing"] == "chopping_wood" and SYNTHETIC_ACTIONS["lifting"] == "ice_bucket_challenge"
+    cells, actions = experiment_cells(ALL["tableA3"], "synthetic")
+    assert actions == ("chopping_wood", "ice_bucket_challenge")
+    cells, actions = experiment_cells(ALL["tableA1"], "haa500")
+    assert len(cells) == len({c.label for c in cells}) == 10  # the repeated #5 row runs once
+    joint = next(c for c in cells if c.label == "flash#5@joint")
+    assert joint.options["joint_actions"] == actions == ("sprint_run", "soccer_shoot", "canoeing_sprint", "hugging_human")
+
+
+FORBIDDEN = (ast.For, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.FunctionDef,
+             ast.Lambda, ast.With)
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "flash_bench" / "experiments").glob("[!_]*.py")))
+def test_declaration_files_hold_no_logic(path):
+    tree = ast.parse(path.read_text())
+    bad = [type(n).__name__ for n in ast.walk(tree) if isinstance(n, FORBIDDEN)]
+    calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    assert not bad and calls <= {"Experiment", "Cell"}, (path.name, bad, calls)

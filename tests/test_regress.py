@@ -1,0 +1,99 @@
+"""flash-bench regress: passes on an unchanged run, fails on a perturbed or missing value."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from flash_bench.cli.report import regress
+from flash_bench.regress import compare, drift_table, update_golden
+from flash_bench.store import RunStore
+from flash_bench.types import InputError
+
+
+def make_run(root, delta=0.0):
+    store = RunStore(root)
+    for method, base in (("static", 20.0), ("flash", 23.0)):
+        for item in ("016", "017"):
+            store.write_record({"method": method, "action": "arm_wave", "item": item, "status": "ok",
+                                "seconds": 3.0 + delta * 1000, "num_frames": 16,
+                                "metrics": {"text_alignment": base + (delta if method == "flash" else 0.0),
+                                            "cosine_rgb": 0.8}})
+        store.write_set_metrics(method, {"cd_fvd": 500.0})
+    store.write_manifest({"profile": "tiny", "tiny_backbones": True, "dataset": "synthetic",
+                          "methods": ["static", "flash"], "experiment": "ci", "failures": []})
+    return store
+
+
+def cli():
+    app = typer.Typer()
+    app.command()(regress)
+    app.command("noop")(lambda: None)
+    return app
+
+
+def test_unchanged_run_passes_and_perturbed_run_fails(tmp_path):
+    make_run(tmp_path / "a")
+    golden = update_golden(tmp_path / "a", tmp_path / "golden.json")
+    drifts, checked = compare(tmp_path / "a", golden)
+    assert drifts == [] and checked == 2 * 5  # videos, text, cosine_rgb, cd_fvd, num_frames per method
+
+    make_run(tmp_path / "b", delta=0.005)  # inside the 0.01 tolerance; seconds change is never compared
+    assert compare(tmp_path / "b", golden)[0] == []
+
+    make_run(tmp_path / "c", delta=0.5)
+    drifts, _ = compare(tmp_path / "c", golden)
+    assert [(d.metric, d.method, d.golden, d.now, d.reason) for d in drifts] == [
+        ("text_alignment", "flash", 23.0, 23.5, "drift")]
+    table = drift_table(drifts)
+    assert table.splitlines()[0].split() == ["metric", "method", "golden", "now", "tolerance", "reason"]
+    assert "23.5" in table
+
+
+def test_missing_value_and_method_are_drift(tmp_path):
+    make_run(tmp_path / "a")
+    golden = update_golden(tmp_path / "a", tmp_path / "g.json")
+    store = RunStore(tmp_path / "a")
+    store.update_metrics("flash", "arm_wave", "016", {"cosine_rgb": None})
+    store.update_metrics("flash", "arm_wave", "017", {"cosine_rgb": None})
+    data = json.loads(golden.read_text())
+    data["values"]["lamp"] = {"text_alignment": 1.0}
+    golden.write_text(json.dumps(data))
+    reasons = {(d.method, d.metric, d.reason) for d in compare(tmp_path / "a", golden)[0]}
+    assert reasons == {("flash", "cosine_rgb", "missing now"), ("lamp", "*", "method missing")}
+
+
+def test_update_keeps_hand_tuned_tolerances(tmp_path):
+    make_run(tmp_path / "a")
+    golden = update_golden(tmp_path / "a", tmp_path / "g.json")
+    data = json.loads(golden.read_text())
+    data["tolerances"]["text_alignment"] = {"abs": 1.0, "rel": 0.0}
+    golden.write_text(json.dumps(data))
+    make_run(tmp_path / "c", delta=0.5)
+    assert compare(tmp_path / "c", golden)[0] == []  # 0.5 < the file's 1.0
+    update_golden(tmp_path / "c", golden)
+    assert json.loads(golden.read_text())["tolerances"]["text_alignment"]["abs"] == 1.0
+    assert json.loads(golden.read_text())["values"]["flash"]["text_alignment"] == 23.5
+
+
+def test_cli_exit_codes(tmp_path):
+    make_run(tmp_path / "a")
+    make_run(tmp_path / "c", delta=0.5)
+    g = tmp_path / "g.json"
+    runner = CliRunner()
+    res = runner.invoke(cli(), ["regress", str(tmp_path / "a"), "--golden", str(g)])
+    assert res.exit_code == 2 and "golden file not found" in res.output
+    assert runner.invoke(cli(), ["regress", str(tmp_path / "a"), "--golden", str(g), "--update"]).exit_code == 0
+    res = runner.invoke(cli(), ["regress", str(tmp_path / "a"), "--golden", str(g)])
+    assert res.exit_code == 0 and "ok: 10 values" in res.output
+    res = runner.invoke(cli(), ["regress", str(tmp_path / "c"), "--golden", str(g)])
+    assert res.exit_code == 1 and "text_alignment" in res.output and "flash" in res.output
+
+
+def test_bad_golden_file(tmp_path):
+    make_run(tmp_path / "a")
+    (tmp_path / "g.json").write_text("[1, 2]")
+    with pytest.raises(InputError, match="g.json"):
+        compare(tmp_path / "a", tmp_path / "g.json")
