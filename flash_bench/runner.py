@@ -49,6 +49,10 @@ def run(cfg: RunConfig, run_dir: Path, command: list[str] | None = None, progres
     with store.lock():
         manifest = new_manifest(cfg.to_dict(), command or sys.argv)
         failures: list[dict] = []
+        if cfg.metrics != ():
+            from flash_bench.scoring import check_weights
+
+            check_weights(list(cfg.metrics) if cfg.metrics else None, cfg.profile)  # fail before generating
         store.write_manifest({**manifest, "status": "running"})
         scored_actions: dict[str, Action] = {}
         for cell in cfg.cells:
@@ -59,7 +63,7 @@ def run(cfg: RunConfig, run_dir: Path, command: list[str] | None = None, progres
             failures += _run_cell(cfg, cell, actions, store, progress)
         if cfg.metrics != ():
             _score(cfg, store, list(scored_actions.values()))
-        _export_tables(store)
+        export_tables(store)
         store.write_manifest({**manifest, "status": "finished", "failures": failures})
     return store
 
@@ -146,7 +150,7 @@ def _score(cfg: RunConfig, store: RunStore, actions: list[Action]) -> None:
               Path(cfg.cache_dir))
 
 
-def _export_tables(store: RunStore) -> None:
+def export_tables(store: RunStore) -> None:
     """per_video.csv and summary.csv: derived, rewritten every run (the records are the source of truth)."""
     import pandas as pd
 

@@ -113,14 +113,14 @@ def test_resume_after_sigkill(folder_root, tmp_path):
     assert not [p for p in run_dir.rglob(".*") if p.name != ".lock"]   # no half-written leftovers
 
 
-def test_fit_per_action_and_joint_fit(folder_root, tmp_path):
+def test_fit_per_action_and_joint_fit(folder_root, tmp_path, monkeypatch):
     from flash_bench.config import Cell
     from flash_bench.registry import METHODS
 
     sys.path.insert(0, str(TESTS))
     from slow_method import RecordingStatic
 
-    METHODS.register("recording", "slow_method:RecordingStatic")
+    monkeypatch.setitem(METHODS._entries, "recording", "slow_method:RecordingStatic")  # test-only entry
     RecordingStatic.calls.clear()
     run(RunConfig(dataset="folder", root=str(folder_root), cells=(Cell("rec", "recording"),), num_frames=8,
                   size=32, metrics=()), tmp_path / "a")

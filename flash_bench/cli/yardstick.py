@@ -1,0 +1,68 @@
+"""CLI command ``train yardstick``: train the action-recognition yardstick and report its own quality.
+
+Mount with ``train_app.command("yardstick")(train_yardstick)`` on the ``train`` sub-app of the main typer app.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "trained" / "yardstick.safetensors"
+
+
+def train_yardstick(
+    seed: int = typer.Option(0, help="Seed of initialisation, batches, augmentation and the extra videos."),
+    steps: int = typer.Option(600, help="Training steps (batch 24 + 2 static clips)."),
+    out: Path = typer.Option(DEFAULT_OUT, help="Weights to write (.safetensors; a .json record goes beside it)."),
+    extra_per_action: int = typer.Option(60, help="Extra videos rendered per action (indices 1000+)."),
+    evaluate_only: bool = typer.Option(False, help="Only re-measure the quality of the weights at --out "
+                                                   "(e.g. once the tiny VAE exists) and update the JSON."),
+    vae: Optional[Path] = typer.Option(None, help="Tiny VAE for the round-trip check: a tiny-base folder or a "
+                                                  "VAE .safetensors (default: flash/weights/tiny_base)."),
+) -> None:
+    """Train the small action classifier behind action_accuracy / action_confidence on synthetic (1 CPU thread)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from flash_bench import yardstick
+    from flash_bench.types import InputError
+
+    try:
+        if evaluate_only:
+            info = yardstick.reevaluate(out, vae)
+        else:
+            cfg = yardstick.TrainConfig(seed=seed, steps=steps, extra_per_action=extra_per_action)
+            command = (f"flash-bench train yardstick --seed {seed} --steps {steps} "
+                       f"--extra-per-action {extra_per_action}" + ("" if out == DEFAULT_OUT else f" --out {out}"))
+            columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+            with Progress(*columns) as progress:
+                render = progress.add_task("rendering training videos", total=None)
+                train = progress.add_task("training", total=steps)
+                info = yardstick.train_yardstick(
+                    cfg, out, command, vae_folder=vae,
+                    on_render=lambda n, total: progress.update(render, completed=n, total=total),
+                    on_step=lambda s, loss: progress.update(train, completed=s + 1,
+                                                            description=f"training (loss {loss:.3f})"))
+    except InputError as err:
+        typer.secho(f"error: {err}", fg="red", err=True)
+        raise typer.Exit(2)
+    _print_quality(info, out)
+
+
+def _print_quality(info: dict, out: Path) -> None:
+    t = info["training"]
+    typer.echo(f"yardstick: {info['parameters']} parameters → {out} (sha256 {info['sha256'][:12]})")
+    typer.echo(f"  trained with: {t['command']}  (seed {t['seed']}, {t['steps']} steps, {t['videos']} videos; "
+               f"render {t['render_seconds']} s, train {t['train_seconds']} s, 1 thread)")
+    q = info["quality"]
+    typer.echo(f"  quality (chance {100 * q['chance']:.1f}%):")
+    for key in ("ground_truth", "held_out_extra", "mp4", "blurred", "noisy", "tiny_vae", "frames_shuffled", "static"):
+        row = q.get(key, {})
+        if "accuracy" in row:
+            acc, conf = 100 * row["accuracy"], 100 * row["confidence"]
+            extra = f"; VAE {row['vae']}, round trip {row['round_trip_psnr_db']} dB PSNR" if "vae" in row else ""
+            typer.echo(f"    {key:<15} accuracy {acc:5.1f}%  confidence {conf:5.1f}%  "
+                       f"(n={row['n']}: {row['what']}{extra})")
+        else:
+            typer.echo(f"    {key:<15} {row.get('skipped', 'not measured')}")

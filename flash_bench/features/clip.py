@@ -1,0 +1,96 @@
+"""CLIP frame, reference-image and prompt embeddings (open_clip) for the three CLIP metrics of A3.3.
+
+``paper``: open_clip ``ViT-L-14`` with the OpenAI weights (QuickGELU, as OpenAI trained it), loaded from the
+local file :mod:`flash_bench.weights` resolves. ``tiny``: the same open_clip ``CLIP`` class from a reduced
+config, seeded random weights. Both use open_clip's own evaluation preprocessing (bicubic resize of the
+shorter side, centre crop, OpenAI mean/std) and its bundled BPE tokenizer, so everything runs offline.
+Embeddings are L2-normalised float32.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+VERSION = "1"  # preprocessing / feature definition version (keys the feature cache)
+
+TINY_CFG = {
+    "embed_dim": 64,
+    "quick_gelu": True,
+    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "head_width": 32, "patch_size": 16,
+                   "pool_type": "avg"},  # mean of patch tokens: random weights still give input-dependent features
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
+}
+
+
+@dataclass
+class ClipBackbone:
+    model: torch.nn.Module
+    preprocess: object             # open_clip's eval transform: PIL image → (3, S, S) tensor
+    tokenizer: object
+    info: dict = field(default_factory=dict)
+    batch_size: int = 32
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def id(self) -> str:
+        return self.info["backbone"]
+
+    @torch.inference_mode()
+    def encode_frames(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 (T, H, W, 3) → L2-normalised (T, D) float32 image embeddings."""
+        from PIL import Image
+
+        out = []
+        for start in range(0, len(frames), self.batch_size):
+            batch = torch.stack([self.preprocess(Image.fromarray(f)) for f in frames[start:start + self.batch_size]])
+            emb = self.model.encode_image(batch.to(self.device))
+            out.append(torch.nn.functional.normalize(emb.float(), dim=-1).cpu())
+        return torch.cat(out).numpy()
+
+    @torch.inference_mode()
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        """Prompts → L2-normalised (N, D) float32 text embeddings."""
+        emb = self.model.encode_text(self.tokenizer(texts).to(self.device))
+        return torch.nn.functional.normalize(emb.float(), dim=-1).cpu().numpy()
+
+
+def build(profile: str, weights_dir=None, seed: int = 0) -> ClipBackbone:
+    import open_clip
+
+    if profile == "paper":
+        from flash_bench import weights
+
+        path = weights.resolve("clip-vit-l-14-openai", weights_dir)
+        model, _, preprocess = open_clip.create_model_and_transforms("ViT-L-14-quickgelu", pretrained=str(path))
+        tokenizer = open_clip.get_tokenizer("ViT-L-14-quickgelu")
+        info = {"backbone": "clip-ViT-L-14-openai", "weights": weights.provenance("clip-vit-l-14-openai", path)}
+    else:
+        torch.manual_seed(seed)
+        with tempfile.TemporaryDirectory() as d, _quiet_logging():
+            (Path(d) / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CFG}))
+            model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{d}")  # no weights: random
+        tokenizer = open_clip.get_tokenizer("ViT-B-32")  # the bundled OpenAI BPE, context length 77
+        info = {"backbone": "clip-tiny-vit", "weights": f"random (seed {seed})", "config": TINY_CFG}
+    return ClipBackbone(model.eval(), preprocess, tokenizer, {**info, "version": VERSION})
+
+
+@contextlib.contextmanager
+def _quiet_logging():
+    """open_clip logs a warning for a config without weights — intended for the tiny profile."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)

@@ -1,0 +1,500 @@
+"""The action yardstick: a small video classifier that tells which of the 12 synthetic actions a video performs.
+
+With tiny random backbones the CLIP / CD-FVD / I3D numbers say nothing about quality; the ``synthetic``
+dataset knows which action every video shows, so a classifier trained on its ground truth can judge a
+generated video the way a person would: does the figure perform the named action? (``action_accuracy``,
+``action_confidence`` in :mod:`flash_bench.metrics`.) It is a suite-trained yardstick, not a paper model.
+
+It judges motion, not looks, by construction and by training:
+  * Input = the 15 temporal differences of 16 consecutive frames (3 colour channels each), never a frame
+    itself: a video without motion (``static``) is an all-zero input and gets the same near-uniform output
+    whatever it shows (trained to: static clips in every batch carry a uniform target).
+  * Appearance augmentation, one draw per video for all its frames: channel shuffle, hue rotation, random
+    grayscale, brightness/contrast, colour inversion, Gaussian blur, horizontal flip (an action seen in a
+    mirror is the same action), small translations, and per-frame pixel noise (codec / VAE jitter).
+Architecture: 4 strided 3-D convolutions (BatchNorm, ReLU) → global average pool → linear (12 logits);
+0.18 M parameters (740 kB), shipped as ``flash_bench/trained/yardstick.safetensors`` with its config, training record
+and measured quality in ``yardstick.json`` beside it. Videos of any size / length are resampled to the
+classifier's input first: 16 frames spread evenly over the video (both ends kept, as
+:func:`flash_bench.video_io.sample_frames`), then each frame resized to 64×64 (bilinear, antialiased; no
+crop — the synthetic renderer frames the action in a square).
+
+Training data: the default ``synthetic`` dataset's training videos 000-015 of all 12 actions (render seed 0)
+plus ``extra_per_action`` extra videos per action rendered at indices 1000+ with the training seed; never the
+test items 016-019, on which the quality report is measured.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from flash_bench.types import InputError
+
+VERSION = "1"   # architecture / input definition; keys the feature cache
+WEIGHTS_DIR = Path(__file__).parent / "trained"  # suite-trained weights shipped in the package
+WEIGHTS_PATH = WEIGHTS_DIR / "yardstick.safetensors"
+CLASSES: tuple[str, ...] = (  # == tuple(flash_bench.datasets.synthetic.ACTIONS) (checked by a test)
+    "push_up", "arm_wave", "shoot_dance", "running_in_place", "sprint_run", "soccer_shoot",
+    "drinking_from_cup", "balance_beam_jump", "canoeing_sprint", "chopping_wood", "ice_bucket_challenge",
+    "hugging_human")
+TEST_INDICES = range(16, 20)
+EXTRA_START = 1000
+HELD_OUT = range(5000, 5020)  # a larger held-out check (render seed 0): never trained on with the shipped seed 0
+
+
+@dataclass(frozen=True)
+class YardstickConfig:
+    frames: int = 16                      # input frames (15 differences)
+    size: int = 64                        # input height = width
+    channels: tuple[int, ...] = (16, 32, 48, 96)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "YardstickConfig":
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise InputError(f"unknown yardstick config keys {sorted(unknown)}")
+        return cls(**{**d, "channels": tuple(d.get("channels", cls.channels))})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seed: int = 0
+    steps: int = 600
+    batch: int = 24
+    static_per_batch: int = 2             # all-static clips with a uniform target
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.05
+    extra_per_action: int = 60
+    model: YardstickConfig = field(default_factory=YardstickConfig)
+
+
+# ----------------------------------------------------------------------------- the network
+
+def build_model(cfg: YardstickConfig = YardstickConfig()):
+    import torch.nn as nn
+
+    layers, c_in = [], 3
+    kernels = [((3, 5, 5), (1, 2, 2), (1, 2, 2)), ((3, 3, 3), (1, 2, 2), (1, 1, 1)),
+               ((3, 3, 3), (2, 2, 2), (1, 1, 1)), ((3, 3, 3), (2, 2, 2), (1, 1, 1))]
+    for c_out, (k, s, p) in zip(cfg.channels, kernels):
+        layers += [nn.Conv3d(c_in, c_out, k, s, p, bias=False), nn.BatchNorm3d(c_out), nn.ReLU(inplace=True)]
+        c_in = c_out
+    layers += [nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(c_in, len(CLASSES))]
+    model = nn.Sequential(*layers)
+    model.cfg = cfg  # the input definition travels with the network
+    return model
+
+
+def differences(x):
+    """(B, 3, T, H, W) float frames in [0, 1] → (B, 3, T-1, H, W) consecutive differences, ×4 for scale."""
+    return 4.0 * (x[:, :, 1:] - x[:, :, :-1])
+
+
+def to_input(frames: np.ndarray, cfg: YardstickConfig = YardstickConfig()):
+    """uint8 (T, H, W, 3) → float (3, cfg.frames, cfg.size, cfg.size) in [0, 1], resampled (module docstring)."""
+    import torch
+    import torch.nn.functional as F
+
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) < 2:
+        raise InputError(f"yardstick: expected uint8 (T>=2, H, W, 3) frames, got {frames.dtype} {frames.shape}")
+    idx = np.floor(np.linspace(0, len(frames) - 1, cfg.frames) + 0.5).astype(int)
+    x = torch.from_numpy(np.ascontiguousarray(frames[idx])).permute(0, 3, 1, 2).float() / 255  # (T, 3, H, W)
+    if x.shape[-2:] != (cfg.size, cfg.size):
+        x = F.interpolate(x, size=(cfg.size, cfg.size), mode="bilinear", align_corners=False, antialias=True)
+    return x.permute(1, 0, 2, 3).contiguous()  # (3, T, H, W)
+
+
+# ----------------------------------------------------------------------------- loading and scoring
+
+def load(path: Path | str | None = None):
+    """The shipped (or another) yardstick: (model in eval mode, info dict from the JSON beside it)."""
+    from safetensors.torch import load_file
+
+    path = Path(path) if path is not None else WEIGHTS_PATH
+    meta_path = path.with_suffix(".json")
+    if not path.exists() or not meta_path.exists():
+        raise InputError(f"yardstick weights missing: {path} (+ {meta_path.name}); "
+                         "run `flash-bench train yardstick` to make them")
+    info = json.loads(meta_path.read_text())
+    if tuple(info["classes"]) != CLASSES:
+        raise InputError(f"{meta_path}: its classes {info['classes']} differ from this version's {list(CLASSES)}")
+    model = build_model(YardstickConfig.from_dict(info["config"]))
+    model.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
+    return model.eval(), info
+
+
+def weights_path(weights_dir: Path | str | None = None) -> Path:
+    """``<weights_dir>/yardstick.safetensors`` when that exists, else the shipped file."""
+    custom = Path(weights_dir) / WEIGHTS_PATH.name if weights_dir else None
+    return custom if custom is not None and custom.exists() else WEIGHTS_PATH
+
+
+def weights_sha256(weights_dir: Path | str | None = None) -> str:
+    """sha256 of the weights, as recorded in the JSON beside them (no torch import): keys cached features."""
+    meta = weights_path(weights_dir).with_suffix(".json")
+    if not meta.exists():
+        raise InputError(f"yardstick record missing: {meta}; run `flash-bench train yardstick` to make it")
+    return json.loads(meta.read_text())["sha256"]
+
+
+def build(profile: str = "tiny", weights_dir: Path | str | None = None, seed: int = 0):
+    """Featuriser entry point (scoring engine): the same suite-trained weights in both profiles → (model, info).
+
+    ``weights_dir`` holding a ``yardstick.safetensors`` (+ ``.json``) overrides the shipped file; ``seed`` is unused.
+    """
+    path = weights_path(weights_dir)
+    model, info = load(path)
+    q = info.get("quality", {})
+    return model, {"backbone": "yardstick-3dcnn", "weights": f"suite-trained ({path.name}, seed "
+                   f"{info['training']['seed']})", "sha256": info.get("sha256"), "version": VERSION,
+                   "classes": list(CLASSES), "quality": {k: v.get("accuracy") for k, v in q.items()
+                                                         if isinstance(v, dict)}}
+
+
+def log_probs(model, videos: list[np.ndarray], batch: int = 16) -> np.ndarray:
+    """uint8 videos (each (T, H, W, 3), any size / length) → (N, 12) float32 log-probabilities."""
+    import torch
+
+    cfg = _model_config(model)
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(videos), batch):
+            x = torch.stack([to_input(v, cfg) for v in videos[start:start + batch]])  # (B, 3, T, H, W)
+            out.append(torch.log_softmax(model(differences(x)), dim=-1))
+    return torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, len(CLASSES)), np.float32)
+
+
+def video_features(model, frames: np.ndarray) -> np.ndarray:
+    """One video → (12,) log-probabilities over :data:`CLASSES` (the cached feature of the two metrics)."""
+    return log_probs(model, [frames])[0]
+
+
+def _model_config(model) -> YardstickConfig:
+    return getattr(model, "cfg", YardstickConfig())
+
+
+def scores(logp: np.ndarray, action_ids: list[str]) -> dict[str, np.ndarray]:
+    """Per video: accuracy (1.0 if argmax is the intended action else 0.0) and confidence (its probability)."""
+    target = np.array([CLASSES.index(a) for a in action_ids])
+    acc = (logp.argmax(axis=1) == target).astype(np.float64)
+    conf = np.exp(logp[np.arange(len(target)), target].astype(np.float64))
+    return {"accuracy": acc, "confidence": conf}
+
+
+# ----------------------------------------------------------------------------- training data
+
+def render_training_set(seed: int = 0, extra_per_action: int = 60, cfg: YardstickConfig = YardstickConfig(),
+                        progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 (N, T, H, W, 3) videos + int64 (N,) labels: train videos 000-015 (render seed 0) + extras ≥1000."""
+    from flash_bench.datasets.synthetic import NUM_TRAIN, render_video
+
+    jobs = [(a, i, 0) for a in CLASSES for i in range(NUM_TRAIN)]
+    jobs += [(a, EXTRA_START + i, seed) for a in CLASSES for i in range(extra_per_action)]
+    videos = np.empty((len(jobs), cfg.frames, cfg.size, cfg.size, 3), np.uint8)
+    for n, (a, i, s) in enumerate(jobs):
+        videos[n] = render_video(a, i, num_frames=cfg.frames, size=cfg.size, seed=s)
+        if progress:
+            progress(n + 1, len(jobs))
+    return videos, np.array([CLASSES.index(a) for a, _, _ in jobs], np.int64)
+
+
+def ground_truth_test_set(cfg: YardstickConfig = YardstickConfig(),
+                          dataset_seed: int = 0) -> tuple[list[np.ndarray], list[str]]:
+    """The held-out ground truth: test items 016-019 of every action (48 videos) and their action ids."""
+    from flash_bench.datasets.synthetic import render_video
+
+    pairs = [(a, i) for a in CLASSES for i in TEST_INDICES]
+    return ([render_video(a, i, num_frames=cfg.frames, size=cfg.size, seed=dataset_seed) for a, i in pairs],
+            [a for a, _ in pairs])
+
+
+def render_video_for(cfg: YardstickConfig, action: str, index: int, seed: int = 0) -> np.ndarray:
+    from flash_bench.datasets.synthetic import render_video
+
+    return render_video(action, index, num_frames=cfg.frames, size=cfg.size, seed=seed)
+
+
+# ----------------------------------------------------------------------------- appearance augmentation
+
+def _hue_matrix(theta: float) -> np.ndarray:
+    """3×3 rotation of RGB about the gray axis by ``theta`` (a hue shift that keeps grays gray)."""
+    c, s, k = np.cos(theta), np.sin(theta), 1 / 3
+    r = np.sqrt(k)
+    return (c * np.eye(3) + (1 - c) * k * np.ones((3, 3))
+            + s * r * np.array([[0, -1, 1], [1, 0, -1], [-1, 1, 0]]))
+
+
+def _colour_matrix(rng: np.random.Generator) -> tuple[np.ndarray, bool, float, float]:
+    """One video's colour transform: channel shuffle, hue rotation, maybe grayscale; invert?, contrast, brightness."""
+    m = _hue_matrix(rng.uniform(-np.pi, np.pi)) @ np.eye(3)[rng.permutation(3)]
+    if rng.random() < 0.2:
+        m = np.full((3, 3), 1 / 3) @ m
+    return m, bool(rng.random() < 0.1), rng.uniform(0.6, 1.4), rng.uniform(-0.2, 0.2)
+
+
+def augment(x, rng: np.random.Generator):
+    """(B, 3, T, H, W) float in [0, 1] → augmented copy; every draw is per video, shared by its frames."""
+    import torch
+    import torch.nn.functional as F
+
+    B, _, T, H, W = x.shape
+    out = torch.empty_like(x)
+    for b in range(B):
+        m, invert, contrast, brightness = _colour_matrix(rng)
+        v = torch.einsum("ij,jthw->ithw", torch.from_numpy(m).float(), x[b])  # (3, T, H, W)
+        v = (0.5 - v if invert else v - 0.5) * contrast + 0.5 + brightness
+        if rng.random() < 0.5:
+            v = v.flip(-1)
+        if rng.random() < 0.4:
+            v = _blur(v, rng.uniform(0.4, 1.2))
+        dy, dx = rng.integers(-6, 7, size=2)
+        v = F.pad(v, (6, 6, 6, 6), mode="replicate")[..., 6 + dy:6 + dy + H, 6 + dx:6 + dx + W]
+        out[b] = v
+    noise = torch.from_numpy(rng.uniform(0, 0.08, size=(B, 1, 1, 1, 1))).float()  # per-frame pixel noise σ
+    gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+    return (out + noise * torch.randn(out.shape, generator=gen)).clamp(0, 1)
+
+
+def _blur(v, sigma: float):
+    """Separable Gaussian blur of (3, T, H, W) frames."""
+    import torch
+    import torch.nn.functional as F
+
+    r = 2
+    k = torch.exp(-torch.arange(-r, r + 1, dtype=torch.float32) ** 2 / (2 * sigma ** 2))
+    k = (k / k.sum()).view(1, 1, 1, -1)
+    f = v.permute(1, 0, 2, 3).reshape(-1, 1, *v.shape[-2:])  # (T*3, 1, H, W)
+    f = F.conv2d(F.pad(f, (r, r, 0, 0), mode="replicate"), k)
+    f = F.conv2d(F.pad(f, (0, 0, r, r), mode="replicate"), k.transpose(-1, -2))
+    return f.reshape(v.shape[1], 3, *v.shape[-2:]).permute(1, 0, 2, 3)
+
+
+# ----------------------------------------------------------------------------- training
+
+def _batch(videos: np.ndarray, labels: np.ndarray, cfg: TrainConfig, rng: np.random.Generator):
+    """One augmented batch: (B + S, 3, T-1, H, W) differences and (B + S, 12) soft targets (S static clips)."""
+    import torch
+
+    idx = rng.choice(len(videos), cfg.batch + cfg.static_per_batch, replace=False)
+    clips = videos[idx]                                                    # (B+S, T, H, W, 3) uint8
+    for j in range(cfg.batch, len(idx)):                                   # static: one random frame repeated
+        clips[j] = clips[j, rng.integers(clips.shape[1])]
+    x = torch.from_numpy(clips).permute(0, 4, 1, 2, 3).float() / 255       # (B+S, 3, T, H, W)
+    k, eps = len(CLASSES), cfg.label_smoothing
+    target = torch.full((len(idx), k), 1.0 / k)                            # static → uniform
+    target[:cfg.batch] = eps / k
+    target[torch.arange(cfg.batch), torch.from_numpy(labels[idx[:cfg.batch]])] += 1 - eps
+    return differences(augment(x, rng)), target
+
+
+def train(cfg: TrainConfig, videos: np.ndarray, labels: np.ndarray, on_step=None):
+    """Train a yardstick from seed ``cfg.seed`` (deterministic on the CPU with one thread) → model (eval mode)."""
+    import torch
+
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    model = build_model(cfg.model).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.15)
+    for step in range(cfg.steps):
+        x, target = _batch(videos, labels, cfg, rng)
+        loss = -(target * torch.log_softmax(model(x), dim=-1)).sum(-1).mean()  # soft cross-entropy
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if on_step:
+            on_step(step, float(loss.detach()))
+    return model.eval()
+
+
+# ----------------------------------------------------------------------------- its own quality
+
+def _summary(logp: np.ndarray, action_ids: list[str], note: str) -> dict:
+    s = scores(logp, action_ids)
+    per_class = {a: float(np.mean([x for x, b in zip(s["accuracy"], action_ids) if b == a]))
+                 for a in CLASSES if a in action_ids}
+    return {"accuracy": float(s["accuracy"].mean()), "confidence": float(s["confidence"].mean()),
+            "n": len(action_ids), "per_action_accuracy": per_class, "what": note}
+
+
+def mp4_round_trip(videos: list[np.ndarray]) -> list[np.ndarray]:
+    """Each video written as H.264 mp4 (the suite's writer, crf 12) and decoded back."""
+    import tempfile
+
+    from flash_bench.video_io import read_video, write_video
+
+    out = []
+    with tempfile.TemporaryDirectory() as d:
+        for n, v in enumerate(videos):
+            write_video(Path(d) / f"{n}.mp4", v)
+            out.append(read_video(Path(d) / f"{n}.mp4"))
+    return out
+
+
+def _tiny_vae(source: Path | str | None):
+    """FLASH's tiny VAE: the shipped tiny base (default), another tiny-base folder, or a bare VAE ``.safetensors``."""
+    from flash.base_model import TINY_COMPONENTS, load_tiny_base
+
+    if source is not None and str(source).endswith(".safetensors"):
+        from diffusers import AutoencoderKL
+        from safetensors.torch import load_file
+
+        if not Path(source).exists():
+            raise InputError(f"tiny VAE weights not found: {source}")
+        vae = AutoencoderKL(**TINY_COMPONENTS["vae"])
+        vae.load_state_dict({k: v.float() for k, v in load_file(str(source)).items()})
+        return vae.eval()
+    return load_tiny_base(source).vae.eval()
+
+
+def vae_round_trip(videos: list[np.ndarray], source: Path | str | None = None) -> list[np.ndarray]:
+    """Each video encoded and decoded frame by frame by FLASH's tiny VAE (latent mean, no sampling)."""
+    import torch
+
+    vae = _tiny_vae(source)
+    out = []
+    with torch.inference_mode():
+        for v in videos:
+            x = torch.from_numpy(v).permute(0, 3, 1, 2).float() / 127.5 - 1          # (T, 3, H, W) in [-1, 1]
+            y = vae.decode(vae.encode(x).latent_dist.mean).sample
+            out.append(((y.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy())
+    return out
+
+
+def evaluate(model, vae_folder: Path | str | None = None) -> dict:
+    """Accuracy / confidence on held-out ground truth (test items 016-019), static, mp4 and tiny-VAE round trips.
+
+    ``vae_folder``: see :func:`vae_round_trip` (default: the shipped tiny base; skipped when it does not exist).
+    """
+    videos, ids = ground_truth_test_set(model.cfg)
+    q = {"ground_truth": _summary(log_probs(model, videos), ids, "test items 016-019 of all 12 actions"),
+         "static": _summary(log_probs(model, [np.repeat(v[:1], len(v), 0) for v in videos]), ids,
+                            "the reference (frame 1) repeated: chance is 1/12"),
+         "mp4": _summary(log_probs(model, mp4_round_trip(videos)), ids, "ground truth after an mp4 round trip")}
+    q["chance"] = 1 / len(CLASSES)
+    extra = [(a, i) for a in CLASSES for i in HELD_OUT]
+    q["held_out_extra"] = _summary(log_probs(model, [render_video_for(model.cfg, a, i) for a, i in extra]),
+                                   [a for a, _ in extra], f"extra videos {HELD_OUT.start}-{HELD_OUT.stop - 1} "
+                                   "(render seed 0) of all 12 actions, never trained on")
+    q.update(_degraded(model, videos, ids))
+    shuffled = [v[np.random.default_rng(n).permutation(len(v))] for n, v in enumerate(videos)]
+    q["frames_shuffled"] = _summary(log_probs(model, shuffled), ids, "ground truth with its frames in a random "
+                                    "order (same poses, no coherent motion): how much temporal order matters")
+    try:
+        q["tiny_vae"] = _vae_summary(model, videos, ids, vae_folder)
+    except (InputError, ImportError) as e:
+        q["tiny_vae"] = {"skipped": f"no tiny VAE: {e}"}
+    return q
+
+
+def _degraded(model, videos: list[np.ndarray], ids: list[str]) -> dict:
+    """Robustness to what generated videos suffer: blur (σ = 1.5 px) and independent per-frame noise (σ = 20/255)."""
+    import torch
+
+    blurred = [(_blur(torch.from_numpy(v).permute(3, 0, 1, 2).float(), 1.5)  # (3, T, H, W)
+                .round().clamp(0, 255).byte().permute(1, 2, 3, 0).numpy()) for v in videos]
+    noisy = [np.clip(v + np.random.default_rng(n).normal(0, 20, v.shape), 0, 255).astype(np.uint8)
+             for n, v in enumerate(videos)]
+    return {"blurred": _summary(log_probs(model, blurred), ids, "ground truth blurred (Gaussian, sigma 1.5 px)"),
+            "noisy": _summary(log_probs(model, noisy), ids, "ground truth + independent per-frame pixel noise "
+                                                            "(sigma 20/255)")}
+
+
+def _vae_summary(model, videos: list[np.ndarray], ids: list[str], source: Path | str | None) -> dict:
+    """Yardstick quality after the tiny VAE round trip, with the round trip's own PSNR and the VAE's identity."""
+    import hashlib
+
+    from flash.base_model import TINY_BASE_DIR
+
+    decoded = vae_round_trip(videos, source)
+    mse = np.mean([np.mean((a.astype(np.float64) - b) ** 2) for a, b in zip(videos, decoded)])
+    path = Path(source) if source is not None else TINY_BASE_DIR / "vae.safetensors"
+    weights = path if path.is_file() else path / "vae.safetensors"
+    return {**_summary(log_probs(model, decoded), ids, "ground truth after the FLASH tiny VAE round trip"),
+            "vae": str(path), "vae_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+            "round_trip_psnr_db": round(float(10 * np.log10(255 ** 2 / mse)), 2)}
+
+
+# ----------------------------------------------------------------------------- the whole recipe
+
+def save(model, out: Path | str, record: dict) -> dict:
+    """Weights (fp32 safetensors) + ``<out>.json`` (config, classes, training record, quality, sha256)."""
+    import hashlib
+
+    from safetensors.torch import save_file
+
+    from flash_bench.store import atomic_path, atomic_write_json
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp))
+    info = {"version": VERSION, "classes": list(CLASSES), "config": asdict(model.cfg),
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "sha256": hashlib.sha256(out.read_bytes()).hexdigest(), **record}
+    atomic_write_json(out.with_suffix(".json"), info)
+    return info
+
+
+def train_yardstick(cfg: TrainConfig, out: Path | str = WEIGHTS_PATH, command: str = "", on_render=None,
+                    on_step=None, vae_folder: Path | str | None = None) -> dict:
+    """Render the training set, train, measure quality, save weights + JSON; returns the JSON record."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        start = time.time()
+        videos, labels = render_training_set(cfg.seed, cfg.extra_per_action, cfg.model, on_render)
+        rendered = time.time()
+        model = train(cfg, videos, labels, on_step)
+        trained = time.time()
+        quality = evaluate(model, vae_folder)
+    finally:
+        torch.set_num_threads(threads)
+    cfg_dict = {k: v for k, v in asdict(cfg).items() if k != "model"}
+    training = {**cfg_dict, "videos": len(videos), "command": command, "torch": torch.__version__, "threads": 1,
+                "render_seconds": round(rendered - start, 1), "train_seconds": round(trained - rendered, 1),
+                "eval_seconds": round(time.time() - trained, 1),
+                "data": "synthetic train videos 000-015 (render seed 0) + extra_per_action videos per action at "
+                        f"indices {EXTRA_START}+ (render seed = training seed); never the test items 016-019"}
+    return save(model, out, {"training": training, "quality": quality})
+
+
+def reevaluate(path: Path | str = WEIGHTS_PATH, vae_folder: Path | str | None = None) -> dict:
+    """Re-measure the quality of saved weights (e.g. once the tiny VAE exists) and update their JSON."""
+    from flash_bench.store import atomic_write_json
+
+    model, info = load(path)
+    info["quality"] = evaluate(model, vae_folder)
+    atomic_write_json(Path(path).with_suffix(".json"), info)
+    return info
+
+
+# ----------------------------------------------------------------------------- where the yardstick applies
+
+DATASETS = ("synthetic",)
+
+
+def unavailable(dataset: str | None) -> str | None:
+    """None when the yardstick can judge videos of ``dataset``; otherwise why its metrics are missing."""
+    if dataset in DATASETS:
+        return None
+    return (f"action_accuracy / action_confidence are unavailable on dataset {dataset!r}: the yardstick classifier "
+            f"only knows the 12 actions rendered by {', '.join(DATASETS)} (values are missing, not zero)")
+
+
+def intended_action(key: str) -> str:
+    """The action id of a sample key ``"method/action/item"``."""
+    parts = key.split("/")
+    if len(parts) < 3:
+        raise InputError(f"sample key {key!r} is not 'method/action/item'")
+    return parts[-2]

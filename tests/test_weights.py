@@ -1,0 +1,168 @@
+"""The weights table: offline resolution, one clear error for a missing file, sha256 refusal, safe loading.
+Nothing here touches the network: every test runs with sockets disabled."""
+import dataclasses
+import json
+import socket
+
+import numpy as np
+import pytest
+import torch
+
+from flash_bench import weights
+from flash_bench.weights import WEIGHTS, WeightFile, WeightsCorrupt, WeightsMissing
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch, tmp_path):
+    """No network, empty caches, an empty weights folder."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    (tmp_path / "weights").mkdir()
+    monkeypatch.setenv(weights.ENV_DIR, str(tmp_path / "weights"))
+    return tmp_path / "weights"
+
+
+@pytest.mark.parametrize("name", list(WEIGHTS))
+def test_missing_weights_raise_one_error_naming_file_source_and_place(name, offline):
+    w = WEIGHTS[name]
+    with pytest.raises(WeightsMissing) as err:
+        weights.resolve(name)
+    message = str(err.value)
+    assert w.local_name in message and str(offline / w.local_name) in message
+    assert (w.hf_repo or w.url) in message and f"flash-bench weights fetch {name}" in message
+
+
+@pytest.mark.parametrize("build", ["clip", "videomae", "i3d", "raft"])
+def test_paper_backbones_fail_fast_without_weights(build):
+    from flash_bench.features import clip, i3d, raft_flow, videomae
+
+    calls = {"clip": lambda: clip.build("paper"), "videomae": lambda: videomae.build("paper"),
+             "i3d": lambda: i3d.build("rgb", "paper"), "raft": lambda: raft_flow.build("paper")}
+    with pytest.raises(WeightsMissing):
+        calls[build]()
+
+
+def test_fetch_refuses_under_hf_hub_offline():
+    with pytest.raises(WeightsMissing, match="HF_HUB_OFFLINE"):
+        weights.fetch("i3d-rgb-imagenet")
+
+
+def test_weights_dir_file_is_found_verified_and_loaded(offline):
+    from flash_bench.features import i3d
+
+    state = i3d.InceptionI3d(400, in_channels=3).state_dict()
+    torch.save({k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}, offline / "rgb_imagenet.pt")
+    model, info = i3d.build("rgb", "paper")
+    assert info["weights"]["sha256"] == weights.sha256_of(offline / "rgb_imagenet.pt")
+    torch.testing.assert_close(model.state_dict()["Mixed_5c.b3b.conv3d.weight"], state["Mixed_5c.b3b.conv3d.weight"])
+
+
+def test_explicit_weights_dir_wins_over_the_environment(tmp_path):
+    other = tmp_path / "explicit"
+    other.mkdir()
+    (other / "flow_imagenet.pt").write_bytes(b"x")
+    assert weights.resolve("i3d-flow-imagenet", other, verify=False) == other / "flow_imagenet.pt"
+
+
+def test_a_file_whose_sha256_differs_is_refused(offline):
+    # the RAFT row carries torchvision's 8-hex-digit sha256 prefix; random weights cannot match it
+    from torchvision.models.optical_flow import raft_large
+
+    torch.save(raft_large(weights=None).state_dict(), offline / WEIGHTS["raft-large"].local_name)
+    with pytest.raises(WeightsCorrupt, match="does not match"):
+        weights.resolve("raft-large")
+
+
+def test_adding_a_row_is_one_data_entry_and_sha256_is_checked(monkeypatch, offline):
+    payload = b"hello weights"
+    import hashlib
+
+    row = WeightFile("demo", "demo.bin", url="https://example.invalid/demo.bin",
+                     sha256=hashlib.sha256(payload).hexdigest(), size="1 kB", licence="CC0")
+    monkeypatch.setitem(WEIGHTS, "demo", row)
+    (offline / "demo.bin").write_bytes(payload)
+    assert weights.resolve("demo") == offline / "demo.bin"
+    monkeypatch.setitem(WEIGHTS, "demo", dataclasses.replace(row, sha256="0" * 64))
+    weights._VERIFIED.clear()
+    with pytest.raises(WeightsCorrupt):
+        weights.resolve("demo")
+
+
+def test_hf_cache_is_used_without_network(monkeypatch, tmp_path):
+    monkeypatch.delenv(weights.ENV_DIR)
+    w = WEIGHTS["clip-vit-l-14-openai"]
+    repo = tmp_path / "hf" / "hub" / f"models--{w.hf_repo.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc123")
+    snapshot = repo / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / w.filename).write_bytes(b"weights")
+    assert weights.resolve(w.name) == snapshot / w.filename
+
+
+def test_checkpoints_load_only_as_tensors(tmp_path):
+    good = tmp_path / "good.pt"
+    torch.save({"model": {"w": torch.ones(2)}}, good)
+    assert torch.equal(weights.load_state_dict(good)["w"], torch.ones(2))  # "model" unwrapped
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    bad = tmp_path / "bad.pt"
+    torch.save({"w": Evil()}, bad)
+    with pytest.raises(weights.InputError, match="weights_only"):
+        weights.load_state_dict(bad)
+    from safetensors.numpy import save_file
+
+    save_file({"w": np.zeros(3, np.float32)}, str(tmp_path / "x.safetensors"))
+    assert weights.load_state_dict(tmp_path / "x.safetensors")["w"].shape == (3,)
+
+
+def test_unknown_name_suggests_close_ones():
+    with pytest.raises(weights.InputError, match="raft-large"):
+        weights.get("raft-larg")
+
+
+def test_cli_list_and_fetch_offline(offline):
+    from typer.testing import CliRunner
+
+    from flash_bench.cli.weights import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["list", "--json"])
+    assert result.exit_code == 0
+    rows = json.loads(result.output)
+    assert {r["name"] for r in rows} == set(WEIGHTS) and not any(r["present"] for r in rows)
+    (offline / "rgb_imagenet.pt").write_bytes(b"x")
+    assert "present" in runner.invoke(app, ["list"]).output
+    result = runner.invoke(app, ["fetch", "videomae-v2-g-ssv2"])
+    assert result.exit_code == 2 and "vit_g_hybrid_pt_1200e_ssv2_ft.pth" in result.output
+    result = runner.invoke(app, ["verify", "i3d-rgb-imagenet"])
+    assert result.exit_code == 0 and "no known sha256" in result.output
+
+
+def test_scoring_with_the_paper_profile_stops_at_once_on_missing_weights(tmp_path):
+    from flash_bench.scoring import score_run
+    from flash_bench.store import RunStore
+
+    store = RunStore(tmp_path / "run")
+    store.write_record({"method": "m", "action": "a", "item": "i", "status": "ok", "metrics": {}})
+    with pytest.raises(WeightsMissing, match="open_clip_model.safetensors"):
+        score_run(store, [], ["text_alignment"], "paper", "cpu", tmp_path / "cache")
+    assert store.read_record("m", "a", "i")["metrics"] == {}
+
+
+def test_check_weights_fails_before_any_work_and_passes_for_tiny():
+    from flash_bench.scoring import check_weights
+
+    check_weights(None, "tiny")  # random weights: nothing to find
+    with pytest.raises(WeightsMissing, match="rgb_imagenet.pt"):
+        check_weights(["cosine_rgb"], "paper")
