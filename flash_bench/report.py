@@ -25,18 +25,9 @@ import pandas as pd
 
 from flash_bench.types import InputError
 
-# Torch-free facts about every column the suite writes: label, higher_is_better (None = not ranked), decimals.
-# flash_bench.metrics.METRIC_INFO (torch-free) overrides these; ids it does not know keep the fallback.
-METRIC_INFO_FALLBACK: dict[str, tuple[str, bool | None, int]] = {
-    "text_alignment": ("Text Alignment", True, 2),
-    "image_alignment": ("Image Alignment", True, 2),
-    "temporal_consistency": ("Temporal Consistency", True, 2),
-    "cd_fvd": ("CD-FVD", False, 2),
-    "cosine_rgb": ("Cosine RGB", True, 4),
-    "cosine_flow": ("Cosine Flow", True, 4),
-    "action_accuracy": ("Action Accuracy", True, 4),
-    "action_confidence": ("Action Confidence", True, 4),
-}
+from flash_bench.metrics import METRIC_INFO  # torch-free facts: label, direction, decimals
+
+# Bookkeeping columns the runner writes beside the metrics (None = never ranked).
 BOOKKEEPING_INFO: dict[str, tuple[str, bool | None, int]] = {
     "seconds": ("Seconds / video", None, 2),
     "num_frames": ("Frames", None, 1),
@@ -44,14 +35,7 @@ BOOKKEEPING_INFO: dict[str, tuple[str, bool | None, int]] = {
 
 
 def _metric_info() -> dict[str, tuple[str, bool | None, int]]:
-    info = dict(METRIC_INFO_FALLBACK)
-    try:
-        from flash_bench.metrics import METRIC_INFO
-    except ImportError:
-        return info
-    for k, v in METRIC_INFO.items():
-        info[k] = (v.get("label", k), v.get("higher_is_better"), int(v.get("decimals", 4)))
-    return info
+    return {k: (v["label"], v["higher_is_better"], int(v["decimals"])) for k, v in METRIC_INFO.items()}
 
 
 METRICS_KNOWN = _metric_info()

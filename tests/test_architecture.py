@@ -64,5 +64,7 @@ def test_registry_entries_resolve_to_modules_named_after_them(registry_name):
     reg = getattr(registry, registry_name)
     for name in reg.names():
         module = reg.target(name).split(":")[0]
-        assert module.rsplit(".", 1)[1] == name.replace("-", "_"), (name, module)
+        parts = module.split(".")
+        # baselines.ti2v_zero for "ti2v-zero"; the paper's own method is a package: flash.method for "flash"
+        assert name.replace("-", "_") in (parts[-1], parts[0]), (name, module)
         assert (ROOT / (module.replace(".", "/") + ".py")).exists(), module
