@@ -43,6 +43,13 @@ class Registry(Generic[T]):
 
 # Methods: FLASH, the six baselines of Table 1 and the two reference methods that bracket it.
 METHODS: Registry = Registry("method", {
+    "flash": "flash.method:FlashMethod",
+    "ti2v-zero": "baselines.ti2v_zero:TI2VZeroMethod",
+    "sparsectrl": "baselines.sparsectrl:SparseCtrlMethod",
+    "pia": "baselines.pia:PIAMethod",
+    "dynamicrafter": "baselines.dynamicrafter:DynamiCrafterMethod",
+    "dreamvideo": "baselines.dreamvideo:DreamVideoMethod",
+    "lamp": "baselines.lamp:LAMPMethod",
     "static": "baselines.static:StaticMethod",
     "oracle": "baselines.oracle:OracleMethod",
 })

@@ -70,7 +70,8 @@ def run(cfg: RunConfig, run_dir: Path, command: list[str] | None = None, progres
 
 def _run_cell(cfg: RunConfig, cell: Cell, actions: list[Action], store: RunStore, progress) -> list[dict]:
     ctx = MethodContext(profile=cfg.profile, device=cfg.device, size=cfg.size, num_frames=cfg.num_frames,
-                        cache_dir=Path(cfg.cache_dir), options=dict(cell.options))
+                        cache_dir=Path(cfg.cache_dir),
+                        options={k: v for k, v in cell.options.items() if k != "joint_actions"})
     method = None
     joint = cell.options.get("joint_actions")
     failures = []

@@ -73,7 +73,13 @@ WEIGHTS: dict[str, WeightFile] = {w.name: w for w in [
     WeightFile("sd-v1-4", None, hf_repo="CompVis/stable-diffusion-v1-4", size="~5 GB",
                licence="CreativeML OpenRAIL-M", used_by="lamp"),
     WeightFile("sd-v1-5", None, hf_repo="stable-diffusion-v1-5/stable-diffusion-v1-5", size="~5 GB",
-               licence="CreativeML OpenRAIL-M", used_by="pia, sparsectrl"),
+               licence="CreativeML OpenRAIL-M", used_by="flash, pia, sparsectrl"),
+    WeightFile("animatediff-motion-adapter-v1-5-2", None, hf_repo="guoyww/animatediff-motion-adapter-v1-5-2",
+               size="~1.8 GB", licence="Apache-2.0", used_by="flash (paper profile)"),
+    # Not published by the FLASH authors: train it with
+    # `flash-bench train decoder --profile paper --out <weights dir>/flash_detail_decoder_sd15.safetensors`.
+    WeightFile("flash-detail-decoder-sd15", "flash_detail_decoder_sd15.safetensors", size="~90 MB",
+               licence="ours", used_by="flash variant #6 (paper profile)"),
     WeightFile("pia-condition-adapter", None, hf_repo="openmmlab/PIA-condition-adapter", size="~1.8 GB",
                licence="Apache-2.0 (open-mmlab/PIA)", used_by="pia"),
     WeightFile("animatediff-motion-adapter-v1-5-3", None, hf_repo="guoyww/animatediff-motion-adapter-v1-5-3",

@@ -15,23 +15,27 @@ app = typer.Typer(help="flash-bench: few-shot human action animation (FLASH) and
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 datasets_app = typer.Typer(help="List, inspect and export datasets.", no_args_is_help=True)
 methods_app = typer.Typer(help="List animation methods.", no_args_is_help=True)
-train_app = typer.Typer(help="Train FLASH, its detail decoder, or the synthetic yardstick.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(methods_app, name="methods")
-app.add_typer(train_app, name="train")
 
 
 def _mount() -> None:
     """Commands that live beside their library code (each module imports only typer at the top)."""
     from flash_bench.cli.gallery import gallery, userstudy_app
+    from flash_bench.cli.decoder import train_decoder
     from flash_bench.cli.evaluate import evaluate
+    from flash_bench.cli.flash import animate, pretrain_base, train_app
     from flash_bench.cli.report import regress, report
     from flash_bench.cli.weights import app as weights_app
     from flash_bench.cli.yardstick import train_yardstick
 
     app.command()(report)
     app.command()(regress)
+    app.add_typer(train_app, name="train")
+    train_app.command("decoder")(train_decoder)
     train_app.command("yardstick")(train_yardstick)
+    app.command()(animate)
+    app.command("pretrain-base")(pretrain_base)
     app.command()(evaluate)
     app.add_typer(weights_app, name="weights")
     app.command()(gallery)

@@ -1,0 +1,152 @@
+"""SparseCtrl (Guo et al., ECCV 2024), RGB condition, through diffusers' ``AnimateDiffSparseControlNetPipeline``.
+
+A sparse control net (a copy of the UNet encoder with motion modules) reads the condition frames: every frame
+gets the VAE latent of its condition image (zeros where there is none) concatenated with a 1-channel mask that is
+1 only on conditioned frames. Here the reference image is the only condition, on frame 0
+(``controlnet_frame_indices=[0]``); the net's residuals steer all 16 frames of the AnimateDiff UNet.
+
+``paper``: SD1.5 + MotionAdapter ``guoyww/animatediff-motion-adapter-v1-5-3`` (AnimateDiff v3) + its domain
+adapter LoRA ``guoyww/animatediff-motion-lora-v1-5-3`` (fused, needs ``peft``) + ``SparseControlNetModel``
+``guoyww/animatediff-sparsectrl-rgb``; DDIM 25 steps, CFG 8.5 (the official RGB settings), 16 frames; local files only.
+``tiny``: the same pipeline on FLASH's tiny base; the control net is initialised from the base (encoder + motion
+modules, as ``SparseControlNetModel.from_unet`` does), pretrained on the synthetic pretrain pool by
+:mod:`baselines.pretrain_conditioning` and shipped in ``baselines/weights/sparsectrl_tiny.safetensors``. The domain
+adapter has no tiny counterpart (the tiny base was trained on the same synthetic domain), so none is applied.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+from baselines import tiny_components as tc
+from flash_bench.method import Method
+from flash_bench.types import InputError
+
+WEIGHTS_NAME = "sparsectrl_tiny"
+
+
+@dataclass(frozen=True)
+class SparseCtrlConfig:
+    steps: int = 25
+    guidance: float = 8.5
+    conditioning_scale: float = 1.0
+    native_size: int = 512
+    negative_prompt: str = ""
+
+
+PROFILES = {"paper": SparseCtrlConfig(), "tiny": SparseCtrlConfig(native_size=64)}
+
+
+def tiny_controlnet(base):
+    """An RGB SparseControlNetModel (simplified VAE-latent condition + mask channel) initialised from the tiny
+    base's conv_in, time embedding, encoder blocks and motion modules; its condition conv and zero convs start at 0."""
+    from diffusers import SparseControlNetModel
+
+    unet2d = tc.tiny_image_unet(base)
+    motion = tc.tiny_motion_adapter_config()
+    config = dict(SparseControlNetModel.from_unet(unet2d, conditioning_channels=4, load_weights_from_unet=False).config)
+    config.update(motion_num_attention_heads=motion["motion_num_attention_heads"],
+                  motion_max_seq_length=motion["motion_max_seq_length"], conditioning_channels=4,
+                  use_simplified_condition_embedding=True, concat_conditioning_mask=True)
+    torch.manual_seed(0)
+    net = SparseControlNetModel.from_config(config)
+    state = {k: v for k, v in base.unet.state_dict().items()
+             if k.split(".")[0] in ("conv_in", "time_embedding", "down_blocks", "mid_block")}
+    missing, _ = net.load_state_dict(state, strict=False)
+    own = ("controlnet_cond_embedding", "controlnet_down_blocks", "controlnet_mid_block")
+    foreign = [k for k in missing if not k.startswith(own)]
+    if foreign:
+        raise ValueError(f"tiny base does not initialise the control net: missing {foreign[:3]}")
+    return net.eval().requires_grad_(False)
+
+
+def build_pipeline(vae, text_encoder, tokenizer, unet2d, adapter, controlnet, scheduler_config: dict, device: str):
+    from diffusers import AnimateDiffSparseControlNetPipeline, DDIMScheduler
+
+    pipe = AnimateDiffSparseControlNetPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet2d,
+                                               motion_adapter=adapter, controlnet=controlnet,
+                                               scheduler=DDIMScheduler.from_config(scheduler_config))
+    pipe.unet.eval().requires_grad_(False)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)
+
+
+def tiny_pipeline(device: str = "cpu", trained: bool = True):
+    """(AnimateDiffSparseControlNetPipeline on the tiny base, tags). The base's UNetMotionModel is used as is."""
+    base, base_tag = tc.tiny_base(device)
+    net = tiny_controlnet(base)
+    weights = tc.load_conditioning(WEIGHTS_NAME, net, base_tag) if trained else tc.UNTRAINED
+    pipe = build_pipeline(base.vae, base.text_encoder, base.tokenizer, base.unet, None, net,
+                          base.scheduler.config, device)
+    return pipe, {"base": base_tag, "conditioning": weights}
+
+
+def paper_pipeline(device: str, options: dict):
+    """SD1.5 + AnimateDiff v3 adapter + domain-adapter LoRA + SparseCtrl RGB, from local files only."""
+    from diffusers import AutoencoderKL, MotionAdapter, SparseControlNetModel, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    from flash.base_model import ANIMATEDIFF_SCHEDULER
+
+    sd, kw = tc.paper_snapshot("sd-v1-5", options), dict(local_files_only=True)
+    parts = dict(vae=AutoencoderKL.from_pretrained(sd, subfolder="vae", **kw),
+                 text_encoder=CLIPTextModel.from_pretrained(sd, subfolder="text_encoder", **kw),
+                 tokenizer=CLIPTokenizer.from_pretrained(sd, subfolder="tokenizer", **kw),
+                 unet2d=UNet2DConditionModel.from_pretrained(sd, subfolder="unet", **kw),
+                 adapter=MotionAdapter.from_pretrained(
+                     tc.paper_snapshot("animatediff-motion-adapter-v1-5-3", options), **kw),
+                 controlnet=SparseControlNetModel.from_pretrained(
+                     tc.paper_snapshot("animatediff-sparsectrl-rgb", options), **kw))
+    sched = {**ANIMATEDIFF_SCHEDULER, "prediction_type": "epsilon"}
+    pipe = build_pipeline(**parts, scheduler_config=sched, device=device)
+    lora = tc.paper_snapshot("animatediff-v3-domain-adapter", options)
+    try:
+        pipe.load_lora_weights(lora, adapter_name="domain_adapter")
+    except (ImportError, ValueError) as err:   # diffusers needs `peft` for LoRA loading
+        raise InputError(f"sparsectrl: could not load the domain-adapter LoRA from {lora} ({err}); "
+                         "`pip install peft` is required for the paper profile") from err
+    pipe.fuse_lora(lora_scale=1.0)
+    return pipe, {"base": "stable-diffusion-v1-5 + animatediff v1-5-3 + domain adapter",
+                  "conditioning": "guoyww/animatediff-sparsectrl-rgb"}
+
+
+class SparseCtrlMethod(Method):
+    """Registered as ``sparsectrl``; training-free per action (``fit`` is a no-op)."""
+
+    name = "sparsectrl"
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        from baselines.tiny_base import config_for
+
+        self.cfg = config_for(SparseCtrlConfig, PROFILES, ctx.profile, ctx.options, self.name)
+        self._pipe, self._tags = None, {}
+
+    @property
+    def pipe(self):
+        if self._pipe is None:
+            self._pipe, self._tags = (tiny_pipeline(self.ctx.device) if self.ctx.profile == "tiny"
+                                      else paper_pipeline(self.ctx.device, self.ctx.options))
+        return self._pipe
+
+    def describe(self) -> dict:
+        _ = self.pipe
+        return {"name": self.name, "profile": self.ctx.profile, **self._tags, **asdict(self.cfg)}
+
+    @torch.no_grad()
+    def animate(self, reference, prompt, num_frames, seed, item=None):
+        if num_frames < 1:
+            raise InputError(f"sparsectrl: num_frames must be ≥ 1, got {num_frames}")
+        with torch.random.fork_rng(devices=[]):   # the pipeline samples the condition latent from the global RNG
+            torch.manual_seed(int(seed))
+            out = self._run(reference, prompt, num_frames, seed)
+        return tc.frames_to_uint8(out.frames[0], self.ctx.size)
+
+    def _run(self, reference, prompt, num_frames, seed):
+        cfg, size = self.cfg, self.cfg.native_size
+        return self.pipe(prompt=prompt, negative_prompt=cfg.negative_prompt,
+                         conditioning_frames=[tc.to_pil(reference, size)], controlnet_frame_indices=[0],
+                         controlnet_conditioning_scale=cfg.conditioning_scale, num_frames=num_frames, height=size,
+                         width=size, num_inference_steps=cfg.steps, guidance_scale=cfg.guidance,
+                         generator=tc.seeded(seed, self.ctx.device), output_type="np")

@@ -1,0 +1,324 @@
+"""Pretraining of the tiny base model on the synthetic ``pretrain`` pool — the CPU-scale mirror of starting
+FLASH from AnimateDiff (which was pretrained on WebVid). Run once, in the background, and ship the weights:
+
+    flash-bench pretrain-base --profile tiny [--minutes 90] [--seed 0]
+
+Stages (each resumable from ``resume_dir``):
+1. the tiny VAE (x8) is trained on pool frames (L1 + MSE + a tiny KL term), its latent scale set to 1/std;
+2. the pool's latents are cached once (each video and its horizontal flip);
+3. the UNet (spatial layers + motion modules) is trained on the cached latents with the base model's own
+   mechanisms — cross-frame attention, noise-free first frame — v-prediction, uniform timesteps, 10% empty
+   prompts (for classifier-free guidance). The text encoder is a frozen seeded random tiny CLIP.
+Every ``save_every_min`` minutes the EMA weights are written (fp16) to ``out_dir`` with a JSONL log.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from flash.base_model import TINY_BASE_DIR, BaseModel, build_tiny_components, save_tiny_base
+from flash.cross_frame_attention import apply_cross_frame_attention
+from flash.losses import denoising_loss, diffusion_target, noisy_input
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    out_dir: str = str(TINY_BASE_DIR)
+    resume_dir: str = "results/cache/tiny_base_resume"
+    source: str = "synthetic"          # "synthetic" pretrain pool | "blobs" (smoke tests only)
+    seed: int = 0
+    size: int = 64
+    num_frames: int = 16
+    videos_per_action: int = 30        # synthetic pretrain pool: 10 actions (none of the 12 few-shot ones)
+    vae_minutes: float = 10.0
+    vae_batch: int = 16
+    vae_lr: float = 1e-3
+    unet_minutes: float = 600.0        # stop after this long (or when killed; checkpoints survive)
+    unet_max_steps: int = 10**9
+    unet_batch: int = 4
+    unet_lr: float = 2e-4
+    ema_decay: float = 0.999
+    cond_dropout: float = 0.1
+    save_every_min: float = 4.0
+    decoder_every: int = 8             # one VAE-decoder step per this many UNet steps (0 = off)
+    threads: int = 2
+
+
+# ----------------------------------------------------------------------------------------- data
+def blob_videos(n: int, size: int, num_frames: int, seed: int) -> list[tuple[np.ndarray, str]]:
+    """Smoke-test data: a bright disc moving left or right on a dark background."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    out = []
+    for i in range(n):
+        direction = 1 if i % 2 == 0 else -1
+        cy, cx, r = rng.uniform(0.3, 0.7) * size, rng.uniform(0.3, 0.7) * size, size / 8
+        colour = rng.integers(80, 256, 3)
+        frames = np.zeros((num_frames, size, size, 3), np.uint8)
+        for t in range(num_frames):
+            x = cx + direction * (t - num_frames / 2) * size / (2.5 * num_frames)
+            frames[t][(yy - cy) ** 2 + (xx - x) ** 2 < r * r] = colour
+        out.append((frames, "a disc moves right" if direction > 0 else "a disc moves left"))
+    return out
+
+
+def pool_videos(cfg: PretrainConfig) -> list[tuple[np.ndarray, str]]:
+    """(uint8 (T, H, W, 3), prompt) for every video of the pretrain pool."""
+    if cfg.source == "blobs":
+        return blob_videos(32, cfg.size, cfg.num_frames, cfg.seed)
+    from flash_bench.datasets import synthetic
+
+    pool = synthetic.pretrain_pool(num_videos=cfg.videos_per_action, num_frames=cfg.num_frames, size=cfg.size,
+                                   seed=cfg.seed)
+    return [(clip.load(), prompt) for _action_id, prompt, clip in pool]
+
+
+def to_unit(frames: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W, 3) -> float (N, 3, H, W) in [-1, 1]."""
+    return torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+# ----------------------------------------------------------------------------------------- logging
+class Log:
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, **row) -> None:
+        row = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **row}
+        with open(self.path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        print(json.dumps(row), flush=True)
+
+
+# ----------------------------------------------------------------------------------------- stage 1: VAE
+def train_vae(base: BaseModel, frames: np.ndarray, cfg: PretrainConfig, log: Log) -> None:
+    """Reconstruction training of the tiny AutoencoderKL on random pool frames for ``vae_minutes``."""
+    vae, gen = base.vae, torch.Generator().manual_seed(cfg.seed)
+    vae.train().requires_grad_(True)
+    opt = torch.optim.AdamW(vae.parameters(), lr=cfg.vae_lr)
+    start, step = time.time(), 0
+    while time.time() - start < cfg.vae_minutes * 60:
+        idx = torch.randint(0, len(frames), (cfg.vae_batch,), generator=gen)
+        x = to_unit(frames[idx.numpy()])                                   # (B, 3, H, W)
+        if step % 2:
+            x = x.flip(-1)
+        dist = vae.encode(x).latent_dist
+        rec = vae.decode(dist.sample(generator=gen)).sample
+        kl = dist.kl().mean() / x[0].numel()
+        loss = (rec - x).abs().mean() + (rec - x).pow(2).mean() + 1e-6 * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 20 == 0:
+            psnr = 10 * torch.log10(4.0 / (rec.detach().clamp(-1, 1) - x).pow(2).mean())
+            log(stage="vae", step=step, loss=round(loss.item(), 5), psnr_db=round(psnr.item(), 2),
+                minutes=round((time.time() - start) / 60, 2))
+    vae.eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def set_latent_scale(base: BaseModel, frames: np.ndarray) -> float:
+    """SD-style scaling factor: 1 / std of the latents of a sample of frames."""
+    idx = np.linspace(0, len(frames) - 1, min(len(frames), 512)).astype(int)
+    lat = torch.cat([base.vae.encode(to_unit(frames[idx[j:j + 64]])).latent_dist.mean
+                     for j in range(0, len(idx), 64)])                     # (N, C, h, w)
+    scale = float(1.0 / lat.std())
+    base.vae.register_to_config(scaling_factor=scale)
+    return scale
+
+
+# ----------------------------------------------------------------------------------------- stage 2: latents
+@torch.no_grad()
+def cache_latents(base: BaseModel, videos: list[tuple[np.ndarray, str]], cache: Path | None = None
+                  ) -> tuple[torch.Tensor, list[str]]:
+    """Latent videos (2V, C, F, h, w) of every video and its mirror image, and their prompts.
+
+    The mirror is taken in latent space (a horizontal flip of the latent), an approximation of encoding the
+    flipped video that halves the encoding time. Saved to / read from ``cache`` when given.
+    """
+    from safetensors.torch import load_file, save_file
+
+    prompts = [p for _, p in videos for _ in range(2)]
+    if cache is not None and cache.exists():
+        return load_file(str(cache))["latents"], prompts
+    lats = []
+    for frames, _ in videos:
+        z = base.encode_frames(to_unit(frames)).permute(1, 0, 2, 3)         # (C, F, h, w)
+        lats += [z, z.flip(-1)]
+    latents = torch.stack(lats)
+    if cache is not None:
+        save_file({"latents": latents.contiguous()}, str(cache))
+    return latents, prompts
+
+
+# ----------------------------------------------------------------------------------------- stage 3: UNet
+def _prompt_table(base: BaseModel, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Embeddings of the unique prompts with the empty prompt last, and each video's row index."""
+    unique = sorted(set(prompts))
+    table = base.encode_prompts(unique + [""])                             # (P+1, 77, D)
+    index = torch.tensor([unique.index(p) for p in prompts])
+    return table, index
+
+
+def unet_step(base: BaseModel, z0: torch.Tensor, emb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """One denoising loss on latent videos z0 (B, C, F, h, w) with prompt embeddings emb (B, 77, D)."""
+    sched, nf = base.scheduler, z0.shape[2]
+    t = torch.randint(0, sched.config.num_train_timesteps, (z0.shape[0],), generator=gen)
+    noise = torch.randn(z0.shape, generator=gen)
+    pred = base.unet(noisy_input(sched, z0, noise, t), t, emb.repeat_interleave(nf, 0)).sample
+    return denoising_loss(pred, diffusion_target(sched, z0, noise, t))
+
+
+def _save_resume(rdir: Path, unet, ema, opt, step: int) -> None:
+    from safetensors.torch import save_file
+
+    from flash_bench.store import atomic_path, atomic_write_json
+
+    for name, module in (("unet", unet), ("ema", ema)):
+        with atomic_path(rdir / f"{name}.safetensors") as tmp:
+            save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(tmp))
+    with atomic_path(rdir / "optimizer.pt") as tmp:
+        torch.save(opt.state_dict(), tmp)
+    atomic_write_json(rdir / "unet_state.json", {"step": step})
+
+
+def _load_resume(rdir: Path, unet, ema, opt) -> int:
+    from safetensors.torch import load_file
+
+    if not (rdir / "unet_state.json").exists():
+        return 0
+    unet.load_state_dict(load_file(str(rdir / "unet.safetensors")))
+    ema.load_state_dict(load_file(str(rdir / "ema.safetensors")))
+    opt.load_state_dict(torch.load(rdir / "optimizer.pt", weights_only=True))
+    return json.loads((rdir / "unet_state.json").read_text())["step"]
+
+
+@torch.no_grad()
+def _ema_update(ema, model, decay: float) -> None:
+    for pe, pm in zip(ema.parameters(), model.parameters()):
+        pe.lerp_(pm, 1.0 - decay)
+
+
+class DecoderTuner:
+    """Keeps improving the VAE *decoder* (encoder frozen, so cached latents stay valid) while the UNet trains:
+    one reconstruction step every ``decoder_every`` UNet steps."""
+
+    def __init__(self, base: BaseModel, frames: np.ndarray, cfg: PretrainConfig):
+        self.base, self.frames, self.cfg = base, frames, cfg
+        self.params = list(base.vae.decoder.parameters()) + list(base.vae.post_quant_conv.parameters())
+        self.opt = torch.optim.AdamW(self.params, lr=cfg.vae_lr * 0.5)
+        self.gen = torch.Generator().manual_seed(cfg.seed + 7)
+        self.steps, self.psnr = 0, None
+
+    def step(self) -> None:
+        vae = self.base.vae
+        idx = torch.randint(0, len(self.frames), (self.cfg.vae_batch // 2,), generator=self.gen)
+        x = to_unit(self.frames[idx.numpy()])                               # (B, 3, H, W)
+        with torch.no_grad():
+            z = vae.encode(x).latent_dist.mean
+        for p in self.params:
+            p.requires_grad_(True)
+        rec = vae.decode(z).sample
+        loss = (rec - x).abs().mean() + (rec - x).pow(2).mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        for p in self.params:
+            p.requires_grad_(False)
+        self.steps += 1
+        psnr = 10 * torch.log10(4.0 / (rec.detach().clamp(-1, 1) - x).pow(2).mean()).item()
+        self.psnr = psnr if self.psnr is None else 0.95 * self.psnr + 0.05 * psnr
+
+
+def train_unet(base: BaseModel, latents: torch.Tensor, prompts: list[str], cfg: PretrainConfig, log: Log,
+               tuner: DecoderTuner | None = None) -> None:
+    """Train the whole UNetMotionModel on cached latents; EMA weights are what ships."""
+    unet, rdir = base.unet, Path(cfg.resume_dir)
+    apply_cross_frame_attention(unet)
+    table, index = _prompt_table(base, prompts)
+    ema = copy.deepcopy(unet).requires_grad_(False)
+    unet.train().requires_grad_(True)
+    opt = torch.optim.AdamW(unet.parameters(), lr=cfg.unet_lr, weight_decay=0.0)
+    step = _load_resume(rdir, unet, ema, opt)
+    gen = torch.Generator().manual_seed(cfg.seed + step)
+    start, last_save, loss_avg = time.time(), time.time(), None
+    while time.time() - start < cfg.unet_minutes * 60 and step < cfg.unet_max_steps:
+        idx = torch.randint(0, len(latents), (cfg.unet_batch,), generator=gen)
+        drop = torch.rand(cfg.unet_batch, generator=gen) < cfg.cond_dropout
+        emb = table[torch.where(drop, len(table) - 1, index[idx])]         # (B, 77, D)
+        loss = unet_step(base, latents[idx], emb, gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        opt.step()
+        _ema_update(ema, unet, min(cfg.ema_decay, (1 + step) / (10 + step)))
+        step += 1
+        loss_avg = loss.item() if loss_avg is None else 0.98 * loss_avg + 0.02 * loss.item()
+        if tuner is not None and step % cfg.decoder_every == 0:
+            tuner.step()
+        if step % 100 == 0 or step == 10:
+            log(stage="unet", step=step, loss_ema=round(loss_avg, 5), minutes=round((time.time() - start) / 60, 2),
+                decoder_steps=tuner.steps if tuner else 0, decoder_psnr_db=round(tuner.psnr or 0, 2) if tuner else None)
+        if time.time() - last_save > cfg.save_every_min * 60:
+            _checkpoint(base, ema, unet, opt, step, cfg, log)
+            last_save = time.time()
+    _checkpoint(base, ema, unet, opt, step, cfg, log)
+
+
+def _checkpoint(base: BaseModel, ema, unet, opt, step: int, cfg: PretrainConfig, log: Log) -> None:
+    from safetensors.torch import save_file
+
+    from flash_bench.store import atomic_path
+
+    _save_resume(Path(cfg.resume_dir), unet, ema, opt, step)
+    with atomic_path(Path(cfg.resume_dir) / "vae_tuned.safetensors") as tmp:
+        save_file({k: v.contiguous() for k, v in base.vae.state_dict().items()}, str(tmp))
+    shipped = BaseModel(base.vae, base.text_encoder, base.tokenizer, ema, base.scheduler, "tiny", base.prediction_type)
+    save_tiny_base(shipped, Path(cfg.out_dir), {"pretrain": {**asdict(cfg), "unet_steps": step}})
+    log(stage="checkpoint", step=step, out_dir=cfg.out_dir)
+
+
+# ----------------------------------------------------------------------------------------- orchestration
+def _vae_stage(base: BaseModel, videos, cfg: PretrainConfig, log: Log) -> None:
+    from safetensors.torch import load_file, save_file
+
+    from flash_bench.store import atomic_path, atomic_write_json
+
+    rdir = Path(cfg.resume_dir)
+    if (rdir / "vae.json").exists():
+        tuned = rdir / "vae_tuned.safetensors"    # the decoder keeps training with the UNet (DecoderTuner)
+        base.vae.load_state_dict(load_file(str(tuned if tuned.exists() else rdir / "vae.safetensors")))
+        base.vae.register_to_config(scaling_factor=json.loads((rdir / "vae.json").read_text())["scaling_factor"])
+        return
+    frames = np.concatenate([v for v, _ in videos])                         # (N, H, W, 3)
+    train_vae(base, frames, cfg, log)
+    scale = set_latent_scale(base, frames)
+    with atomic_path(rdir / "vae.safetensors") as tmp:
+        save_file({k: v.contiguous() for k, v in base.vae.state_dict().items()}, str(tmp))
+    atomic_write_json(rdir / "vae.json", {"scaling_factor": scale})
+    log(stage="vae_done", scaling_factor=scale)
+
+
+def pretrain_base(cfg: PretrainConfig) -> Path:
+    """Run (or resume) all three stages; returns the folder holding the shipped tiny base."""
+    torch.set_num_threads(cfg.threads)
+    log = Log(Path(cfg.out_dir) / "train_log.jsonl")
+    log(stage="start", config=asdict(cfg), torch=torch.__version__)
+    base = build_tiny_components(cfg.seed)
+    videos = pool_videos(cfg)
+    log(stage="data", videos=len(videos), prompts=sorted({p for _, p in videos}))
+    _vae_stage(base, videos, cfg, log)
+    latents, prompts = cache_latents(base, videos, Path(cfg.resume_dir) / "latents.safetensors")
+    log(stage="latents", shape=list(latents.shape), std=round(float(latents.std()), 4))
+    frames = np.concatenate([v for v, _ in videos])                         # (N, H, W, 3)
+    tuner = DecoderTuner(base, frames, cfg) if cfg.decoder_every > 0 else None
+    train_unet(base, latents, prompts, cfg, log, tuner)
+    return Path(cfg.out_dir)

@@ -1,0 +1,118 @@
+"""CLI commands of the FLASH method: ``train flash``, ``animate`` and ``pretrain-base``.
+
+Mount in the main app::
+
+    from flash_bench.cli.flash import animate, pretrain_base, train_app
+    app.add_typer(train_app, name="train")
+    app.command("animate")(animate)
+    app.command("pretrain-base")(pretrain_base)
+
+Only typer is imported at the top; torch/diffusers load inside the commands.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+train_app = typer.Typer(help="Train FLASH, its Detail Enhancement Decoder, or the synthetic yardstick.", no_args_is_help=True)
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(2)
+
+
+@train_app.command("flash")
+def train_flash_cmd(
+    actions: str = typer.Option(..., help="Comma list of action ids; several = joint training (Table A1)."),
+    out: Path = typer.Option(..., help="Checkpoint to write (.safetensors, trainable weights + config)."),
+    dataset: str = typer.Option("synthetic", help="Dataset name (see `flash-bench datasets list`)."),
+    root: Optional[Path] = typer.Option(None, help="Dataset folder (all but `synthetic`)."),
+    shots: Optional[int] = typer.Option(None, help="Training videos per action (seeded subset)."),
+    steps: Optional[int] = typer.Option(None, help="Training steps (default: tiny 80, paper 20000)."),
+    profile: str = typer.Option("tiny", help="tiny | paper."),
+    variant: int = typer.Option(5, help="Ablation variant #1-#5 of Table 2 (#6 = #5 + --decoder at animate)."),
+    strong_aug: Optional[bool] = typer.Option(None, "--strong-aug/--no-strong-aug", help="Override the variant."),
+    motion_align: Optional[bool] = typer.Option(None, "--motion-align/--no-motion-align", help="Override."),
+    corr_align: Optional[bool] = typer.Option(None, "--corr-align/--no-corr-align", help="Override."),
+    tau: float = typer.Option(90.0, help="Motion-channel percentile τ."),
+    p: float = typer.Option(0.5, help="Fraction p of cross-frame attention layers aligned per step."),
+    uniform_timesteps: bool = typer.Option(False, help="Uniform instead of importance timestep sampling."),
+    seed: int = typer.Option(0, help="Seed of data order, augmentation, noise and timesteps."),
+    size: Optional[int] = typer.Option(None, help="Clip size to load (default: the profile's native size)."),
+    frames: int = typer.Option(16, help="Frames per clip."),
+    base_dir: Optional[Path] = typer.Option(None, help="tiny: another pretrained tiny base folder."),
+) -> None:
+    """Train FLASH on the training videos of one or more actions (resumes from an existing --out)."""
+    import torch
+
+    from flash.config import variant as make_variant
+    from flash.method import load_videos, train_on_actions
+    from flash_bench.types import InputError
+
+    try:
+        overrides = {k: v for k, v in dict(strong_aug=strong_aug, motion_align=motion_align,
+                                           corr_align=corr_align).items() if v is not None}
+        cfg = make_variant(min(variant, 5), profile, tau=tau, p=p, seed=seed,
+                           uniform_timesteps=uniform_timesteps, **overrides)
+        if steps is not None:
+            cfg = cfg.replace(steps=steps)
+        if base_dir is not None:
+            cfg = cfg.replace(base_dir=str(base_dir))
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        videos = load_videos(dataset, root, [a.strip() for a in actions.split(",") if a.strip()], shots,
+                             size or cfg.native_size, frames, seed)
+        seconds = train_on_actions(cfg, videos, out, device)
+    except InputError as e:
+        _fail(str(e))
+    typer.echo(f"trained FLASH-{profile} on {len(videos)} videos in {seconds:.1f} s -> {out}")
+
+
+def animate(
+    checkpoint: Path = typer.Option(..., help="FLASH checkpoint from `train flash`."),
+    image: Path = typer.Option(..., help="Reference image (.png/.jpg)."),
+    prompt: str = typer.Option(..., help="Action sentence, e.g. 'a person is waving their arm.'"),
+    out: Path = typer.Option(..., help="Output video (.mp4 or .gif)."),
+    seed: int = typer.Option(0, help="Sampling seed."),
+    steps: Optional[int] = typer.Option(None, help="DDIM steps (default 25)."),
+    guidance: Optional[float] = typer.Option(None, help="Classifier-free guidance (default 7.5)."),
+    frames: int = typer.Option(16, help="Frames to generate."),
+    size: Optional[int] = typer.Option(None, help="Output size (default: the reference image's)."),
+    decoder: Optional[Path] = typer.Option(None, help="Detail Enhancement Decoder checkpoint (variant #6)."),
+    fps: int = typer.Option(8, help="Frames per second of the output."),
+) -> None:
+    """Animate a reference image with a trained FLASH checkpoint."""
+    from flash.method import animate_file
+    from flash_bench.types import InputError
+
+    try:
+        info = animate_file(checkpoint, image, prompt, out, seed=seed, steps=steps, guidance=guidance,
+                            num_frames=frames, size=size, decoder=decoder, fps=fps)
+    except InputError as e:
+        _fail(str(e))
+    typer.echo(f"wrote {out} ({info})")
+
+
+def pretrain_base(
+    profile: str = typer.Option("tiny", help="Only `tiny`: the paper profile starts from AnimateDiff's weights."),
+    minutes: float = typer.Option(600.0, help="UNet training time budget (stop any time: checkpoints persist)."),
+    vae_minutes: float = typer.Option(10.0, help="VAE training time."),
+    seed: int = typer.Option(0, help="Seed of data, initialisation and training."),
+    out_dir: Optional[Path] = typer.Option(None, help="Default: the shipped flash/weights/tiny_base/."),
+    resume_dir: Path = typer.Option(Path("results/cache/tiny_base_resume"), help="Full training state."),
+    save_every: float = typer.Option(4.0, help="Minutes between checkpoints."),
+    videos_per_action: int = typer.Option(30, help="Pretrain-pool videos per action."),
+) -> None:
+    """Pretrain the tiny base (VAE, then UNet + motion modules) on the synthetic pretrain pool."""
+    from flash.pretrain_base import PretrainConfig
+    from flash.pretrain_base import pretrain_base as run_pretraining
+
+    if profile != "tiny":
+        _fail("pretrain-base only exists for the tiny profile (paper = SD1.5 + AnimateDiff weights)")
+    kw = {} if out_dir is None else {"out_dir": str(out_dir)}
+    cfg = PretrainConfig(seed=seed, unet_minutes=minutes, vae_minutes=vae_minutes, resume_dir=str(resume_dir),
+                         save_every_min=save_every, videos_per_action=videos_per_action, **kw)
+    folder = run_pretraining(cfg)
+    typer.echo(f"tiny base written to {folder}")

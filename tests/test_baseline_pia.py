@@ -1,0 +1,99 @@
+"""PIA (tiny profile): the UNet input carries PIA's mask + masked-image channels; 16 uint8 frames, seeded."""
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from flash_bench.types import MethodContext
+
+warnings.filterwarnings("ignore", message=".*(deprecated|untrained|pretrained against|float32).*")
+
+# PIA's official inter-frame affinity tables (its RANGE_LIST), by distance from the condition frame.
+SMALL_MOTION = [1.0, 0.9, 0.85, 0.85, 0.85, 0.8]
+LARGE_MOTION = [1.0, 0.8, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.6, 0.5, 0.5]
+
+
+def expected_coefficients(table, num_frames):
+    return table + [table[-1]] * (num_frames - len(table))
+
+
+@pytest.fixture(scope="module")
+def method():
+    from baselines.pia import PIAMethod
+
+    torch.set_num_threads(1)
+    return PIAMethod(MethodContext(profile="tiny", size=48, options={"steps": 2}))
+
+
+def reference(seed=0, size=48):
+    return np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
+
+
+def capture(method, ref, motion_scale=0):
+    """Run one animation; return the UNet inputs (first step) and the VAE posterior of the reference."""
+    pipe, seen = method.pipe, {}
+
+    def keep(key, value):                                              # hooks must return None
+        seen.setdefault(key, value.clone())
+
+    h1 = pipe.unet.register_forward_pre_hook(lambda m, args: keep("x", args[0]))
+    h2 = pipe.vae.quant_conv.register_forward_hook(lambda m, a, out: keep("moments", out))
+    try:
+        method.cfg = dataclasses.replace(method.cfg, motion_scale=motion_scale)
+        method.animate(ref, "a person is waving.", 16, seed=3)
+    finally:
+        h1.remove(), h2.remove()
+        method.cfg = dataclasses.replace(method.cfg, motion_scale=0)
+    return seen["x"], seen["moments"]
+
+
+@pytest.mark.parametrize("motion_scale,table", [(0, SMALL_MOTION), (2, LARGE_MOTION)])
+def test_unet_input_is_latent_mask_and_reference_latent(method, motion_scale, table):
+    x, moments = capture(method, reference(), motion_scale)
+    assert x.shape == (2, 9, 16, 8, 8)                                # CFG halves, 4 + 1 + 4 channels, frames, 8x8
+    mask = x[:, 4]                                                     # (2, F, h, w)
+    coef = torch.tensor(expected_coefficients(table, 16))
+    assert torch.allclose(mask, coef.view(1, 16, 1, 1).expand_as(mask))
+    # masked image: the reference's latent (a posterior sample, scaled) at every frame, both CFG halves
+    image = x[:, 5:]                                                   # (2, 4, F, h, w)
+    assert torch.equal(image, image[:1, :, :1].expand_as(image))
+    scale = method.pipe.vae.config.scaling_factor
+    mean, logvar = moments[:1].chunk(2, dim=1)
+    std = torch.exp(0.5 * logvar.clamp(-30, 20))
+    assert ((image[0, :, 0] / scale - mean[0]).abs() <= 6 * std[0] + 1e-5).all()
+
+
+def test_reference_latent_follows_the_reference(method):
+    a, _ = capture(method, reference(0))
+    b, _ = capture(method, reference(1))
+    assert not torch.allclose(a[:, 5:], b[:, 5:])
+    assert torch.equal(a[:, 4], b[:, 4])                               # the mask does not depend on the image
+
+
+def test_returns_16_uint8_frames_of_requested_size_deterministically(method):
+    ref = reference(2)
+    v1 = method.animate(ref, "a person is waving.", 16, seed=0)
+    v2 = method.animate(ref, "a person is waving.", 16, seed=0)
+    v3 = method.animate(ref, "a person is waving.", 16, seed=1)
+    assert v1.shape == (16, 48, 48, 3) and v1.dtype == np.uint8
+    assert np.array_equal(v1, v2)
+    assert not np.array_equal(v1, v3)
+    assert "tiny" in method.describe()["profile"]
+
+
+def test_paper_profile_without_weights_is_one_clear_error(tmp_path):
+    from baselines.pia import PIAMethod
+    from flash_bench import weights
+
+    try:
+        weights.resolve("sd-v1-5", tmp_path)
+        pytest.skip("paper weights are present on this machine")
+    except weights.WeightsMissing:
+        pass
+    paper = PIAMethod(MethodContext(profile="paper", size=64, options={"weights_dir": str(tmp_path)}))
+    with pytest.raises(weights.WeightsMissing, match="sd-v1-5"):
+        paper.animate(reference(size=64), "a person is waving.", 16, seed=0)
