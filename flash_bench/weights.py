@@ -34,6 +34,7 @@ class WeightFile:
     size: str = "?"            # approximate download size, for humans
     licence: str = "?"
     used_by: str = ""
+    recipe: str = ""           # for files nobody publishes: the command that makes them
 
     @property
     def local_name(self) -> str:
@@ -76,10 +77,9 @@ WEIGHTS: dict[str, WeightFile] = {w.name: w for w in [
                licence="CreativeML OpenRAIL-M", used_by="flash, pia, sparsectrl"),
     WeightFile("animatediff-motion-adapter-v1-5-2", None, hf_repo="guoyww/animatediff-motion-adapter-v1-5-2",
                size="~1.8 GB", licence="Apache-2.0", used_by="flash (paper profile)"),
-    # Not published by the FLASH authors: train it with
-    # `flash-bench train decoder --profile paper --out <weights dir>/flash_detail_decoder_sd15.safetensors`.
     WeightFile("flash-detail-decoder-sd15", "flash_detail_decoder_sd15.safetensors", size="~90 MB",
-               licence="ours", used_by="flash variant #6 (paper profile)"),
+               licence="ours", used_by="flash variant #6 (paper profile)",
+               recipe="flash-bench train decoder --profile paper --out flash_detail_decoder_sd15.safetensors"),
     WeightFile("pia-condition-adapter", None, hf_repo="openmmlab/PIA-condition-adapter", size="~1.8 GB",
                licence="Apache-2.0 (open-mmlab/PIA)", used_by="pia"),
     WeightFile("animatediff-motion-adapter-v1-5-3", None, hf_repo="guoyww/animatediff-motion-adapter-v1-5-3",
@@ -181,6 +181,9 @@ def missing_message(w: WeightFile, explicit_dir: Path | str | None = None) -> st
     folder = weights_dir(explicit_dir)
     target = folder / w.local_name if folder else f"$FLASH_BENCH_WEIGHTS/{w.local_name} (or --weights-dir)"
     looked = ", ".join(str(p) for p in candidates(w, explicit_dir)) or "no folder configured"
+    if w.recipe:   # not downloadable: say how to make it
+        return (f"missing weights {w.name!r}: file {w.local_name!r} not found (looked in: {looked}). Nobody "
+                f"publishes it; make it with `{w.recipe}` and put it at {target}.")
     return (f"missing weights {w.name!r}: file {w.local_name!r} ({w.size}, licence {w.licence}) not found "
             f"(looked in: {looked}). Get it from {w.source()} — `flash-bench weights fetch {w.name}` does this "
             f"when online — and put it at {target}.")
