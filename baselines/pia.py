@@ -16,7 +16,7 @@ channels zero-initialised), both pretrained on the synthetic pretrain pool by
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
@@ -101,29 +101,18 @@ def paper_pipeline(device: str, options: dict):
     return pipe, {"base": "stable-diffusion-v1-5", "conditioning": "openmmlab/PIA-condition-adapter"}
 
 
-class PIAMethod(Method):
+class PIAMethod(tc.PipelineMethod, Method):
     """Registered as ``pia``; training-free per action (``fit`` is a no-op)."""
 
     name = "pia"
 
-    def __init__(self, ctx):
-        super().__init__(ctx)
-        from baselines.tiny_base import config_for
+    config_class = PIAConfig
+    profiles = PROFILES
 
-        self.cfg = config_for(PIAConfig, PROFILES, ctx.profile, ctx.options, self.name)
-        self._pipe, self._tags = None, {}
-
-    @property
-    def pipe(self):
-        if self._pipe is None:
-            build = tiny_pipeline if self.ctx.profile == "tiny" else None
-            self._pipe, self._tags = (build(self.ctx.device) if build
-                                      else paper_pipeline(self.ctx.device, self.ctx.options))
-        return self._pipe
-
-    def describe(self) -> dict:
-        _ = self.pipe
-        return {"name": self.name, "profile": self.ctx.profile, **self._tags, **asdict(self.cfg)}
+    def build_pipeline(self):
+        if self.ctx.profile == "tiny":
+            return tiny_pipeline(self.ctx.device)
+        return paper_pipeline(self.ctx.device, self.ctx.options)
 
     @torch.no_grad()
     def animate(self, reference, prompt, num_frames, seed, item=None):

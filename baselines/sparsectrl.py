@@ -15,7 +15,7 @@ adapter has no tiny counterpart (the tiny base was trained on the same synthetic
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
@@ -111,28 +111,18 @@ def paper_pipeline(device: str, options: dict):
                   "conditioning": "guoyww/animatediff-sparsectrl-rgb"}
 
 
-class SparseCtrlMethod(Method):
+class SparseCtrlMethod(tc.PipelineMethod, Method):
     """Registered as ``sparsectrl``; training-free per action (``fit`` is a no-op)."""
 
     name = "sparsectrl"
 
-    def __init__(self, ctx):
-        super().__init__(ctx)
-        from baselines.tiny_base import config_for
+    config_class = SparseCtrlConfig
+    profiles = PROFILES
 
-        self.cfg = config_for(SparseCtrlConfig, PROFILES, ctx.profile, ctx.options, self.name)
-        self._pipe, self._tags = None, {}
-
-    @property
-    def pipe(self):
-        if self._pipe is None:
-            self._pipe, self._tags = (tiny_pipeline(self.ctx.device) if self.ctx.profile == "tiny"
-                                      else paper_pipeline(self.ctx.device, self.ctx.options))
-        return self._pipe
-
-    def describe(self) -> dict:
-        _ = self.pipe
-        return {"name": self.name, "profile": self.ctx.profile, **self._tags, **asdict(self.cfg)}
+    def build_pipeline(self):
+        if self.ctx.profile == "tiny":
+            return tiny_pipeline(self.ctx.device)
+        return paper_pipeline(self.ctx.device, self.ctx.options)
 
     @torch.no_grad()
     def animate(self, reference, prompt, num_frames, seed, item=None):

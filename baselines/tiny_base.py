@@ -87,40 +87,33 @@ def _frozen(*modules):
         m.eval().requires_grad_(False)
 
 
-def load_modelscope(device: str = "cpu", weights_dir: str | None = None):
-    """ModelScope T2V 1.7B as a BaseModel (unet = diffusers UNet3DConditionModel), from local files only."""
-    from diffusers import AutoencoderKL, DDIMScheduler, UNet3DConditionModel
+def _load_snapshot(weights_name: str, unet_class: str, device: str, weights_dir: str | None):
+    """A diffusers-layout checkpoint (unet/vae/text_encoder/tokenizer/scheduler) as a frozen BaseModel, offline."""
+    import diffusers
+    from diffusers import AutoencoderKL, DDIMScheduler
     from transformers import CLIPTextModel, CLIPTokenizer
 
     from flash.base_model import BaseModel, to_device
 
-    root = str(snapshot("modelscope-t2v", weights_dir))
+    root = str(snapshot(weights_name, weights_dir))
     kw = dict(local_files_only=True)
-    unet = UNet3DConditionModel.from_pretrained(root, subfolder="unet", **kw)
+    unet = getattr(diffusers, unet_class).from_pretrained(root, subfolder="unet", **kw)
     vae = AutoencoderKL.from_pretrained(root, subfolder="vae", **kw)
     text = CLIPTextModel.from_pretrained(root, subfolder="text_encoder", **kw)
     tok = CLIPTokenizer.from_pretrained(root, subfolder="tokenizer", **kw)
     sched = DDIMScheduler.from_pretrained(root, subfolder="scheduler", **kw)
     _frozen(unet, vae, text)
     return to_device(BaseModel(vae, text, tok, unet, sched, "paper", sched.config.prediction_type), device)
+
+
+def load_modelscope(device: str = "cpu", weights_dir: str | None = None):
+    """ModelScope T2V 1.7B as a BaseModel (unet = diffusers UNet3DConditionModel), from local files only."""
+    return _load_snapshot("modelscope-t2v", "UNet3DConditionModel", device, weights_dir)
 
 
 def load_sd14(device: str = "cpu", weights_dir: str | None = None):
     """Stable Diffusion v1.4 as a BaseModel (unet = UNet2DConditionModel), from local files only."""
-    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextModel, CLIPTokenizer
-
-    from flash.base_model import BaseModel, to_device
-
-    root = str(snapshot("sd-v1-4", weights_dir))
-    kw = dict(local_files_only=True)
-    unet = UNet2DConditionModel.from_pretrained(root, subfolder="unet", **kw)
-    vae = AutoencoderKL.from_pretrained(root, subfolder="vae", **kw)
-    text = CLIPTextModel.from_pretrained(root, subfolder="text_encoder", **kw)
-    tok = CLIPTokenizer.from_pretrained(root, subfolder="tokenizer", **kw)
-    sched = DDIMScheduler.from_pretrained(root, subfolder="scheduler", **kw)
-    _frozen(unet, vae, text)
-    return to_device(BaseModel(vae, text, tok, unet, sched, "paper", sched.config.prediction_type), device)
+    return _load_snapshot("sd-v1-4", "UNet2DConditionModel", device, weights_dir)
 
 
 # ----------------------------------------------------------------------------------------- UNet calls

@@ -148,3 +148,36 @@ def tiny_motion_adapter_config() -> dict:
 
 def seeded(seed: int, device: str = "cpu") -> torch.Generator:
     return torch.Generator(device="cpu" if device.startswith("mps") else device).manual_seed(int(seed))
+
+
+class PipelineMethod:
+    """Mixin for a training-free baseline around one diffusers pipeline (PIA, SparseCtrl), built lazily.
+
+    Subclasses set ``config_class`` and ``profiles`` and implement ``build_pipeline() -> (pipe, tags)``.
+    """
+
+    config_class: type = None
+    profiles: dict = {}
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        from dataclasses import asdict
+
+        from baselines.tiny_base import config_for
+
+        self.cfg = config_for(self.config_class, self.profiles, ctx.profile, ctx.options, self.name)
+        self._cfg_dict = asdict(self.cfg)
+        self._pipe, self._tags = None, {}
+
+    def build_pipeline(self):
+        raise NotImplementedError
+
+    @property
+    def pipe(self):
+        if self._pipe is None:
+            self._pipe, self._tags = self.build_pipeline()
+        return self._pipe
+
+    def describe(self) -> dict:
+        _ = self.pipe
+        return {"name": self.name, "profile": self.ctx.profile, **self._tags, **self._cfg_dict}
