@@ -48,6 +48,7 @@ class PretrainConfig:
     save_every_min: float = 4.0
     decoder_every: int = 8             # one VAE-decoder step per this many UNet steps (0 = off)
     threads: int = 2
+    warm_start: str = ""               # a tiny base folder to continue from when resume_dir holds no state
 
 
 # ----------------------------------------------------------------------------------------- data
@@ -197,7 +198,8 @@ def _load_resume(rdir: Path, unet, ema, opt) -> int:
         return 0
     unet.load_state_dict(load_file(str(rdir / "unet.safetensors")))
     ema.load_state_dict(load_file(str(rdir / "ema.safetensors")))
-    opt.load_state_dict(torch.load(rdir / "optimizer.pt", weights_only=True))
+    if (rdir / "optimizer.pt").exists():          # absent after a warm start: AdamW starts afresh
+        opt.load_state_dict(torch.load(rdir / "optimizer.pt", weights_only=True))
     return json.loads((rdir / "unet_state.json").read_text())["step"]
 
 
@@ -287,6 +289,28 @@ def _checkpoint(base: BaseModel, ema, unet, opt, step: int, cfg: PretrainConfig,
 
 
 # ----------------------------------------------------------------------------------------- orchestration
+def _warm_start(cfg: PretrainConfig, log: Log) -> None:
+    """Seed an empty ``resume_dir`` from a finished tiny base (e.g. the shipped one): its VAE and scale, its
+    (EMA) UNet as both the training and the EMA weights, and its step count. The optimizer starts afresh."""
+    from safetensors.torch import save_file
+
+    from flash.base_model import load_tiny_base
+    from flash_bench.store import atomic_path, atomic_write_json
+
+    rdir, src = Path(cfg.resume_dir), Path(cfg.warm_start)
+    if (rdir / "unet_state.json").exists():
+        return
+    base = load_tiny_base(src)
+    steps = json.loads((src / "config.json").read_text()).get("pretrain", {}).get("unet_steps", 0)
+    rdir.mkdir(parents=True, exist_ok=True)
+    for name, module in (("vae", base.vae), ("unet", base.unet), ("ema", base.unet)):
+        with atomic_path(rdir / f"{name}.safetensors") as tmp:
+            save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(tmp))
+    atomic_write_json(rdir / "vae.json", {"scaling_factor": float(base.vae.config.scaling_factor)})
+    atomic_write_json(rdir / "unet_state.json", {"step": steps})
+    log(stage="warm_start", source=str(src), unet_steps=steps)
+
+
 def _vae_stage(base: BaseModel, videos, cfg: PretrainConfig, log: Log) -> None:
     from safetensors.torch import load_file, save_file
 
@@ -312,6 +336,8 @@ def pretrain_base(cfg: PretrainConfig) -> Path:
     torch.set_num_threads(cfg.threads)
     log = Log(Path(cfg.out_dir) / "train_log.jsonl")
     log(stage="start", config=asdict(cfg), torch=torch.__version__)
+    if cfg.warm_start:
+        _warm_start(cfg, log)
     base = build_tiny_components(cfg.seed)
     videos = pool_videos(cfg)
     log(stage="data", videos=len(videos), prompts=sorted({p for _, p in videos}))

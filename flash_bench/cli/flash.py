@@ -104,6 +104,8 @@ def pretrain_base(
     resume_dir: Path = typer.Option(Path("results/cache/tiny_base_resume"), help="Full training state."),
     save_every: float = typer.Option(4.0, help="Minutes between checkpoints."),
     videos_per_action: int = typer.Option(30, help="Pretrain-pool videos per action."),
+    warm_start: Optional[Path] = typer.Option(None, help="Continue from this tiny base folder (e.g. the shipped "
+                                              "one) when --resume-dir holds no training state."),
 ) -> None:
     """Pretrain the tiny base (VAE, then UNet + motion modules) on the synthetic pretrain pool."""
     from flash.pretrain_base import PretrainConfig
@@ -113,6 +115,7 @@ def pretrain_base(
         _fail("pretrain-base only exists for the tiny profile (paper = SD1.5 + AnimateDiff weights)")
     kw = {} if out_dir is None else {"out_dir": str(out_dir)}
     cfg = PretrainConfig(seed=seed, unet_minutes=minutes, vae_minutes=vae_minutes, resume_dir=str(resume_dir),
-                         save_every_min=save_every, videos_per_action=videos_per_action, **kw)
+                         save_every_min=save_every, videos_per_action=videos_per_action,
+                         warm_start=str(warm_start or ""), **kw)
     folder = run_pretraining(cfg)
     typer.echo(f"tiny base written to {folder}")

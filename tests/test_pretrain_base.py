@@ -1,0 +1,38 @@
+"""Pretraining of the tiny base: checkpoints are loadable tiny bases, and a warm start continues one."""
+from dataclasses import replace
+
+import json
+
+import torch
+
+from flash.base_model import load_tiny_base
+from flash.pretrain_base import PretrainConfig, pretrain_base
+
+
+def _states(folder):
+    base = load_tiny_base(folder)
+    return {name: getattr(base, name).state_dict() for name in ("vae", "unet")}
+
+
+def test_pretraining_writes_a_tiny_base_and_a_warm_start_continues_it(tmp_path):
+    cfg = PretrainConfig(out_dir=str(tmp_path / "a"), resume_dir=str(tmp_path / "ra"), source="blobs",
+                         vae_minutes=0.005, vae_batch=2, unet_max_steps=3, unet_batch=1, decoder_every=0, threads=1)
+    pretrain_base(cfg)
+    first = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert first["pretrain"]["unet_steps"] == 3
+
+    # no steps left to take: the warm-started base is the source base, weight for weight
+    same = replace(cfg, out_dir=str(tmp_path / "b"), resume_dir=str(tmp_path / "rb"), warm_start=str(tmp_path / "a"))
+    pretrain_base(same)
+    a, b = _states(tmp_path / "a"), _states(tmp_path / "b")
+    for name in a:
+        assert all(torch.equal(a[name][k], b[name][k]) for k in a[name]), name
+
+    # two more steps: the step count continues and the UNet moves on; the VAE encoder stays frozen
+    more = replace(same, out_dir=str(tmp_path / "c"), resume_dir=str(tmp_path / "rc"), unet_max_steps=5)
+    pretrain_base(more)
+    assert json.loads((tmp_path / "c" / "config.json").read_text())["pretrain"]["unet_steps"] == 5
+    c = _states(tmp_path / "c")
+    assert not all(torch.equal(a["unet"][k], c["unet"][k]) for k in a["unet"])
+    enc = [k for k in a["vae"] if k.startswith("encoder.")]
+    assert enc and all(torch.equal(a["vae"][k], c["vae"][k]) for k in enc)
