@@ -140,7 +140,7 @@ def _reference_i3d(work, gen, values) -> None:
 
     rgb, _ = i3d.build("rgb", "tiny")
     flow, _ = i3d.build("flow", "tiny")
-    raft, info = raft_flow.build("tiny")
+    raft, info = raft_flow.build("tiny", share_frames=False)  # torchvision's RAFT as it comes
     cos = torch.nn.functional.cosine_similarity
     with torch.no_grad():
         for p in gen:

@@ -118,3 +118,17 @@ def test_clip_tiny_matches_a_direct_open_clip_computation():
     backbone = clip.build("tiny", seed=0)
     np.testing.assert_allclose(backbone.encode_frames(frames), img.numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(backbone.encode_texts(["a person waves."]), txt.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_raft_encodes_each_frame_once_and_gives_torchvision_flow():
+    frames = np.random.default_rng(3).integers(0, 256, (6, 64, 64, 3), dtype=np.uint8)
+    shared, info = raft_flow.build("tiny")
+    plain, _ = raft_flow.build("tiny", share_frames=False)
+    seen = []
+    shared.feature_encoder.encoder.register_forward_hook(lambda m, i, o: seen.append(i[0].shape[0]))
+    a = raft_flow.flow_fields(shared, frames, info["size"], info["updates"])
+    b = raft_flow.flow_fields(plain, frames, info["size"], info["updates"])
+    assert seen == [6]                      # 6 distinct frames, not 2 × 5 pair images
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    x = torch.randn(4, 3, 64, 64)           # not consecutive pairs: passes through unchanged
+    torch.testing.assert_close(shared.feature_encoder(x), plain.feature_encoder(x))

@@ -7,6 +7,11 @@ range of I3D's flow stream. ``paper``: ``raft_large`` with ``Raft_Large_Weights.
 ``tiny``: ``raft_small`` with seeded random weights at 64², with a 2-level correlation pyramid instead of 4
 (4 levels need ≥128 px input) and 4 refinement iterations instead of 12: 7.8 instead of 32 GFLOP per
 16-frame video.
+
+Consecutive pairs share frames: frame t is the second image of pair t−1 and the first of pair t. RAFT's
+feature encoder sees ``cat([image1, image2])``; :class:`ConsecutiveFrameEncoder` (installed by :func:`build`
+in place of that submodule) encodes each distinct frame once — a third of RAFT's cost on a 16-frame video
+halved. The encoder normalises every image on its own (instance norm), so the features are the same.
 """
 from __future__ import annotations
 
@@ -26,8 +31,28 @@ def to_i3d_range(flow: torch.Tensor) -> torch.Tensor:
     return flow.clamp(-FLOW_CLIP, FLOW_CLIP) / FLOW_CLIP
 
 
-def build(profile: str, weights_dir=None, seed: int = 0):
-    """(RAFT model in eval mode, provenance dict with ``size`` and ``updates``)."""
+class ConsecutiveFrameEncoder(torch.nn.Module):
+    """Wraps RAFT's ``feature_encoder``: for input ``cat([f[:-1], f[1:]])`` (the consecutive pairs of frames f)
+    it encodes the T distinct frames once instead of 2(T−1) images; any other input goes through unchanged."""
+
+    def __init__(self, encoder: torch.nn.Module):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0] // 2
+        first, second = x[:n], x[n:]
+        if n < 2 or x.shape[0] % 2 or not torch.equal(first[1:], second[:-1]):
+            return self.encoder(x)
+        f = self.encoder(torch.cat([first, second[-1:]]))               # (n + 1, C, h, w): each frame once
+        return torch.cat([f[:-1], f[1:]])
+
+
+def build(profile: str, weights_dir=None, seed: int = 0, share_frames: bool = True):
+    """(RAFT model in eval mode, provenance dict with ``size`` and ``updates``).
+
+    ``share_frames``: install :class:`ConsecutiveFrameEncoder` (the plain torchvision model when False).
+    """
     from torchvision.models.optical_flow import raft_large, raft_small
     from torchvision.models.optical_flow.raft import CorrBlock
 
@@ -42,6 +67,8 @@ def build(profile: str, weights_dir=None, seed: int = 0):
         torch.manual_seed(seed)
         model = raft_small(weights=None, corr_block=CorrBlock(num_levels=TINY["corr_levels"], radius=3))
         info = {"backbone": "raft-small-tiny", "weights": f"random (seed {seed})", **TINY}
+    if share_frames:
+        model.feature_encoder = ConsecutiveFrameEncoder(model.feature_encoder)
     return model.eval(), {**info, "version": VERSION}
 
 
