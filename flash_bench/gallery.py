@@ -424,3 +424,41 @@ def build_gallery(run_dir: Path | str, out: Path | str | None = None) -> Path:
     index = out / "index.html"
     atomic_write_bytes(index, index_page(view, truth).encode())
     return index
+
+
+# ----------------------------------------------------------------------------------------------
+# One comparison GIF (for READMEs and docs)
+# ----------------------------------------------------------------------------------------------
+def comparison_gif(run_dir: Path | str, out: Path | str, methods: list[str] | None = None,
+                   items: list[str] | None = None, fps: int = 8) -> list[str]:
+    """Write one looping GIF: a row per test item (``action/item``), a column per video — the ground truth
+    first, then ``methods`` in the given order (default: every method of the run). A missing or failed video
+    is a black tile. Returns the column labels (for the caption)."""
+    from flash_bench.video_io import read_video, write_gif
+
+    view = load_run_view(run_dir)
+    methods = methods or view.methods
+    unknown = [m for m in methods if m not in view.methods]
+    if unknown:
+        raise InputError(f"{view.root}: no method(s) {', '.join(unknown)} in this run (it has: {', '.join(view.methods)})")
+    keys = [tuple(s.split("/", 1)) for s in items] if items else [(a, view.items[a][0]) for a in view.actions]
+    bad = [k for k in keys if len(k) != 2 or k[1] not in view.items.get(k[0], [])]
+    if bad:
+        raise InputError(f"{view.root}: unknown item(s) {', '.join('/'.join(k) for k in bad)} (use action/item)")
+    truth = load_truth(view)
+    num_frames, size = clip_geometry(view)
+    blank = np.zeros((num_frames, size, size, 3), np.uint8)
+
+    def fit(video: np.ndarray | None) -> np.ndarray:
+        if video is None or video.shape[1:3] != (size, size):
+            return blank
+        return np.concatenate([video, np.repeat(video[-1:], max(0, num_frames - len(video)), 0)])[:num_frames]
+
+    rows = []
+    for action, item in keys:
+        t = truth.items.get((action, item))
+        gt = t.ground_truth.load() if t is not None and t.ground_truth is not None else None
+        videos = [fit(gt)] + [fit(read_video(p) if (p := view.video(m, action, item)) else None) for m in methods]
+        rows.append(np.concatenate(videos, axis=2))                 # side by side: (T, H, W·cols, 3)
+    write_gif(out, np.concatenate(rows, axis=1), fps=fps)           # rows stacked: (T, H·rows, W·cols, 3)
+    return ["ground truth", *methods]

@@ -322,3 +322,28 @@ def test_gallery_cli(tmp_path):
     assert (tmp_path / "g" / "index.html").is_file() and (tmp_path / "g" / "action-wave.html").is_file()
     res = CliRunner().invoke(app, [str(tmp_path / "nope")])
     assert res.exit_code == 2 and "run dir not found" in res.output
+
+
+def test_comparison_gif_tiles_ground_truth_then_methods(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from flash_bench.cli.gallery import gallery
+
+    run = make_run(tmp_path)
+    app = typer.Typer()
+    app.command()(gallery)
+    gif = tmp_path / "cmp.gif"
+    res = CliRunner().invoke(app, [str(run), "--gif", str(gif), "--methods", "oracle,alpha",
+                                   "--items", "wave/t0,jump/t1"])
+    assert res.exit_code == 0, res.output
+    frames = read_video(gif)
+    assert frames.shape == (12, 2 * 48, 3 * 48, 3)                     # rows: 2 items; columns: gt + 2 methods
+    gt = read_video(run.parent / "data" / "wave" / "test" / "t0.mp4")
+    tile = lambda r, c: frames[:, r * 48:(r + 1) * 48, c * 48:(c + 1) * 48].astype(int)  # noqa: E731
+    assert np.abs(tile(0, 0) - gt.astype(int)).mean() < 12             # GIF palette + codec, not another video
+    assert np.abs(tile(0, 1) - tile(0, 0)).mean() < 12                  # the oracle is the ground truth
+    assert tile(1, 2).max() == 0                                        # alpha failed on jump/t1: black tile
+    assert tile(0, 2).max() > 0
+    res = CliRunner().invoke(app, [str(run), "--gif", str(gif), "--methods", "nobody"])
+    assert res.exit_code == 2 and "nobody" in res.output

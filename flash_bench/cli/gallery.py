@@ -23,11 +23,21 @@ def _fail(err: Exception) -> None:
 def gallery(
     run_dir: Path = typer.Argument(..., help="A run directory (results/runs/<id>)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Site folder (default: RUN_DIR/gallery)."),
+    gif: Optional[Path] = typer.Option(None, "--gif", help="Instead of the site, write one comparison GIF here: a row "
+                                       "per item, the ground truth then each method."),
+    methods: Optional[str] = typer.Option(None, "--methods", help="--gif: comma list of method labels, in order."),
+    items: Optional[str] = typer.Option(None, "--items", help="--gif: comma list of action/item (default: the "
+                                        "first item of every action)."),
 ) -> None:
     """Write a static HTML gallery of a run: references, ground truth and every method's videos side by side."""
-    from flash_bench.gallery import build_gallery
+    from flash_bench.gallery import build_gallery, comparison_gif
 
+    split = lambda s: [x.strip() for x in s.split(",") if x.strip()] if s else None  # noqa: E731
     try:
+        if gif is not None:
+            columns = comparison_gif(run_dir, gif, split(methods), split(items))
+            typer.echo(f"wrote {gif} (columns: {', '.join(columns)})")
+            return
         index = build_gallery(run_dir, out)
     except InputError as e:
         _fail(e)
