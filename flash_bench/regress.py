@@ -81,7 +81,8 @@ def read_golden(path: Path | str) -> dict:
 
 
 def update_golden(run_dir: Path | str, path: Path | str) -> Path:
-    """Write the run's values into ``path``, keeping the tolerances already in the file."""
+    """Write the run's values into ``path``, keeping the tolerances (and their ``tolerance_note``) already in
+    the file."""
     path = Path(path)
     values, manifest = run_values(run_dir)
     if not values:
@@ -92,7 +93,8 @@ def update_golden(run_dir: Path | str, path: Path | str) -> Path:
     tolerances.update(old.get("tolerances") or {})
     source = {k: manifest.get(k) for k in ("experiment", "dataset", "profile", "git_commit", "created")}
     source.update(run_dir=str(run_dir), updated=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    atomic_write_json(path, {"version": 1, "source": source, "tolerances": tolerances, "values": values})
+    note = {"tolerance_note": old["tolerance_note"]} if old.get("tolerance_note") else {}
+    atomic_write_json(path, {"version": 1, "source": source, **note, "tolerances": tolerances, "values": values})
     return path
 
 

@@ -70,11 +70,13 @@ def test_update_keeps_hand_tuned_tolerances(tmp_path):
     golden = update_golden(tmp_path / "a", tmp_path / "g.json")
     data = json.loads(golden.read_text())
     data["tolerances"]["text_alignment"] = {"abs": 1.0, "rel": 0.0}
+    data["tolerance_note"] = "why 1.0"
     golden.write_text(json.dumps(data))
     make_run(tmp_path / "c", delta=0.5)
     assert compare(tmp_path / "c", golden)[0] == []  # 0.5 < the file's 1.0
     update_golden(tmp_path / "c", golden)
     assert json.loads(golden.read_text())["tolerances"]["text_alignment"]["abs"] == 1.0
+    assert json.loads(golden.read_text())["tolerance_note"] == "why 1.0"
     assert json.loads(golden.read_text())["values"]["flash"]["text_alignment"] == 23.5
 
 
