@@ -70,7 +70,7 @@ def load_actions(work: Path):
 
 
 # --------------------------------------------------------------------------------------------------
-def route_engine(work: Path) -> dict:
+def route_engine(work: Path, workers: int | None = None) -> dict:
     import shutil
 
     from flash_bench.scoring import score_run
@@ -85,7 +85,7 @@ def route_engine(work: Path) -> dict:
                             "metrics": {}})
     actions = load_actions(work)
     start = time.perf_counter()
-    score_run(store, actions, None, "tiny", "cpu", work / "cache-engine", progress=False)
+    score_run(store, actions, None, "tiny", "cpu", work / "cache-engine", progress=False, workers=workers)
     seconds = time.perf_counter() - start
     values = {f"{r['method']}/{r['item']}": r["metrics"] for r in store.records()}
     return {"seconds": seconds, "values": values, "sets": store.set_metrics()}
@@ -178,9 +178,10 @@ def _reference_fvd(work, gen) -> dict:
 
 
 # --------------------------------------------------------------------------------------------------
-def run_child(route: str, work: Path) -> dict:
+def run_child(route: str, work: Path, workers: int | None = None) -> dict:
     out = work / f"{route}.json"
-    subprocess.run([sys.executable, __file__, "--route", route, "--work", str(work)], check=True)
+    extra = ["--workers", str(workers)] if workers else []
+    subprocess.run([sys.executable, __file__, "--route", route, "--work", str(work), *extra], check=True)
     return json.loads(out.read_text())
 
 
@@ -203,13 +204,15 @@ def main() -> None:
     parser.add_argument("--methods", type=int, default=3)
     parser.add_argument("--route", choices=["engine", "reference"])
     parser.add_argument("--work", type=Path)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="engine featurising threads (default: the engine's own, min(4, CPUs) on the CPU)")
     args = parser.parse_args()
     if args.route:  # child process: one route, report seconds + peak RSS
         import cdfvd.fvd  # noqa: F401 — imports are not what is measured (see the module docstring)
         import open_clip  # noqa: F401
         import torchvision.models.optical_flow  # noqa: F401
 
-        result = (route_engine if args.route == "engine" else route_reference)(args.work)
+        result = route_engine(args.work, args.workers) if args.route == "engine" else route_reference(args.work)
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         (args.work / f"{args.route}.json").write_text(json.dumps(result))
         return
@@ -218,7 +221,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as d:
             work = Path(d)
             make_data(work, n, args.methods)
-            engine, reference = run_child("engine", work), run_child("reference", work)
+            engine, reference = run_child("engine", work, args.workers), run_child("reference", work)
         rows.append((n, engine, reference, compare(engine, reference)))
         print(f"N={n:>3}: engine {engine['seconds']:7.1f} s, {engine['peak_rss_mb']:6.0f} MB peak | reference "
               f"{reference['seconds']:7.1f} s, {reference['peak_rss_mb']:6.0f} MB peak | speed-up "

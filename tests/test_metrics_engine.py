@@ -188,3 +188,28 @@ def test_an_unreadable_ground_truth_only_blanks_the_metrics_that_need_it(tmp_pat
     metrics = store.read_record("m", "act", "t0")["metrics"]
     assert metrics["cosine_rgb"] is None and metrics["temporal_consistency"] > 0
     assert any("not a decodable video" in e["error"] for e in provenance["errors"])
+
+
+def test_featurising_threads_do_not_change_the_numbers(scored):
+    """workers=1 (one video at a time) and workers=3 (three threads ahead of the metrics) agree."""
+    store, actions, _, tmp = scored
+    values = {}
+    for workers in (1, 3):
+        run = RunStore(tmp / f"run-w{workers}")
+        for r in store.records():
+            if r["status"] == "ok":
+                run.video_path(r["method"], r["action"], r["item"]).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(store.video_path(r["method"], r["action"], r["item"]),
+                            run.video_path(r["method"], r["action"], r["item"]))
+                run.write_record({**r, "metrics": {}})
+        score_run(run, actions, None, "tiny", "cpu", tmp / f"cache-w{workers}", progress=False, workers=workers)
+        values[workers] = ({(r["method"], r["action"], r["item"]): r["metrics"] for r in run.records()},
+                           run.set_metrics())
+    (one, sets_one), (three, sets_three) = values[1], values[3]
+    assert one.keys() == three.keys() and len(one) == 10
+    for key in one:
+        assert one[key].keys() == three[key].keys()
+        for m, v in one[key].items():
+            assert (v is None and three[key][m] is None) or v == pytest.approx(three[key][m], rel=1e-5, abs=1e-6), (key, m)
+    for method in sets_one:
+        assert sets_one[method]["cd_fvd"] == pytest.approx(sets_three[method]["cd_fvd"], rel=1e-4, abs=1e-6)
