@@ -175,7 +175,10 @@ class PipelineMethod:
     @property
     def pipe(self):
         if self._pipe is None:
-            self._pipe, self._tags = self.build_pipeline()
+            # building draws from (and may reseed) the global RNG; the first video must not depend on it,
+            # since ``animate`` is often called inside a seeded block that the pipeline then samples from
+            with torch.random.fork_rng(devices=[]):
+                self._pipe, self._tags = self.build_pipeline()
         return self._pipe
 
     def describe(self) -> dict:

@@ -41,3 +41,21 @@ def make_folder_dataset(root: Path, actions=("wave", "jump"), n_train=3, n_test=
 @pytest.fixture
 def folder_root(tmp_path) -> Path:
     return make_folder_dataset(tmp_path / "data")
+
+
+def write_sd15_snapshot(folder: Path, seed: int = 7):
+    """A stand-in ``sd-v1-5`` weights-folder row: the sub-folders the PIA/SparseCtrl paper loaders read (vae/,
+    text_encoder/, tokenizer/, unet/) holding tiny seeded-random models (nothing downloaded). Returns the
+    in-memory parts ``{"vae", "text_encoder", "unet"}`` to compare the loaded pipeline against."""
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    from flash.base_model import TINY_COMPONENTS, build_tiny_components
+
+    parts = build_tiny_components(seed)                     # tiny VAE, CLIP text encoder, offline CLIP tokenizer
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(**TINY_COMPONENTS["unet"])  # SD1.5's unet/ is a 2-D UNet
+    for name, part in (("vae", parts.vae), ("text_encoder", parts.text_encoder), ("tokenizer", parts.tokenizer),
+                       ("unet", unet)):
+        part.save_pretrained(str(folder / name))
+    return {"vae": parts.vae, "text_encoder": parts.text_encoder, "unet": unet}

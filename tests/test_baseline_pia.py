@@ -97,3 +97,63 @@ def test_paper_profile_without_weights_is_one_clear_error(tmp_path):
     paper = PIAMethod(MethodContext(profile="paper", size=64, options={"weights_dir": str(tmp_path)}))
     with pytest.raises(weights.WeightsMissing, match="sd-v1-5"):
         paper.animate(reference(size=64), "a person is waving.", 16, seed=0)
+
+
+# ----------------------------------------------------------------------------------------- paper loading code
+@pytest.fixture(scope="module")
+def paper(tmp_path_factory):
+    """The paper profile on a stand-in weights folder: ``sd-v1-5/`` (vae, text_encoder, tokenizer, unet) and
+    ``pia-condition-adapter/`` (a 9-channel MotionAdapter), all tiny seeded-random models, nothing downloaded."""
+    from diffusers import MotionAdapter
+
+    from baselines.pia import PIAMethod
+    from flash.base_model import TINY_COMPONENTS
+    from tests.conftest import write_sd15_snapshot
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("weights")
+    sd = write_sd15_snapshot(root / "sd-v1-5")
+    torch.manual_seed(8)
+    adapter = MotionAdapter(**TINY_COMPONENTS["motion_adapter"], conv_in_channels=9)
+    adapter.save_pretrained(str(root / "pia-condition-adapter"))
+    opts = {"weights_dir": str(root), "native_size": 64, "steps": 2}
+    return PIAMethod(MethodContext(profile="paper", size=48, options=opts)), sd, adapter
+
+
+def test_paper_profile_runs_on_a_weights_folder(paper):
+    method = paper[0]
+    ref = reference(4, size=64)
+    v1 = method.animate(ref, "a person is waving.", 16, seed=0)
+    v2 = method.animate(ref, "a person is waving.", 16, seed=0)
+    v3 = method.animate(ref, "a person is waving.", 16, seed=1)
+    v4 = method.animate(reference(5, size=64), "a person is waving.", 16, seed=0)
+    assert v1.shape == (16, 48, 48, 3) and v1.dtype == np.uint8
+    assert np.array_equal(v1, v2)                                      # v1 is the first call (pipeline built lazily)
+    assert not np.array_equal(v1, v3)
+    assert not np.array_equal(v1, v4)                                  # the reference acts through conv_in
+    tags = method.describe()
+    assert tags["profile"] == "paper" and tags["conditioning"] == "openmmlab/PIA-condition-adapter"
+
+
+def test_paper_profile_parts_come_from_the_weights_folder(paper):
+    from diffusers import DDIMScheduler
+
+    method, sd, adapter = paper
+    pipe = method.pipe
+    assert isinstance(pipe.scheduler, DDIMScheduler)                   # AnimateDiff's linear betas, epsilon
+    assert pipe.scheduler.config.beta_schedule == "linear" and pipe.scheduler.config.prediction_type == "epsilon"
+    for name in ("vae", "text_encoder"):
+        got, want = getattr(pipe, name).state_dict(), sd[name].state_dict()
+        assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want), name
+    assert pipe.tokenizer("a person is waving.").input_ids[0] == 49406    # the CLIP BPE from tokenizer/
+    unet, base, motion = pipe.unet.state_dict(), sd["unet"].state_dict(), adapter.state_dict()
+    # UNetMotionModel = SD1.5's spatial UNet + the adapter's motion modules ...
+    spatial = [k for k in base if not k.startswith("conv_in.")]
+    assert all(torch.equal(unet[k], base[k]) for k in spatial)
+    motion_keys = [k for k in motion if ".motion_modules." in k]
+    assert motion_keys and all(torch.equal(unet[k], motion[k]) for k in motion_keys)
+    # ... and PIA's 9-channel conv_in: SD1.5's 4 latent channels + the adapter's 5 condition channels
+    assert pipe.unet.config.in_channels == 9 and unet["conv_in.weight"].shape[1] == 9
+    assert torch.equal(unet["conv_in.weight"][:, :4], base["conv_in.weight"])
+    assert torch.equal(unet["conv_in.weight"][:, 4:], motion["conv_in.weight"][:, 4:])
+    assert torch.equal(unet["conv_in.bias"], base["conv_in.bias"])

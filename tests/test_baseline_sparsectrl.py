@@ -102,3 +102,101 @@ def test_paper_profile_without_weights_is_one_clear_error(tmp_path):
     paper = SparseCtrlMethod(MethodContext(profile="paper", size=64, options={"weights_dir": str(tmp_path)}))
     with pytest.raises(weights.WeightsMissing, match="sd-v1-5"):
         paper.animate(reference(size=64), "a person is waving.", 16, seed=0)
+
+
+# ----------------------------------------------------------------------------------------- paper loading code
+LORA_TARGET = "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q"   # a spatial layer, as in the v3 adapter
+
+
+@pytest.fixture(scope="module")
+def paper(tmp_path_factory):
+    """The paper profile on a stand-in weights folder: ``sd-v1-5/``, ``animatediff-motion-adapter-v1-5-3/``,
+    ``animatediff-sparsectrl-rgb/`` and ``animatediff-v3-domain-adapter/`` (a rank-2 LoRA in diffusers' format),
+    all tiny seeded-random models, nothing downloaded. The LoRA needs ``peft`` (the ``paper`` extra)."""
+    pytest.importorskip("peft", reason="the paper profile's domain-adapter LoRA needs peft (pip install peft)")
+    from diffusers import MotionAdapter, SparseControlNetModel, StableDiffusionPipeline
+
+    from baselines.sparsectrl import SparseCtrlMethod
+    from flash.base_model import TINY_COMPONENTS
+    from tests.conftest import write_sd15_snapshot
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("weights")
+    sd = write_sd15_snapshot(root / "sd-v1-5")
+    torch.manual_seed(8)
+    adapter = MotionAdapter(**TINY_COMPONENTS["motion_adapter"])
+    adapter.save_pretrained(str(root / "animatediff-motion-adapter-v1-5-3"))
+    unet, motion = TINY_COMPONENTS["unet"], TINY_COMPONENTS["motion_adapter"]
+    net = SparseControlNetModel(            # RGB SparseCtrl: VAE-latent condition + mask, simplified embedding
+        block_out_channels=unet["block_out_channels"], layers_per_block=1, norm_num_groups=8, cross_attention_dim=32,
+        attention_head_dim=8, down_block_types=("CrossAttnDownBlockMotion", "CrossAttnDownBlockMotion"),
+        conditioning_channels=4, concat_conditioning_mask=True, use_simplified_condition_embedding=True,
+        motion_num_attention_heads=motion["motion_num_attention_heads"],
+        motion_max_seq_length=motion["motion_max_seq_length"])
+    with torch.no_grad():                   # non-zero zero-initialised convs: the reference must reach the UNet
+        for n, p in net.named_parameters():
+            if n.startswith(("controlnet_cond_embedding", "controlnet_down_blocks", "controlnet_mid_block")):
+                p.copy_(torch.randn_like(p) * 0.5)
+    net.save_pretrained(str(root / "animatediff-sparsectrl-rgb"))
+    g = torch.Generator().manual_seed(9)
+    lora = {f"{LORA_TARGET}.lora_A.weight": torch.randn(2, 32, generator=g) * 0.1,
+            f"{LORA_TARGET}.lora_B.weight": torch.randn(32, 2, generator=g) * 0.1}
+    StableDiffusionPipeline.save_lora_weights(str(root / "animatediff-v3-domain-adapter"), unet_lora_layers=lora)
+    opts = {"weights_dir": str(root), "native_size": 64, "steps": 2}
+    return SparseCtrlMethod(MethodContext(profile="paper", size=48, options=opts)), sd, adapter, net, lora
+
+
+def test_paper_profile_runs_on_a_weights_folder(paper):
+    method = paper[0]
+    method.describe()             # build the pipeline before sampling (see test_first_call_matches_later_calls)
+    ref = reference(4, size=64)
+    v1 = method.animate(ref, "a person is waving.", 16, seed=0)
+    v2 = method.animate(ref, "a person is waving.", 16, seed=0)
+    v3 = method.animate(ref, "a person is waving.", 16, seed=1)
+    v4 = method.animate(reference(5, size=64), "a person is waving.", 16, seed=0)
+    assert v1.shape == (16, 48, 48, 3) and v1.dtype == np.uint8
+    assert np.array_equal(v1, v2)
+    assert not np.array_equal(v1, v3)
+    assert not np.array_equal(v1, v4)                                  # the reference acts through the control net
+    tags = method.describe()
+    assert tags["profile"] == "paper" and tags["conditioning"] == "guoyww/animatediff-sparsectrl-rgb"
+
+
+def test_paper_profile_parts_come_from_the_weights_folder(paper):
+    from diffusers import DDIMScheduler
+
+    method, sd, adapter, net, lora = paper
+    pipe = method.pipe
+    assert isinstance(pipe.scheduler, DDIMScheduler)
+    assert pipe.scheduler.config.beta_schedule == "linear" and pipe.scheduler.config.prediction_type == "epsilon"
+    for name in ("vae", "text_encoder"):
+        got, want = getattr(pipe, name).state_dict(), sd[name].state_dict()
+        assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want), name
+    assert pipe.tokenizer("a person is waving.").input_ids[0] == 49406    # the CLIP BPE from tokenizer/
+    got, want = pipe.controlnet.state_dict(), net.state_dict()
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)
+    motion = {k: v for k, v in adapter.state_dict().items() if ".motion_modules." in k}
+    unet = pipe.unet.state_dict()
+    assert motion and all(torch.equal(unet[k], v) for k, v in motion.items())
+    # spatial layers are SD1.5's; the LoRA target is SD1.5's weight + B @ A (fused at scale 1, alpha = rank)
+    base = sd["unet"].state_dict()
+    target = pipe.unet.get_submodule(LORA_TARGET)
+    assert getattr(target, "merged", False)                            # a peft layer, fused
+    fused = base[f"{LORA_TARGET}.weight"] + lora[f"{LORA_TARGET}.lora_B.weight"] @ lora[f"{LORA_TARGET}.lora_A.weight"]
+    assert torch.allclose(target.get_base_layer().weight, fused, atol=1e-6)
+    assert not torch.allclose(fused, base[f"{LORA_TARGET}.weight"], atol=1e-3)
+    others = [k for k in base if k in unet and not k.startswith(LORA_TARGET)]
+    assert len(others) > 100 and all(torch.equal(unet[k], base[k]) for k in others)
+
+
+@pytest.mark.parametrize("profile", ["tiny", "paper"])
+def test_first_call_matches_later_calls(profile, request):
+    """A (reference, seed) pair gives the same video whether or not it is the first one a method instance makes
+    (the lazily built pipeline used to draw from the seeded global RNG the sampler then used)."""
+    from baselines.sparsectrl import SparseCtrlMethod
+
+    opts = dict(request.getfixturevalue("paper")[0].ctx.options) if profile == "paper" else {"steps": 2}
+    fresh = SparseCtrlMethod(MethodContext(profile=profile, size=48, options=opts))
+    ref = reference(4, size=fresh.cfg.native_size)
+    first = fresh.animate(ref, "a person is waving.", 16, seed=0)
+    assert np.array_equal(first, fresh.animate(ref, "a person is waving.", 16, seed=0))
