@@ -33,6 +33,7 @@ class RunConfig:
     metrics: tuple[str, ...] | None = None   # None: every metric available for the dataset; () none
     experiment: str | None = None
     cache_dir: str = "results/cache"
+    jobs: int = 1                    # worker processes for generation (flash_bench.runner); not part of results
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

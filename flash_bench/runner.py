@@ -3,10 +3,17 @@
 Each (cell, action, item) is done once: a finished record in the run dir is never redone, a failed
 one is retried on the next run. One bad input fails its own item (recorded in the manifest), never
 the run. Methods are reached only through the registry.
+
+``cfg.jobs`` > 1 runs the work units — one per (cell, action), or one per joint-training cell — in that
+many worker processes (spawned, ``cpu_count // jobs`` torch threads each), since small CPU models use two
+cores better as two processes than as two intra-op threads. Workers write their own records and videos
+(atomic, one file per item); the parent holds the run-dir lock, counts progress and scores at the end. Every
+item is seeded from (seed, action, item) alone, so which worker makes it does not matter.
 """
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import time
 import traceback
@@ -55,12 +62,18 @@ def run(cfg: RunConfig, run_dir: Path, command: list[str] | None = None, progres
             check_weights(list(cfg.metrics) if cfg.metrics else None, cfg.profile)  # fail before generating
         store.write_manifest({**manifest, "status": "running"})
         scored_actions: dict[str, Action] = {}
+        cells = []
         for cell in cfg.cells:
             dataset = load_dataset(cfg, cell.shots)
             actions = select_actions(dataset, cell.actions or cfg.actions)
             failures += [{"method": cell.label, **f} for f in dataset.failures]
             scored_actions.update({a.id: a for a in actions})
-            failures += _run_cell(cfg, cell, actions, store, progress)
+            cells.append((cell, actions))
+        if cfg.jobs > 1:
+            failures += _run_parallel(cfg, cells, store, progress)
+        else:
+            for cell, actions in cells:
+                failures += _run_cell(cfg, cell, actions, store, progress)
         if cfg.metrics != ():
             _score(cfg, store, list(scored_actions.values()))
         export_tables(store)
@@ -68,10 +81,16 @@ def run(cfg: RunConfig, run_dir: Path, command: list[str] | None = None, progres
     return store
 
 
-def _run_cell(cfg: RunConfig, cell: Cell, actions: list[Action], store: RunStore, progress) -> list[dict]:
-    ctx = MethodContext(profile=cfg.profile, device=cfg.device, size=cfg.size, num_frames=cfg.num_frames,
-                        cache_dir=Path(cfg.cache_dir),
-                        options={k: v for k, v in cell.options.items() if k != "joint_actions"})
+def _context(cfg: RunConfig, cell: Cell) -> MethodContext:
+    return MethodContext(profile=cfg.profile, device=cfg.device, size=cfg.size, num_frames=cfg.num_frames,
+                         cache_dir=Path(cfg.cache_dir),
+                         options={k: v for k, v in cell.options.items() if k != "joint_actions"})
+
+
+def _run_cell(cfg: RunConfig, cell: Cell, actions: list[Action], store: RunStore, progress,
+              method_for=None) -> list[dict]:
+    """Fit and animate ``actions`` of one cell. ``method_for(cell)`` supplies the method instance (workers keep
+    one per cell across their units); by default one is made here."""
     method = None
     joint = cell.options.get("joint_actions")
     failures = []
@@ -83,7 +102,7 @@ def _run_cell(cfg: RunConfig, cell: Cell, actions: list[Action], store: RunStore
         if not todo:
             continue
         if method is None:
-            method = METHODS.get(cell.method)(ctx)
+            method = method_for(cell) if method_for else METHODS.get(cell.method)(_context(cfg, cell))
             if joint:
                 joint_error, joint_seconds = _fit(method, [a for a in actions if a.id in joint], joint=True)
         fit_error, fit_seconds = (joint_error, joint_seconds) if joint else _fit(method, [action])
@@ -94,6 +113,73 @@ def _run_cell(cfg: RunConfig, cell: Cell, actions: list[Action], store: RunStore
             if progress:
                 progress.advance(task)
     return failures
+
+
+# ----------------------------------------------------------------------------------------- worker processes
+def default_jobs(device: str) -> int:
+    """Worker processes for generation: one per CPU core (at most 4) on the CPU, 1 on a GPU."""
+    return 1 if device != "cpu" else max(1, min(4, os.cpu_count() or 1))
+
+
+def _run_parallel(cfg: RunConfig, cells: list[tuple[Cell, list[Action]]], store: RunStore, progress) -> list[dict]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    units, tasks, failures = [], {}, []
+    for cell, actions in cells:
+        todo = [a for a in actions
+                if any(not _finished(store, cell.label, a.id, it.id) for it in _items(a, cfg))]
+        total = sum(len(_items(a, cfg)) for a in actions)
+        if progress:
+            tasks[cell.label] = progress.add_task(cell.label, total=total)
+            progress.advance(tasks[cell.label], total - sum(len(_items(a, cfg)) for a in todo))
+        if not todo:
+            continue
+        groups = [todo] if cell.options.get("joint_actions") else [[a] for a in todo]
+        units += [(cell, [a.id for a in group], sum(len(_items(a, cfg)) for a in group)) for group in groups]
+    if not units:
+        return failures
+    threads = max(1, (os.cpu_count() or 1) // cfg.jobs)
+    with ProcessPoolExecutor(max_workers=min(cfg.jobs, len(units)), mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_worker_init, initargs=(threads,)) as pool:
+        futures = {pool.submit(_worker_unit, cfg, cell, ids, str(store.root)): (cell, ids, n)
+                   for cell, ids, n in units}
+        for future in as_completed(futures):
+            cell, ids, n = futures[future]
+            try:
+                failures += future.result()
+            except Exception as e:  # noqa: BLE001 — a dead worker fails its unit's items, not the run
+                for a_id in ids:
+                    failures.append({"method": cell.label, "action": a_id, "item": "*",
+                                     "error": f"worker failed: {type(e).__name__}: {e}"})
+            if progress:
+                progress.advance(tasks[cell.label], n)
+    return failures
+
+
+_WORKER: dict = {}   # per worker process: datasets by shots, methods by cell label
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    os.environ["TQDM_DISABLE"] = "1"   # the parent's progress bars count the items; no interleaved worker bars
+
+
+def _worker_unit(cfg: RunConfig, cell: Cell, action_ids: list[str], run_dir: str) -> list[dict]:
+    """One unit in a worker process: the cell's ``action_ids`` (one action, or a joint cell's all)."""
+    key = ("dataset", cell.shots)
+    if key not in _WORKER:
+        _WORKER[key] = load_dataset(cfg, cell.shots)
+    actions = select_actions(_WORKER[key], tuple(action_ids))
+
+    def method_for(c: Cell):
+        if ("method", c.label) not in _WORKER:
+            _WORKER[("method", c.label)] = METHODS.get(c.method)(_context(cfg, c))
+        return _WORKER[("method", c.label)]
+
+    return _run_cell(cfg, cell, actions, RunStore(run_dir), None, method_for)
 
 
 def _items(action: Action, cfg: RunConfig):

@@ -131,3 +131,20 @@ def test_fit_per_action_and_joint_fit(folder_root, tmp_path, monkeypatch):
     run(RunConfig(dataset="folder", root=str(folder_root), cells=(joint,), num_frames=8, size=32, metrics=()),
         tmp_path / "b")
     assert RecordingStatic.calls == [("fit_joint", ("jump", "wave"))]
+
+
+def test_worker_processes_make_the_same_run(folder_root, tmp_path):
+    """jobs=2 (spawned workers, one unit per cell and action) writes what jobs=1 writes, bad inputs included."""
+    Image.fromarray(np.zeros((32, 32, 4), np.uint8)).save(folder_root / "jump" / "test" / "t0.png")  # RGBA
+    one = run(_cfg(folder_root), tmp_path / "one")
+    two = run(_cfg(folder_root, jobs=2), tmp_path / "two")
+    strip = lambda r: {k: v for k, v in r.items() if k not in ("seconds", "fit_seconds", "traceback")}  # noqa: E731
+    key = lambda r: (r["method"], r["action"], r["item"])  # noqa: E731
+    assert sorted(map(key, one.records())) == sorted(map(key, two.records())) and len(one.records()) == 8
+    assert {key(r): strip(r) for r in one.records()} == {key(r): strip(r) for r in two.records()}
+    for r in one.records():
+        if r["status"] == "ok":
+            assert np.array_equal(read_video(one.video_path(*key(r))), read_video(two.video_path(*key(r))))
+    fails = lambda s: sorted((f["method"], f["action"], f["item"]) for f in s.read_manifest()["failures"])  # noqa: E731
+    assert fails(one) == fails(two) == [("oracle", "jump", "t0"), ("static", "jump", "t0")]
+    assert two.read_manifest()["config"]["jobs"] == 2

@@ -68,12 +68,15 @@ def run(
     size: int = typer.Option(64, help="Frame height = width in pixels for the tiny profile (paper: 512)."),
     frames: int = typer.Option(16, help="Frames per video."),
     cache_dir: Path = typer.Option(Path("results/cache"), help="Shared cache of fitted methods and features."),
+    jobs: Optional[int] = typer.Option(None, help="Worker processes for fitting and animating (default: one per "
+                                       "CPU core, at most 4, on the CPU; 1 on a GPU)."),
 ) -> None:
     """Fit every method on each action's training videos, animate its test images, score, and write a run dir."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from flash_bench.config import RunConfig
     from flash_bench.registry import METHODS
+    from flash_bench.runner import default_jobs
     from flash_bench.runner import run as run_benchmark
     from flash_bench.store import RunLocked
     from flash_bench.types import InputError
@@ -88,7 +91,7 @@ def run(
                         limit=limit if limit is not None else exp_limit,
                         num_frames=frames, size=512 if profile == "paper" and size == 64 else size,
                         device=device or _default_device(), metrics=_metrics(metrics), experiment=experiment,
-                        cache_dir=str(cache_dir))
+                        cache_dir=str(cache_dir), jobs=jobs or default_jobs(device or _default_device()))
         run_dir = run_dir or Path("results/runs") / "-".join(filter(None, [dataset, profile, experiment]))
         columns = [TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
         with Progress(*columns) as progress:
