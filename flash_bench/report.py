@@ -449,7 +449,7 @@ def build_report(run_dir: Path | str, table: str | None = None, per_video: bool 
     if table is not None and per_video:
         raise InputError("--per-video lists every video of the run; it cannot be combined with --table")
     if table is not None:
-        return experiment_tables(run, table, paper=paper, ci=ci, seed=seed)
+        return experiment_tables(run, table, paper=paper, ci=ci, seed=seed, anchor=anchor)
     if paper:
         raise InputError("--paper needs --table (1, 2, A1, A2, A3 or all): paper values belong to a paper table")
     tables = [per_video_table(run) if per_video else run_table(run, ci=ci, seed=seed)]
@@ -486,15 +486,17 @@ def experiment_for_table(table: str):
     return EXPERIMENTS.get(TABLE_EXPERIMENTS[key])
 
 
-def experiment_tables(run: RunData, table: str, paper: bool = False, ci: bool = False, seed: int = 0) -> list[Table]:
-    """The paper's layout for one table (or ``all`` tables that have at least one row in the run)."""
+def experiment_tables(run: RunData, table: str, paper: bool = False, ci: bool = False, seed: int = 0,
+                      anchor: str | None = None) -> list[Table]:
+    """The paper's layout for one table (or ``all`` tables that have at least one row in the run).
+    ``anchor``: the row label the paired tests start from (default: the experiment's, FLASH)."""
     if str(table).lower() != "all":
-        return experiment_table(run, experiment_for_table(table), paper=paper, ci=ci, seed=seed)
+        return experiment_table(run, experiment_for_table(table), paper=paper, ci=ci, seed=seed, anchor=anchor)
     exps = [e for e in (experiment_for_table(t) for t in PAPER_TABLES) if _has_rows(run, e)]
     if not exps:
         raise InputError(f"{run.root}: no row of any paper table is in this run "
                          f"(methods: {sorted(set(run.videos['method']))})")
-    return [t for e in exps for t in experiment_table(run, e, paper=paper, ci=ci, seed=seed)]
+    return [t for e in exps for t in experiment_table(run, e, paper=paper, ci=ci, seed=seed, anchor=anchor)]
 
 
 def _has_rows(run: RunData, exp) -> bool:
@@ -513,28 +515,34 @@ def _cell_row(run: RunData, cell, summary: pd.DataFrame, cols: list[str], paper_
                ci=method_intervals(run, cell.label, cols, seed=seed, actions=actions) if ci else None)
 
 
-def experiment_table(run: RunData, exp, paper: bool = False, ci: bool = False, seed: int = 0) -> list[Table]:
+def experiment_table(run: RunData, exp, paper: bool = False, ci: bool = False, seed: int = 0,
+                     anchor: str | None = None) -> list[Table]:
     from flash_bench.paper_numbers import paper_values
 
     dataset = run.manifest.get("dataset") or exp.datasets[0]
     acts = {c.label: set(exp.cell_actions(c, dataset)) for c in exp.cells}
     labels = list(dict.fromkeys(c.label for c in exp.cells))
     summary = summarize(run, labels, acts)
-    extra = [c for c in value_columns(run) if c in METRICS_KNOWN and c not in exp.metrics]
-    cols = list(exp.metrics) + extra
+    present = value_columns(run)
+    extra = [c for c in present if c in METRICS_KNOWN and c not in exp.metrics]
+    # the paper's metrics this run did not compute at all are left out (kept with --paper, for its values)
+    cols = [c for c in exp.metrics if paper or c in present] + extra
     paper_vals = paper_values(exp.table) if paper and exp.paper_csv else None
     rows = [_cell_row(run, c, summary, cols, paper_vals, ci, seed, acts[c.label]) for c in exp.cells]
     notes = _experiment_notes(run, exp, summary, dataset, paper_vals is not None, acts)
     caption = run_caption(run, f"{exp.title} Ours: run {run.root.name} on {dataset}.")
     tables = [Table(caption, f"tab:{_slug(exp.name)}", exp.key_headers, [metric_column(c) for c in cols], rows, notes)]
-    if ci and not (exp.anchor in summary.index and summary.loc[exp.anchor, "videos"] > 0):
-        notes.append(f"No paired tests: {exp.anchor} has no videos in this run.")
+    anchor = anchor or exp.anchor
+    if ci and anchor not in acts:
+        notes.append(f"No paired tests: {anchor!r} is not a row of this table (rows: {', '.join(labels)}).")
+    elif ci and not (anchor in summary.index and summary.loc[anchor, "videos"] > 0):
+        notes.append(f"No paired tests: {anchor} has no videos in this run.")
     elif ci:
-        others = [lab for lab in labels if lab != exp.anchor]
+        others = [lab for lab in labels if lab != anchor]
         metric_cols = [c for c in cols if c in run.videos.columns]
-        tables.append(paired_table(run, exp.anchor, others, metric_cols,
-                                   run_caption(run, f"{exp.title.split('.')[0]}: paired tests, {exp.anchor} vs others."),
-                                   actions=acts[exp.anchor], name=exp.name))
+        tables.append(paired_table(run, anchor, others, metric_cols,
+                                   run_caption(run, f"{exp.title.split('.')[0]}: paired tests, {anchor} vs others."),
+                                   actions=acts[anchor], name=exp.name))
     return tables
 
 

@@ -47,7 +47,9 @@ def test_set_metrics_only_when_computed_on_the_tables_actions(tmp_path):
     assert md_row(R.report_text(tmp_path / "a", table="2"), "#5")[fvd] == "**900.00**"
     text_b = R.report_text(tmp_path / "b", table="2")
     assert md_row(text_b, "#5")[fvd] == "" and "Set-level metrics left blank for flash#5" in text_b
-    assert md_row(text_b, "#5")[fvd + 2] == "**0.5000**"  # per-video means still restricted to the 4 actions
+    flow = md_row(text_b, "Variant").index("Cosine Flow (↑)")
+    assert md_row(text_b, "#5")[flow] == "**0.5000**"  # per-video means still restricted to the 4 actions
+    assert "Cosine RGB (↑)" not in text_b                # a metric the run never computed is left out
 
 
 def test_a3_on_synthetic_uses_the_mapped_actions(tmp_path):
@@ -108,3 +110,14 @@ def test_plots_are_written_as_png_and_pdf(tmp_path):
         head = f.read_bytes()[:8]
         assert head.startswith(b"\x89PNG") if f.suffix == ".png" else head.startswith(b"%PDF")
     assert {f.stem for f in plot_run(tmp_path / "run", tmp_path / "p2")} == {"run_bars"}
+
+
+def test_paired_tests_start_from_the_chosen_anchor(tmp_path):
+    ablation_run(tmp_path / "run", ["flash#1", "flash#5", "flash"])
+    default = R.report_text(tmp_path / "run", "markdown", table="2", ci=True)
+    assert "paired tests, flash vs others" in default
+    chosen = R.report_text(tmp_path / "run", "markdown", table="2", ci=True, anchor="flash#5")
+    assert "paired tests, flash#5 vs others" in chosen
+    assert md_row(chosen, "flash#1")[0] == "flash#1" and "| flash#5 |" not in chosen.split("paired tests")[1]
+    wrong = R.report_text(tmp_path / "run", "markdown", table="2", ci=True, anchor="lamp")
+    assert "No paired tests: 'lamp' is not a row of this table" in wrong
