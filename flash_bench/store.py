@@ -22,20 +22,15 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+_UMASK = os.umask(0o022)   # read once at import (os.umask can only be read by setting it), then restored
+os.umask(_UMASK)
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def atomic_write_json(path: Path, obj) -> None:
@@ -44,12 +39,15 @@ def atomic_write_json(path: Path, obj) -> None:
 
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path`` (same suffix) for a writer; rename it into place on success."""
+    """Yield a temporary path beside ``path`` (same suffix) for a writer; rename it into place on success.
+    The file gets the mode a plain ``open`` would give it (0666 minus the umask), not mkstemp's 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
     try:
         yield Path(tmp)
+        if os.path.exists(tmp):
+            os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -148,3 +148,11 @@ def test_worker_processes_make_the_same_run(folder_root, tmp_path):
     fails = lambda s: sorted((f["method"], f["action"], f["item"]) for f in s.read_manifest()["failures"])  # noqa: E731
     assert fails(one) == fails(two) == [("oracle", "jump", "t0"), ("static", "jump", "t0")]
     assert two.read_manifest()["config"]["jobs"] == 2
+
+
+def test_run_dir_files_get_the_umask_mode(folder_root, tmp_path):
+    from flash_bench.store import _UMASK
+
+    store = run(_cfg(folder_root, methods=("static",)), tmp_path / "run")
+    for p in (store.root / "manifest.json", store.root / "summary.csv", store.record_path("static", "jump", "t0")):
+        assert p.stat().st_mode & 0o777 == 0o666 & ~_UMASK, p
