@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +51,11 @@ class RunConfig:
             if d.get(k) is not None:
                 d[k] = tuple(d[k])
         return cls(**d)
+
+
+def default_workers(device: str) -> int:
+    """Worker processes (generation) or threads (scoring): one per CPU core, at most 4, on the CPU; 1 on a GPU."""
+    return 1 if device != "cpu" else max(1, min(4, os.cpu_count() or 1))
 
 
 def method_cells(names: list[str]) -> tuple[Cell, ...]:

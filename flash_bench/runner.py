@@ -116,11 +116,6 @@ def _run_cell(cfg: RunConfig, cell: Cell, actions: list[Action], store: RunStore
 
 
 # ----------------------------------------------------------------------------------------- worker processes
-def default_jobs(device: str) -> int:
-    """Worker processes for generation: one per CPU core (at most 4) on the CPU, 1 on a GPU."""
-    return 1 if device != "cpu" else max(1, min(4, os.cpu_count() or 1))
-
-
 def _run_parallel(cfg: RunConfig, cells: list[tuple[Cell, list[Action]]], store: RunStore, progress) -> list[dict]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed

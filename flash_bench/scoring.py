@@ -17,7 +17,6 @@ import hashlib
 import importlib
 import inspect
 import json
-import os
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
@@ -322,7 +321,9 @@ def score_run(store: RunStore, actions: list[Action], metrics: list[str] | None 
     items = {(a.id, it.id): (a, it) for a in actions for it in a.test}
     errors: list[dict] = []
     if workers is None:
-        workers = 1 if device != "cpu" else max(1, min(4, os.cpu_count() or 1))
+        from flash_bench.config import default_workers
+
+        workers = default_workers(device)
     with _torch_threads(1 if workers > 1 else None):
         scored = _score_videos(store, engine, items, video_metrics, classes, set_ids, errors, progress, workers)
     for method, samples in scored.items():

@@ -59,3 +59,15 @@ def write_sd15_snapshot(folder: Path, seed: int = 7):
                        ("unet", unet)):
         part.save_pretrained(str(folder / name))
     return {"vae": parts.vae, "text_encoder": parts.text_encoder, "unet": unet}
+
+
+def animate_checks(method, reference, size: int):
+    """16 uint8 frames of ``size``; the same (reference, seed) twice gives the same video, also on a method's
+    first call; another seed or another reference gives another. ``reference(k)`` makes reference image k."""
+    import numpy as np
+
+    v1 = method.animate(reference(4), "a person is waving.", 16, seed=0)
+    assert v1.shape == (16, size, size, 3) and v1.dtype == np.uint8
+    assert np.array_equal(v1, method.animate(reference(4), "a person is waving.", 16, seed=0))
+    assert not np.array_equal(v1, method.animate(reference(4), "a person is waving.", 16, seed=1))
+    assert not np.array_equal(v1, method.animate(reference(5), "a person is waving.", 16, seed=0))

@@ -76,7 +76,7 @@ def run(
 
     from flash_bench.config import RunConfig
     from flash_bench.registry import METHODS
-    from flash_bench.runner import default_jobs
+    from flash_bench.config import default_workers
     from flash_bench.runner import run as run_benchmark
     from flash_bench.store import RunLocked
     from flash_bench.types import InputError
@@ -91,7 +91,7 @@ def run(
                         limit=limit if limit is not None else exp_limit,
                         num_frames=frames, size=512 if profile == "paper" and size == 64 else size,
                         device=device or _default_device(), metrics=_metrics(metrics), experiment=experiment,
-                        cache_dir=str(cache_dir), jobs=jobs or default_jobs(device or _default_device()))
+                        cache_dir=str(cache_dir), jobs=jobs or default_workers(device or _default_device()))
         run_dir = run_dir or Path("results/runs") / "-".join(filter(None, [dataset, profile, experiment]))
         columns = [TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
         with Progress(*columns) as progress:
