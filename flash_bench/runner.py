@@ -156,10 +156,12 @@ _WORKER: dict = {}   # per worker process: datasets by shots, methods by cell la
 
 
 def _worker_init(threads: int) -> None:
+    # the parent's progress bars count the items; no interleaved worker bars. tqdm reads TQDM_* once, when it is
+    # imported — and importing torch imports it — so this must come first.
+    os.environ["TQDM_DISABLE"] = "1"
     import torch
 
     torch.set_num_threads(threads)
-    os.environ["TQDM_DISABLE"] = "1"   # the parent's progress bars count the items; no interleaved worker bars
 
 
 def _worker_unit(cfg: RunConfig, cell: Cell, action_ids: list[str], run_dir: str) -> list[dict]:

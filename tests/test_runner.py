@@ -156,3 +156,22 @@ def test_run_dir_files_get_the_umask_mode(folder_root, tmp_path):
     store = run(_cfg(folder_root, methods=("static",)), tmp_path / "run")
     for p in (store.root / "manifest.json", store.root / "summary.csv", store.record_path("static", "jump", "t0")):
         assert p.stat().st_mode & 0o777 == 0o666 & ~_UMASK, p
+
+
+def _bar_disabled_in_worker() -> bool:
+    from tqdm.auto import tqdm
+
+    return tqdm(range(2)).disable
+
+
+def test_worker_processes_show_no_progress_bars():
+    """Workers' tqdm bars would interleave with the parent's; tqdm reads TQDM_DISABLE at import, which torch
+    triggers, so the worker initializer must set it before importing torch."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from flash_bench.runner import _worker_init
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
+                             initargs=(1,)) as pool:
+        assert pool.submit(_bar_disabled_in_worker).result() is True
