@@ -14,8 +14,9 @@ The output video is the reference image followed by ``num_frames − 1`` generat
 
 ``paper``: ModelScope T2V (``UNet3DConditionModel``), the official demo's 10 DDIM steps, U = 4, guidance 9, 256².
 ``tiny``: the same code on the tiny base's text-to-video ``UNetMotionModel`` (with the cross-frame attention it
-was pretrained with), 64², and cheaper settings — 3 DDIM steps, U = 1, 4-frame windows (K = 3) — because the cost
-is 15 frames × steps × (1 + U) UNet passes over a window: official settings would take ≈25 s per video on 2 cores.
+was pretrained with), 64², and cheaper settings — 2 DDIM steps, U = 1, 4-frame windows (K = 3) — because the cost
+is 15 frames × steps × (1 + U) UNet passes over a window (≈75 ms each on one core, most of it per-call overhead
+that a smaller window does not remove): official settings would take ≈25 s per video on 2 cores.
 """
 from __future__ import annotations
 
@@ -40,10 +41,10 @@ class TI2VZeroConfig:
     eta: float = 0.0
 
 
-# tiny: 3 steps, U = 1 and 4-frame windows (K = 3) keep one 16-frame video near 6 s on one CPU core; the
-# embedded benchmark animates 48 references per method.
+# tiny: 2 steps, U = 1 and 4-frame windows (K = 3) keep one 16-frame video near 5.5 s on one CPU core (3 steps:
+# 8.4 s, the main job's largest share); the embedded benchmark animates 48 references per method.
 PROFILES = {"paper": TI2VZeroConfig(),
-            "tiny": TI2VZeroConfig(steps=3, resample=1, window=4, native_size=64)}
+            "tiny": TI2VZeroConfig(steps=2, resample=1, window=4, native_size=64)}
 
 # on_step(frame_index, t, window (1, C, F, h, w) as given to the UNet, cond (1, C, K, h, w)); on_frame(j, latent)
 StepHook = Callable[[int, int, torch.Tensor, torch.Tensor], None]
