@@ -9,6 +9,11 @@ It judges motion, not looks, by construction and by training:
   * Input = the 15 temporal differences of 16 consecutive frames (3 colour channels each), never a frame
     itself: a video without motion (``static``) is an all-zero input and gets the same near-uniform output
     whatever it shows (trained to: static clips in every batch carry a uniform target).
+  * Flicker is not an action: every batch also holds static clips whose frames *wobble* (each shifted by a
+    pixel or two) and *flicker* (independent, spatially smooth per-frame noise) — a weak video model's
+    frame-to-frame jitter — with a uniform target, and some
+    action clips get the same flicker on top of their motion, keeping their label. (Without this, the first
+    yardstick classed every generated video as ``sprint_run``: jitter was the most "motion" it had seen.)
   * Appearance augmentation, one draw per video for all its frames: channel shuffle, hue rotation, random
     grayscale, brightness/contrast, colour inversion, Gaussian blur, horizontal flip (an action seen in a
     mirror is the same action), small translations, and per-frame pixel noise (codec / VAE jitter).
@@ -66,6 +71,10 @@ class TrainConfig:
     steps: int = 600
     batch: int = 24
     static_per_batch: int = 2             # all-static clips with a uniform target
+    flicker_per_batch: int = 4            # static clips + per-frame wobble and flicker, uniform target
+    flicker_prob: float = 0.3             # action clips that get flicker too (label kept)
+    flicker_amplitude: tuple[float, float] = (0.03, 0.3)
+    wobble_px: int = 2                    # no-action clips: each frame shifted by up to this many pixels
     lr: float = 3e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05
@@ -278,15 +287,49 @@ def _blur(v, sigma: float):
 
 # ----------------------------------------------------------------------------- training
 
+def flicker(shape: tuple[int, ...], amplitude: float, rng: np.random.Generator):
+    """Per-frame noise for (3, T, H, W) frames: independent across frames, smooth in space (drawn on a 4², 8² or
+    16² grid and upsampled bilinearly — the scale of a x8/x4 latent), std ``amplitude``."""
+    import torch
+    import torch.nn.functional as F
+
+    c, t, h, w = shape
+    g = int(rng.choice([4, 8, 16]))
+    coarse = torch.from_numpy(rng.standard_normal((t, c, g, g))).float()
+    return amplitude * F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False).permute(1, 0, 2, 3)
+
+
+def wobble(frames, pixels: int, rng: np.random.Generator):
+    """(3, T, H, W) frames, each shifted by its own random (dy, dx) in [-pixels, pixels] (edges replicated):
+    large frame differences without an action, like a weak generator's frame-to-frame wobble."""
+    import torch.nn.functional as F
+
+    p = pixels
+    padded = F.pad(frames.permute(1, 0, 2, 3), (p, p, p, p), mode="replicate")       # (T, 3, H+2p, W+2p)
+    h, w = frames.shape[-2:]
+    out = frames.clone()
+    for t, (dy, dx) in enumerate(rng.integers(-p, p + 1, size=(frames.shape[1], 2))):
+        out[:, t] = padded[t, :, p + dy:p + dy + h, p + dx:p + dx + w]
+    return out
+
+
 def _batch(videos: np.ndarray, labels: np.ndarray, cfg: TrainConfig, rng: np.random.Generator):
-    """One augmented batch: (B + S, 3, T-1, H, W) differences and (B + S, 12) soft targets (S static clips)."""
+    """One augmented batch: (B + S, 3, T-1, H, W) differences and (B + S, 12) soft targets (S = static + flicker
+    clips, uniform targets; some of the B action clips get flicker too)."""
     import torch
 
-    idx = rng.choice(len(videos), cfg.batch + cfg.static_per_batch, replace=False)
+    no_action = cfg.static_per_batch + cfg.flicker_per_batch
+    idx = rng.choice(len(videos), cfg.batch + no_action, replace=False)
     clips = videos[idx]                                                    # (B+S, T, H, W, 3) uint8
     for j in range(cfg.batch, len(idx)):                                   # static: one random frame repeated
         clips[j] = clips[j, rng.integers(clips.shape[1])]
     x = torch.from_numpy(clips).permute(0, 4, 1, 2, 3).float() / 255       # (B+S, 3, T, H, W)
+    flickered = [j for j in range(cfg.batch) if rng.random() < cfg.flicker_prob]
+    flickered += list(range(cfg.batch + cfg.static_per_batch, len(idx)))
+    for j in range(cfg.batch + cfg.static_per_batch, len(idx)):             # the figure wobbles in place
+        x[j] = wobble(x[j], cfg.wobble_px, rng)
+    for j in flickered:
+        x[j] = (x[j] + flicker(x[j].shape, rng.uniform(*cfg.flicker_amplitude), rng)).clamp(0, 1)
     k, eps = len(CLASSES), cfg.label_smoothing
     target = torch.full((len(idx), k), 1.0 / k)                            # static → uniform
     target[:cfg.batch] = eps / k
@@ -380,6 +423,14 @@ def evaluate(model, vae_folder: Path | str | None = None) -> dict:
                             "the reference (frame 1) repeated: chance is 1/12"),
          "mp4": _summary(log_probs(model, mp4_round_trip(videos)), ids, "ground truth after an mp4 round trip")}
     q["chance"] = 1 / len(CLASSES)
+    rng = np.random.default_rng(1)
+    flickering = [_with_flicker(np.repeat(v[:1], len(v), 0), 0.12, rng, wobble_px=1) for v in videos]
+    q["flicker"] = _summary(log_probs(model, flickering), ids, "the reference repeated, each frame shifted by up "
+                            "to 1 px + per-frame flicker (smooth noise, std 0.12): no action, so chance is 1/12 "
+                            "and no class should take all")
+    q["flicker"]["largest_class_share"] = _largest_share(log_probs(model, flickering))
+    q["ground_truth_flicker"] = _summary(log_probs(model, [_with_flicker(v, 0.12, rng) for v in videos]), ids,
+                                         "ground truth + the same flicker: the action must still show")
     extra = [(a, i) for a in CLASSES for i in HELD_OUT]
     q["held_out_extra"] = _summary(log_probs(model, [render_video_for(model.cfg, a, i) for a, i in extra]),
                                    [a for a, _ in extra], f"extra videos {HELD_OUT.start}-{HELD_OUT.stop - 1} "
@@ -393,6 +444,21 @@ def evaluate(model, vae_folder: Path | str | None = None) -> dict:
     except (InputError, ImportError) as e:
         q["tiny_vae"] = {"skipped": f"no tiny VAE: {e}"}
     return q
+
+
+def _with_flicker(video: np.ndarray, amplitude: float, rng: np.random.Generator, wobble_px: int = 0) -> np.ndarray:
+    import torch
+
+    x = torch.from_numpy(video).permute(3, 0, 1, 2).float() / 255                     # (3, T, H, W)
+    if wobble_px:
+        x = wobble(x, wobble_px, rng)
+    x = (x + flicker(tuple(x.shape), amplitude, rng)).clamp(0, 1)
+    return (x * 255).round().byte().permute(1, 2, 3, 0).numpy()
+
+
+def _largest_share(logp: np.ndarray) -> float:
+    """Fraction of videos assigned to the most frequent predicted class (1.0 = a sink)."""
+    return float(np.bincount(logp.argmax(axis=1), minlength=len(CLASSES)).max() / max(len(logp), 1))
 
 
 def _degraded(model, videos: list[np.ndarray], ids: list[str]) -> dict:

@@ -125,3 +125,34 @@ def test_tiny_vae_round_trip_keeps_the_video_format(tmp_path):
     assert not np.array_equal(out[0], video)  # it went through the (random) VAE
     with pytest.raises(yardstick.InputError, match="not found"):
         yardstick.vae_round_trip([video], tmp_path / "missing.safetensors")
+
+
+def test_flicker_is_independent_per_frame_and_smooth_in_space():
+    f = yardstick.flicker((3, 6, 64, 64), 0.1, np.random.default_rng(0)).numpy()
+    assert f.shape == (3, 6, 64, 64)
+    assert 0.05 < f.std() < 0.15
+    frames = f.transpose(1, 0, 2, 3).reshape(6, -1)
+    assert np.abs(np.corrcoef(frames)[np.triu_indices(6, 1)]).max() < 0.5      # frames do not share it
+    assert np.corrcoef(f[0, 0, :, :-1].ravel(), f[0, 0, :, 1:].ravel())[0, 1] > 0.8   # neighbours do
+
+
+def test_wobble_shifts_each_frame_by_at_most_the_given_pixels():
+    x = torch.zeros(3, 8, 16, 16)
+    x[:, :, 8, 8] = 1.0                                                       # one bright pixel, still
+    out = yardstick.wobble(x, 2, np.random.default_rng(0))
+    positions = [tuple(np.argwhere(out[0, t].numpy() == 1.0)[0]) for t in range(8)]
+    assert all(abs(y - 8) <= 2 and abs(x_ - 8) <= 2 for y, x_ in positions)
+    assert len(set(positions)) > 1 and torch.equal(out.sum((-1, -2)), x.sum((-1, -2)))   # moved, not lost
+
+
+def test_flicker_is_not_an_action(shipped):
+    """Static references + per-frame flicker (a weak generator's jitter) must not be read as one action: the
+    first yardstick called all such videos sprint_run. The same flicker on ground truth keeps the action."""
+    model, _, videos, ids, _, _ = shipped
+    rng = np.random.default_rng(3)
+    still = yardstick.log_probs(model, [yardstick._with_flicker(np.repeat(v[:1], 16, 0), 0.12, rng, wobble_px=1)
+                                         for v in videos])
+    moving = yardstick.log_probs(model, [yardstick._with_flicker(v, 0.12, rng) for v in videos])
+    assert yardstick._largest_share(still) <= 0.5
+    assert np.exp(still).max(axis=1).mean() < 0.4          # unsure, not a confident guess
+    assert yardstick.scores(moving, ids)["accuracy"].mean() >= 0.75

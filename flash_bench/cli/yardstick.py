@@ -57,12 +57,15 @@ def _print_quality(info: dict, out: Path) -> None:
                f"render {t['render_seconds']} s, train {t['train_seconds']} s, 1 thread)")
     q = info["quality"]
     typer.echo(f"  quality (chance {100 * q['chance']:.1f}%):")
-    for key in ("ground_truth", "held_out_extra", "mp4", "blurred", "noisy", "tiny_vae", "frames_shuffled", "static"):
+    for key in ("ground_truth", "held_out_extra", "mp4", "blurred", "noisy", "ground_truth_flicker", "tiny_vae",
+                "frames_shuffled", "static", "flicker"):
         row = q.get(key, {})
         if "accuracy" in row:
             acc, conf = 100 * row["accuracy"], 100 * row["confidence"]
             extra = f"; VAE {row['vae']}, round trip {row['round_trip_psnr_db']} dB PSNR" if "vae" in row else ""
-            typer.echo(f"    {key:<15} accuracy {acc:5.1f}%  confidence {conf:5.1f}%  "
+            if "largest_class_share" in row:
+                extra += f"; largest class share {100 * row['largest_class_share']:.0f}%"
+            typer.echo(f"    {key:<20} accuracy {acc:5.1f}%  confidence {conf:5.1f}%  "
                        f"(n={row['n']}: {row['what']}{extra})")
         else:
-            typer.echo(f"    {key:<15} {row.get('skipped', 'not measured')}")
+            typer.echo(f"    {key:<20} {row.get('skipped', 'not measured')}")
