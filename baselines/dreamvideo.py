@@ -21,7 +21,7 @@ requested ``num_frames`` (16) directly — no temporal resampling of the output.
 ``temp_attentions``), appearance from OpenCLIP ViT-H/14 (``laion/CLIP-ViT-H-14-laion2B-s32B-b79K``), lr 1e-5,
 1000 steps, 256², DDIM 50 steps, guidance 9. ``tiny``: the tiny base's ``UNetMotionModel`` (motion modules are
 its temporal transformers) and a seeded-random tiny CLIP vision tower (a frozen, input-dependent feature; the
-trained W_cond learns what to read from it); 25 steps at lr 1e-3, 64², DDIM 10 steps.
+trained W_cond learns what to read from it); 25 steps at lr 1e-3, 64², ``flash.config.TINY_DDIM_STEPS`` DDIM steps.
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from baselines import tiny_base as tb
+from flash.config import TINY_DDIM_STEPS
 from flash_bench.method import Method
 from flash_bench.types import InputError
 
@@ -57,7 +58,7 @@ class DreamVideoConfig:
 
 
 PROFILES = {"paper": DreamVideoConfig(),
-            "tiny": DreamVideoConfig(train_steps=25, lr=1e-3, native_size=64, sample_steps=10)}
+            "tiny": DreamVideoConfig(train_steps=25, lr=1e-3, native_size=64, sample_steps=TINY_DDIM_STEPS)}
 
 
 # ----------------------------------------------------------------------------------------- adapters

@@ -18,7 +18,7 @@ converter) and :class:`Resampler` (official keys). Official 256 settings: 50 DDI
 ``conv_in`` widened to 8 channels); the image encoder is a frozen seeded tiny open_clip ViT. The modules the
 method adds (widened conv_in, image key/values, resampler, fs embedding) are pretrained on the synthetic pretrain
 pool by :mod:`baselines.pretrain_conditioning` and shipped in ``baselines/weights/dynamicrafter_tiny.safetensors``.
-The tiny profile samples with 10 DDIM steps: the main job animates 48 references per method in 15 minutes.
+The tiny profile samples with ``flash.config.TINY_DDIM_STEPS`` DDIM steps, like every tiny method.
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from baselines import tiny_components as tc
+from flash.config import TINY_DDIM_STEPS
 from flash_bench.method import Method
 from flash_bench.types import InputError
 
@@ -51,7 +52,7 @@ class DynamiCrafterConfig:
 
 
 PROFILES = {"paper": DynamiCrafterConfig(),
-            "tiny": DynamiCrafterConfig(steps=10, frame_stride=1, native_size=64)}
+            "tiny": DynamiCrafterConfig(steps=TINY_DDIM_STEPS, frame_stride=1, native_size=64)}
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ frame 1; after decoding every frame's pixels are histogram-matched (per channel)
 ``paper``: Stable Diffusion v1.4, LAMP's published config (16 frames, lr 3e-5, 30 000 steps, batch 1, DDIM 50,
 guidance 12.5); frames are square at 512² (the benchmark's frame shape; LAMP's own videos were 512×320).
 ``tiny``: the 2-D UNet inside the tiny base (its spatial weights), VAE and text encoder; 20 steps at lr 1e-3, 64²,
-DDIM 10 steps.
+``flash.config.TINY_DDIM_STEPS`` DDIM steps.
 """
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from baselines import tiny_base as tb
+from flash.config import TINY_DDIM_STEPS
 from flash_bench.method import Method
 from flash_bench.types import InputError
 
@@ -55,7 +56,7 @@ class LAMPConfig:
 
 
 PROFILES = {"paper": LAMPConfig(),
-            "tiny": LAMPConfig(train_steps=20, lr=1e-3, native_size=64, sample_steps=10)}
+            "tiny": LAMPConfig(train_steps=20, lr=1e-3, native_size=64, sample_steps=TINY_DDIM_STEPS)}
 
 
 @dataclass

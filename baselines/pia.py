@@ -13,7 +13,7 @@ betas) 25 steps, CFG 7.5, 16 frames, 512². Weights come from the weights folder
 the base's motion modules + a 9-channel ``conv_in`` (base weights on the latent channels, the 5 condition
 channels zero-initialised), both pretrained on the synthetic pretrain pool by
 :mod:`baselines.pretrain_conditioning` and shipped in ``baselines/weights/pia_tiny.safetensors``.
-The tiny profile samples with 10 DDIM steps: the main job animates 48 references per method in 15 minutes.
+The tiny profile samples with ``flash.config.TINY_DDIM_STEPS`` DDIM steps, like every tiny method.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from baselines import tiny_components as tc
+from flash.config import TINY_DDIM_STEPS
 from flash_bench.method import Method
 from flash_bench.types import InputError
 
@@ -37,7 +38,7 @@ class PIAConfig:
     negative_prompt: str = ""
 
 
-PROFILES = {"paper": PIAConfig(), "tiny": PIAConfig(native_size=64, steps=10)}
+PROFILES = {"paper": PIAConfig(), "tiny": PIAConfig(native_size=64, steps=TINY_DDIM_STEPS)}
 
 
 def tiny_adapter(base):

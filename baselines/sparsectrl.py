@@ -12,7 +12,7 @@ adapter LoRA ``guoyww/animatediff-motion-lora-v1-5-3`` (fused, needs ``peft``) +
 modules, as ``SparseControlNetModel.from_unet`` does), pretrained on the synthetic pretrain pool by
 :mod:`baselines.pretrain_conditioning` and shipped in ``baselines/weights/sparsectrl_tiny.safetensors``. The domain
 adapter has no tiny counterpart (the tiny base was trained on the same synthetic domain), so none is applied.
-The tiny profile samples with 10 DDIM steps: the main job animates 48 references per method in 15 minutes.
+The tiny profile samples with ``flash.config.TINY_DDIM_STEPS`` DDIM steps, like every tiny method.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from baselines import tiny_components as tc
+from flash.config import TINY_DDIM_STEPS
 from flash_bench.method import Method
 from flash_bench.types import InputError
 
@@ -36,7 +37,7 @@ class SparseCtrlConfig:
     negative_prompt: str = ""
 
 
-PROFILES = {"paper": SparseCtrlConfig(), "tiny": SparseCtrlConfig(native_size=64, steps=10)}
+PROFILES = {"paper": SparseCtrlConfig(), "tiny": SparseCtrlConfig(native_size=64, steps=TINY_DDIM_STEPS)}
 
 
 def tiny_controlnet(base):
