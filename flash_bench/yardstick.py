@@ -425,10 +425,11 @@ def evaluate(model, vae_folder: Path | str | None = None) -> dict:
     q["chance"] = 1 / len(CLASSES)
     rng = np.random.default_rng(1)
     flickering = [_with_flicker(np.repeat(v[:1], len(v), 0), 0.12, rng, wobble_px=1) for v in videos]
-    q["flicker"] = _summary(log_probs(model, flickering), ids, "the reference repeated, each frame shifted by up "
+    flicker_logp = log_probs(model, flickering)
+    q["flicker"] = _summary(flicker_logp, ids, "the reference repeated, each frame shifted by up "
                             "to 1 px + per-frame flicker (smooth noise, std 0.12): no action, so chance is 1/12 "
                             "and no class should take all")
-    q["flicker"]["largest_class_share"] = _largest_share(log_probs(model, flickering))
+    q["flicker"]["largest_class_share"] = _largest_share(flicker_logp)
     q["ground_truth_flicker"] = _summary(log_probs(model, [_with_flicker(v, 0.12, rng) for v in videos]), ids,
                                          "ground truth + the same flicker: the action must still show")
     extra = [(a, i) for a in CLASSES for i in HELD_OUT]
