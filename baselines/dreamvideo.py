@@ -230,7 +230,7 @@ class DreamVideoMethod(Method):
             j = int(torch.randint(cfg.num_frames, (1,), generator=gen))
             state.embedding = looks[i, j:j + 1]                                         # a random frame
             z0 = latents[i:i + 1]
-            noise = torch.randn(z0.shape, generator=gen).to(z0)
+            noise = base.noise(z0.shape, gen).to(z0)
             t = tb.random_timesteps(1, sched.config.num_train_timesteps, gen).to(z0.device)
             pred = tb.video_unet(base.unet, sched.add_noise(z0, noise, t), t, text)
             return F.mse_loss(pred.float(), diffusion_target(sched, z0, noise, t).float())
@@ -256,7 +256,7 @@ class DreamVideoMethod(Method):
         gen = torch.Generator().manual_seed(int(seed))
         down = 2 ** (len(base.vae.config.block_out_channels) - 1)                       # VAE spatial factor
         c, h, w = base.unet.config.in_channels, x.shape[-2] // down, x.shape[-1] // down
-        z = (torch.randn((1, c, num_frames, h, w), generator=gen) * sched.init_noise_sigma).to(x)
+        z = (base.noise((1, c, num_frames, h, w), gen) * sched.init_noise_sigma).to(x)
         emb = base.encode_prompts([prompt] if cfg.guidance == 1.0 else ["", prompt])
         for t in sched.timesteps:
             pred = tb.guided(base.unet, sched.scale_model_input(z, t), t, emb, cfg.guidance)

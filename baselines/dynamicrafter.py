@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from baselines import tiny_components as tc
 from flash.config import TINY_DDIM_STEPS
+from flash.noise_prior import video_noise
 from flash_bench.method import Method
 from flash_bench.types import InputError
 
@@ -228,10 +229,12 @@ def set_frame_stride(unet, fs: int) -> None:
 class DynamiCrafterModel(nn.Module):
     """Denoiser + conditioners. ``text(prompts)`` -> (B, 77, D); ``context(prompts, images)`` -> (B, 77+F·q, D)."""
 
-    def __init__(self, unet, vae, visual, resampler, text_fn, arch: Arch, scheduler_config: dict):
+    def __init__(self, unet, vae, visual, resampler, text_fn, arch: Arch, scheduler_config: dict,
+                 noise_shared: float = 0.0):
         super().__init__()
         self.unet, self.vae, self.visual, self.resampler = unet, vae, visual, resampler
         self.text_fn, self.arch, self.scheduler_config = text_fn, arch, dict(scheduler_config)
+        self.noise_shared = noise_shared       # the base's noise prior (flash/noise_prior.py)
 
     def conditioning_modules(self) -> nn.ModuleDict:
         """What the method adds to a video UNet (what the tiny profile pretrains and ships)."""
@@ -445,9 +448,10 @@ def tiny_model(device: str = "cpu", trained: bool = True) -> tuple[DynamiCrafter
     install_image_cross_attention(unet, TINY_ARCH)
     install_fs_embedding(unet)
     model = DynamiCrafterModel(unet, base.vae, tiny_vision(), Resampler(TINY_ARCH), base.encode_prompts, TINY_ARCH,
-                               base.scheduler.config).to(device)
+                               base.scheduler.config, base.noise_shared).to(device)
     weights = tc.load_conditioning(WEIGHTS_NAME, model.conditioning_modules(), base_tag) if trained else tc.UNTRAINED
-    return model.eval().requires_grad_(False), {"base": base_tag, "conditioning": weights}
+    return model.eval().requires_grad_(False), {"base": base_tag, "conditioning": weights,
+                                                "noise_shared": base.noise_shared}
 
 
 # ----------------------------------------------------------------------------------------- sampling
@@ -465,7 +469,7 @@ def sample_latents(model: DynamiCrafterModel, image: torch.Tensor, prompt: str, 
     set_frame_stride(model.unet, cfg.frame_stride)
     context = torch.cat([model.context([cfg.negative_prompt], torch.zeros_like(image)),   # uncond: "" + black image
                          model.context([prompt], image)])                              # (2, 77+F·q, D)
-    latents = torch.randn((1, first.shape[1], num_frames, *first.shape[2:]), generator=gen).to(image.device)
+    latents = video_noise((1, first.shape[1], num_frames, *first.shape[2:]), gen, model.noise_shared).to(image.device)
     latents = latents * sched.init_noise_sigma
     for t in sched.timesteps:
         x = sched.scale_model_input(latents, t)

@@ -78,7 +78,7 @@ def tiny_pipeline(device: str = "cpu", trained: bool = True):
     pipe = build_pipeline(base.vae, base.text_encoder, base.tokenizer, tc.tiny_image_unet(base), adapter,
                           base.scheduler.config, device)
     apply_cross_frame_attention(pipe.unet)      # part of the tiny base (it was pretrained with it)
-    return pipe, {"base": base_tag, "conditioning": weights}
+    return pipe, {"base": base_tag, "conditioning": weights, "noise_shared": base.noise_shared}
 
 
 def paper_pipeline(device: str, options: dict):
@@ -124,5 +124,6 @@ class PIAMethod(tc.PipelineMethod, Method):
         out = self.pipe(image=tc.to_pil(reference, size), prompt=prompt, negative_prompt=cfg.negative_prompt,
                         num_frames=num_frames, height=size, width=size, num_inference_steps=cfg.steps,
                         guidance_scale=cfg.guidance, motion_scale=cfg.motion_scale,
+                        latents=self.initial_latents(num_frames, seed),
                         generator=tc.seeded(seed, self.ctx.device), output_type="np")
         return tc.frames_to_uint8(out.frames[0], self.ctx.size)

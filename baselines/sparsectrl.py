@@ -81,7 +81,7 @@ def tiny_pipeline(device: str = "cpu", trained: bool = True):
     weights = tc.load_conditioning(WEIGHTS_NAME, net, base_tag) if trained else tc.UNTRAINED
     pipe = build_pipeline(base.vae, base.text_encoder, base.tokenizer, base.unet, None, net,
                           base.scheduler.config, device)
-    return pipe, {"base": base_tag, "conditioning": weights}
+    return pipe, {"base": base_tag, "conditioning": weights, "noise_shared": base.noise_shared}
 
 
 def paper_pipeline(device: str, options: dict):
@@ -141,4 +141,5 @@ class SparseCtrlMethod(tc.PipelineMethod, Method):
                          conditioning_frames=[tc.to_pil(reference, size)], controlnet_frame_indices=[0],
                          controlnet_conditioning_scale=cfg.conditioning_scale, num_frames=num_frames, height=size,
                          width=size, num_inference_steps=cfg.steps, guidance_scale=cfg.guidance,
+                         latents=self.initial_latents(num_frames, seed),
                          generator=tc.seeded(seed, self.ctx.device), output_type="np")

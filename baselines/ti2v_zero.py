@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from baselines import tiny_base as tb
+from flash.noise_prior import video_noise
 from flash_bench.method import Method
 from flash_bench.types import InputError
 
@@ -50,23 +51,25 @@ PROFILES = {"paper": TI2VZeroConfig(),
 StepHook = Callable[[int, int, torch.Tensor, torch.Tensor], None]
 
 
-def noised(clean: torch.Tensor, ab: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """q(z_t | z_0) = √ᾱ_t z_0 + √(1−ᾱ_t) ε."""
-    eps = torch.randn(clean.shape, generator=gen).to(clean)
+def noised(clean: torch.Tensor, ab: torch.Tensor, gen: torch.Generator, shared: float = 0.0) -> torch.Tensor:
+    """q(z_t | z_0) = √ᾱ_t z_0 + √(1−ᾱ_t) ε, ε from the base's noise prior (``shared``: flash/noise_prior.py)."""
+    eps = video_noise(clean.shape, gen, shared).to(clean)
     return ab.sqrt() * clean + (1 - ab).sqrt() * eps
 
 
-def pin(window: torch.Tensor, cond: torch.Tensor, sched, t: int, gen: torch.Generator) -> torch.Tensor:
+def pin(window: torch.Tensor, cond: torch.Tensor, sched, t: int, gen: torch.Generator,
+        shared: float = 0.0) -> torch.Tensor:
     """Overwrite the first K frames of ``window`` (1, C, F, h, w) by ``cond`` (1, C, K, h, w) noised to t."""
     window = window.clone()
-    window[:, :, : cond.shape[2]] = noised(cond, tb.alpha_bar(sched, t).to(cond), gen)
+    window[:, :, : cond.shape[2]] = noised(cond, tb.alpha_bar(sched, t).to(cond), gen, shared)
     return window
 
 
-def renoise(z: torch.Tensor, sched, t_from: int, t_to: int, gen: torch.Generator) -> torch.Tensor:
+def renoise(z: torch.Tensor, sched, t_from: int, t_to: int, gen: torch.Generator,
+            shared: float = 0.0) -> torch.Tensor:
     """DDPM forward from t_from to a noisier t_to: √(ᾱ_to/ᾱ_from) z + √(1 − ᾱ_to/ᾱ_from) ε."""
     ratio = (tb.alpha_bar(sched, t_to) / tb.alpha_bar(sched, t_from)).to(z)
-    eps = torch.randn(z.shape, generator=gen).to(z)
+    eps = video_noise(z.shape, gen, shared).to(z)
     return ratio.sqrt() * z + (1 - ratio).sqrt() * eps
 
 
@@ -77,21 +80,22 @@ def _ddim_step(unet, sched, z, t, emb, cfg: TI2VZeroConfig, gen):
 
 @torch.no_grad()
 def next_frame(unet, sched, cond: torch.Tensor, emb: torch.Tensor, cfg: TI2VZeroConfig, gen: torch.Generator,
-               frame_index: int = 0, on_step: StepHook | None = None) -> torch.Tensor:
-    """One new latent frame (1, C, h, w) continuing the K conditioning latents ``cond`` (1, C, K, h, w)."""
+               frame_index: int = 0, on_step: StepHook | None = None, shared: float = 0.0) -> torch.Tensor:
+    """One new latent frame (1, C, h, w) continuing the K conditioning latents ``cond`` (1, C, K, h, w);
+    ``shared``: the base's noise prior (flash/noise_prior.py) for every noise this draws."""
     _, c, k, h, w = cond.shape
     t0 = int(sched.timesteps[0])
     last = cond[:, :, -1:].expand(-1, -1, cfg.window, -1, -1)                  # (1, C, F, h, w)
-    z = noised(last, tb.alpha_bar(sched, t0).to(cond), gen)                    # step 1: DDPM inversion
+    z = noised(last, tb.alpha_bar(sched, t0).to(cond), gen, shared)            # step 1: DDPM inversion
     for t in (int(s) for s in sched.timesteps):
         t_prev = tb.previous_timestep(sched, t)
         for _ in range(cfg.resample):                                          # step 3: resampling
-            z = pin(z, cond, sched, t, gen)
+            z = pin(z, cond, sched, t, gen, shared)
             if on_step:
                 on_step(frame_index, t, z, cond)
-            z = pin(_ddim_step(unet, sched, z, t, emb, cfg, gen), cond, sched, t_prev, gen)
-            z = renoise(z, sched, t_prev, t, gen)
-        z = pin(z, cond, sched, t, gen)                                        # step 2: pin, then step
+            z = pin(_ddim_step(unet, sched, z, t, emb, cfg, gen), cond, sched, t_prev, gen, shared)
+            z = renoise(z, sched, t_prev, t, gen, shared)
+        z = pin(z, cond, sched, t, gen, shared)                                # step 2: pin, then step
         if on_step:
             on_step(frame_index, t, z, cond)
         z = _ddim_step(unet, sched, z, t, emb, cfg, gen)
@@ -111,7 +115,7 @@ def repeat_and_slide(base, reference: torch.Tensor, emb: torch.Tensor, num_new: 
     frames = []
     for j in range(num_new):
         cond = torch.stack(queue, dim=2)                                       # (1, C, K, h, w)
-        latent = next_frame(base.unet, sched, cond, emb, cfg, gen, j, on_step)
+        latent = next_frame(base.unet, sched, cond, emb, cfg, gen, j, on_step, base.noise_shared)
         pixels = base.decode_latents(latent)                                   # (1, 3, H, W)
         frames.append(pixels)
         pushed = base.encode_frames(pixels)                                    # the queue holds images

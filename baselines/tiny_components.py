@@ -184,3 +184,16 @@ class PipelineMethod:
     def describe(self) -> dict:
         _ = self.pipe
         return {"name": self.name, "profile": self.ctx.profile, **self._tags, **self._cfg_dict}
+
+    def initial_latents(self, num_frames: int, seed: int):
+        """The base's prior noise (flash/noise_prior.py) as the pipeline's ``latents``; None (the pipeline draws
+        i.i.d. noise itself) when the base shares none across frames."""
+        from flash.noise_prior import video_noise
+
+        pipe = self.pipe
+        shared = self._tags.get("noise_shared", 0.0)
+        if not shared:
+            return None
+        side = self.cfg.native_size // pipe.vae_scale_factor
+        shape = (1, pipe.vae.config.latent_channels, num_frames, side, side)
+        return video_noise(shape, seeded(seed, self.ctx.device), shared)

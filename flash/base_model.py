@@ -59,6 +59,13 @@ class BaseModel:
     scheduler: Any       # diffusers DDIMScheduler (config only; sampling makes its own copy)
     profile: str
     prediction_type: str = "epsilon"
+    noise_shared: float = 0.0   # mixed noise prior (flash/noise_prior.py): 0 for paper, the tiny base's own s
+
+    def noise(self, shape, generator: torch.Generator | None) -> torch.Tensor:
+        """Diffusion noise (B, C, F, h, w) from this base's prior (on the CPU, as seeded draws are)."""
+        from flash.noise_prior import video_noise
+
+        return video_noise(shape, generator, self.noise_shared)
 
     @property
     def vae_scale(self) -> float:
@@ -99,7 +106,7 @@ def build_tiny_components(seed: int = 0, components: dict | None = None) -> Base
     for m in (vae, text_encoder, unet):
         m.eval().requires_grad_(False)
     return BaseModel(vae, text_encoder, offline_clip_tokenizer(), unet, scheduler, "tiny",
-                     scheduler.config.prediction_type)
+                     scheduler.config.prediction_type, float(comp.get("noise_shared", 0.0)))
 
 
 def save_tiny_base(base: BaseModel, folder: Path, extra: dict | None = None) -> None:
@@ -115,7 +122,8 @@ def save_tiny_base(base: BaseModel, folder: Path, extra: dict | None = None) -> 
             save_file(state, str(tmp))
             tmp.chmod(0o644)                 # shipped package data: world-readable
     vae_cfg = {**TINY_COMPONENTS["vae"], "scaling_factor": float(base.vae.config.scaling_factor)}
-    comp = {**TINY_COMPONENTS, "vae": vae_cfg, "prediction_type": base.prediction_type}
+    comp = {**TINY_COMPONENTS, "vae": vae_cfg, "prediction_type": base.prediction_type,
+            "noise_shared": base.noise_shared}
     cfg = {"components": comp, **(extra or {})}
     atomic_write_json(folder / "config.json", cfg)
 

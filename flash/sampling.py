@@ -50,7 +50,7 @@ def _guided(base: BaseModel, latents: torch.Tensor, t, emb: torch.Tensor, guidan
     return uncond + guidance * (cond - uncond)
 
 
-@torch.no_grad()
+@torch.inference_mode()   # not no_grad: ~5-14% faster for the tiny UNet's many small ops
 def sample_latents(base: BaseModel, reference: torch.Tensor, prompt: str, num_frames: int, seed: int,
                    cfg: SamplingConfig = SamplingConfig()) -> torch.Tensor:
     """reference latent (1, C, h, w) -> latent video (1, C, F, h, w); frame 1 is the reference."""
@@ -60,7 +60,7 @@ def sample_latents(base: BaseModel, reference: torch.Tensor, prompt: str, num_fr
     sched.set_timesteps(cfg.steps)
     gen = torch.Generator().manual_seed(seed)
     c, h, w = reference.shape[1:]
-    latents = torch.randn((1, c, num_frames, h, w), generator=gen) * sched.init_noise_sigma
+    latents = base.noise((1, c, num_frames, h, w), gen) * sched.init_noise_sigma
     latents = set_reference_frame(latents.to(reference.device), reference)
     prompts = [prompt] if cfg.guidance == 1.0 else ["", prompt]
     emb = base.encode_prompts(prompts)
@@ -71,7 +71,7 @@ def sample_latents(base: BaseModel, reference: torch.Tensor, prompt: str, num_fr
     return latent_adain(latents) if cfg.adain else latents
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def animate(base: BaseModel, image: np.ndarray, prompt: str, num_frames: int = 16, seed: int = 0,
             cfg: SamplingConfig = SamplingConfig(), native_size: int = 64, out_size: int | None = None,
             decoder=None) -> np.ndarray:
