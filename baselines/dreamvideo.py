@@ -230,7 +230,7 @@ class DreamVideoMethod(Method):
             j = int(torch.randint(cfg.num_frames, (1,), generator=gen))
             state.embedding = looks[i, j:j + 1]                                         # a random frame
             z0 = latents[i:i + 1]
-            noise = base.noise(z0.shape, gen).to(z0)
+            noise = torch.randn(z0.shape, generator=gen).to(z0)
             t = tb.random_timesteps(1, sched.config.num_train_timesteps, gen).to(z0.device)
             pred = tb.video_unet(base.unet, sched.add_noise(z0, noise, t), t, text)
             return F.mse_loss(pred.float(), diffusion_target(sched, z0, noise, t).float())

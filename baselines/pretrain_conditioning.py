@@ -59,13 +59,12 @@ def pool_latents(vae, cfg: ConditioningPretrainConfig) -> tuple[torch.Tensor, li
     return torch.stack(lats), prompts, torch.cat(firsts)
 
 
-def noised(sched, z0: torch.Tensor, gen: torch.Generator, shared: float = 0.0):
-    """Every frame noised to one per-video timestep, with the base's noise prior: (z_t, target, t)."""
+def noised(sched, z0: torch.Tensor, gen: torch.Generator):
+    """Every frame noised to one per-video timestep: (z_t, target, t)."""
     from flash.losses import diffusion_target
-    from flash.noise_prior import video_noise
 
     t = torch.randint(0, sched.config.num_train_timesteps, (z0.shape[0],), generator=gen)
-    noise = video_noise(z0.shape, gen, shared)
+    noise = torch.randn(z0.shape, generator=gen)
     return sched.add_noise(z0, noise, t), diffusion_target(sched, z0, noise, t), t
 
 
@@ -76,12 +75,12 @@ def prompt_batch(encode, prompts: list[str], idx: torch.Tensor, drop: float, gen
 
 
 # ----------------------------------------------------------------------------------------- per-method losses
-def pia_loss(pipe, z0, emb, gen, shared: float = 0.0) -> torch.Tensor:
+def pia_loss(pipe, z0, emb, gen) -> torch.Tensor:
     """PIA: UNet input = [z_t; mask of PIA affinity coefficients; frame-0 latent at every frame]."""
     from diffusers.pipelines.deprecated.pia.pipeline_pia import prepare_mask_coef_by_statistics
 
     b, _, nf, h, w = z0.shape
-    zt, target, t = noised(pipe.scheduler, z0, gen, shared)
+    zt, target, t = noised(pipe.scheduler, z0, gen)
     scale = int(torch.randint(0, 3, (1,), generator=gen))                     # small / moderate / large motion
     coef = torch.tensor(prepare_mask_coef_by_statistics(nf, 0, scale), dtype=z0.dtype)
     mask = coef.view(1, 1, nf, 1, 1).expand(b, 1, nf, h, w)                   # (B, 1, F, h, w)
@@ -90,10 +89,10 @@ def pia_loss(pipe, z0, emb, gen, shared: float = 0.0) -> torch.Tensor:
     return F.mse_loss(pred, target)
 
 
-def sparsectrl_loss(pipe, z0, emb, gen, shared: float = 0.0) -> torch.Tensor:
+def sparsectrl_loss(pipe, z0, emb, gen) -> torch.Tensor:
     """SparseCtrl: the control net reads frame 0's latent + a mask that is 1 on frame 0 only."""
     b, c, nf, h, w = z0.shape
-    zt, target, t = noised(pipe.scheduler, z0, gen, shared)
+    zt, target, t = noised(pipe.scheduler, z0, gen)
     cond = torch.zeros_like(z0)
     cond[:, :, 0] = z0[:, :, 0]
     mask = torch.zeros((b, 1, nf, h, w))
@@ -111,7 +110,7 @@ def dynamicrafter_loss(model, z0, prompts, images, gen, drop: float) -> torch.Te
     from baselines.dynamicrafter import set_frame_stride
 
     sched = _scheduler(model.scheduler_config)
-    zt, target, t = noised(sched, z0, gen, model.noise_shared)
+    zt, target, t = noised(sched, z0, gen)
     black = torch.rand(len(images), generator=gen) < drop
     images = torch.where(black.view(-1, 1, 1, 1), torch.zeros_like(images), images)
     set_frame_stride(model.unet, 1)                                           # the pool is rendered at stride 1
@@ -166,8 +165,7 @@ def module_to_save(method: str, obj):
     return obj.controlnet if method == "sparsectrl" else obj.conditioning_modules()
 
 
-def batch_loss(method: str, obj, data, cfg: ConditioningPretrainConfig, gen: torch.Generator,
-               shared: float = 0.0) -> torch.Tensor:
+def batch_loss(method: str, obj, data, cfg: ConditioningPretrainConfig, gen: torch.Generator) -> torch.Tensor:
     latents, prompts, images = data
     idx = torch.randint(0, len(latents), (cfg.batch,), generator=gen)
     z0 = latents[idx]
@@ -176,7 +174,7 @@ def batch_loss(method: str, obj, data, cfg: ConditioningPretrainConfig, gen: tor
         texts = [prompts[i] if k else "" for i, k in zip(idx.tolist(), keep.tolist())]
         return dynamicrafter_loss(obj, z0, texts, images[idx], gen, cfg.cond_dropout)
     emb = prompt_batch(_encoder(obj), prompts, idx, cfg.cond_dropout, gen)
-    return (pia_loss if method == "pia" else sparsectrl_loss)(obj, z0, emb, gen, shared)
+    return (pia_loss if method == "pia" else sparsectrl_loss)(obj, z0, emb, gen)
 
 
 def _encoder(pipe):
@@ -201,7 +199,7 @@ def pretrain(method: str, cfg: ConditioningPretrainConfig = ConditioningPretrain
                             weight_decay=0.0)
     gen, start, step, losses = torch.Generator().manual_seed(cfg.seed), time.time(), 0, []
     while time.time() - start < cfg.minutes * 60 and step < cfg.max_steps:
-        loss = batch_loss(method, obj, data, cfg, gen, tags.get("noise_shared", 0.0))
+        loss = batch_loss(method, obj, data, cfg, gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(new + pretrained, 1.0)

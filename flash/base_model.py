@@ -59,10 +59,10 @@ class BaseModel:
     scheduler: Any       # diffusers DDIMScheduler (config only; sampling makes its own copy)
     profile: str
     prediction_type: str = "epsilon"
-    noise_shared: float = 0.0   # mixed noise prior (flash/noise_prior.py): 0 for paper, the tiny base's own s
+    noise_shared: float = 0.0   # sampling noise prior (flash/noise_prior.py): paper 0 (i.i.d.), tiny TINY_NOISE_SHARED
 
     def noise(self, shape, generator: torch.Generator | None) -> torch.Tensor:
-        """Diffusion noise (B, C, F, h, w) from this base's prior (on the CPU, as seeded draws are)."""
+        """The initial noise (B, C, F, h, w) every method samples this base from (on the CPU, as seeded draws are)."""
         from flash.noise_prior import video_noise
 
         return video_noise(shape, generator, self.noise_shared)
@@ -105,8 +105,10 @@ def build_tiny_components(seed: int = 0, components: dict | None = None) -> Base
     scheduler = DDIMScheduler(**ANIMATEDIFF_SCHEDULER, prediction_type=comp.get("prediction_type", "v_prediction"))
     for m in (vae, text_encoder, unet):
         m.eval().requires_grad_(False)
+    from flash.config import TINY_NOISE_SHARED
+
     return BaseModel(vae, text_encoder, offline_clip_tokenizer(), unet, scheduler, "tiny",
-                     scheduler.config.prediction_type, float(comp.get("noise_shared", 0.0)))
+                     scheduler.config.prediction_type, TINY_NOISE_SHARED)
 
 
 def save_tiny_base(base: BaseModel, folder: Path, extra: dict | None = None) -> None:
@@ -122,8 +124,7 @@ def save_tiny_base(base: BaseModel, folder: Path, extra: dict | None = None) -> 
             save_file(state, str(tmp))
             tmp.chmod(0o644)                 # shipped package data: world-readable
     vae_cfg = {**TINY_COMPONENTS["vae"], "scaling_factor": float(base.vae.config.scaling_factor)}
-    comp = {**TINY_COMPONENTS, "vae": vae_cfg, "prediction_type": base.prediction_type,
-            "noise_shared": base.noise_shared}
+    comp = {**TINY_COMPONENTS, "vae": vae_cfg, "prediction_type": base.prediction_type}
     cfg = {"components": comp, **(extra or {})}
     atomic_write_json(folder / "config.json", cfg)
 

@@ -78,6 +78,10 @@ PAPER = FlashConfig(profile="paper", native_size=512, grad_checkpointing=True)
 # so the comparison stays fair. 8 (from 10) keeps the main job within 15 minutes on a loaded 2-core host: a tiny
 # UNet pass is mostly per-call overhead, so steps are what sampling costs.
 TINY_DDIM_STEPS = 8
+# Initial noise of every method that samples the tiny base: this fraction of its variance is shared by all frames
+# (flash/noise_prior.py). The tiny base was pretrained, and is fine-tuned, on i.i.d. noise; from this prior its
+# videos flicker about 2.6x less than from i.i.d. noise, as little as the ground truth's (README).
+TINY_NOISE_SHARED = 0.8
 # Tiny: fine-tunes the shipped tiny base (64x64, 16 frames, v-prediction). 30 steps at a higher lr stand in
 # for the paper's 20k steps at 5e-5: ~25 s per action on one core (12 actions in ~2.5 minutes on two) and ~2.2 s
 # per video.

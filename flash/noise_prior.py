@@ -1,13 +1,16 @@
-"""Mixed noise prior: diffusion noise whose frames share a fraction of its variance (a base-model property).
+"""Mixed noise prior for sampling: initial noise whose frames share a fraction of its variance.
 
     ε_f = √s · ε_shared + √(1 − s) · ε'_f        (every frame f; each ε is standard normal, so ε_f is too)
 
-``s = 0`` is the i.i.d. noise of AnimateDiff and of the ``paper`` profile (and draws the same numbers as a
-plain ``torch.randn``). The ``tiny`` base is pretrained, fine-tuned and sampled with ``s > 0`` — the "mixed
-noise model" of Ge et al., *Preserve Your Own Correlation* (ICCV 2023) — because a CPU-scale base trained on
-i.i.d. noise turned every frame's independent noise into independent detail: its samples flickered ~13× more
-than the ground truth however long it was pretrained or fine-tuned (README, "Tiny profile"). Whatever trains or
-samples on a base draws its noise here, with that base's ``s``, so FLASH and the baselines see the same prior.
+``s = 0`` is the i.i.d. noise of AnimateDiff and of the ``paper`` profile, and draws the same numbers as a plain
+``torch.randn``. Every method that samples the ``tiny`` base starts from ``s = flash.config.TINY_NOISE_SHARED``
+(the base's ``noise_shared``): the correlated "mixed" noise of Ge et al., *Preserve Your Own Correlation*
+(ICCV 2023), used here at sampling time only, the way FreeInit (Wu et al., 2023) reshapes initial noise for a
+model trained on i.i.d. noise. Why: the CPU-scale base turns each frame's independent noise into independent
+detail, so its i.i.d. samples flicker (FLASH-tiny: twice the ground truth's mean |second temporal difference|
+over the 48 synthetic test videos, 13× on gentle ``arm_wave``) however long it was pretrained or fine-tuned.
+A base pretrained on this prior as well brought the flicker partly back (README, "Tiny profile"), so training
+everywhere stays on i.i.d. noise, as in the paper.
 """
 from __future__ import annotations
 

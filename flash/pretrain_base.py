@@ -8,9 +8,7 @@ Stages (each resumable from ``resume_dir``):
 2. the pool's latents are cached once (each video and its horizontal flip);
 3. the UNet (spatial layers + motion modules) is trained on the cached latents with the base model's own
    mechanisms — cross-frame attention, noise-free first frame — v-prediction, uniform timesteps, 10% empty
-   prompts (for classifier-free guidance), and the base's mixed noise prior (``noise_shared``,
-   flash/noise_prior.py), which the base keeps for fitting and sampling. The text encoder is a frozen seeded
-   random tiny CLIP.
+   prompts (for classifier-free guidance). The text encoder is a frozen seeded random tiny CLIP.
 Every ``save_every_min`` minutes the EMA weights are written (fp16) to ``out_dir`` with a JSONL log.
 """
 from __future__ import annotations
@@ -24,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from flash.base_model import TINY_BASE_DIR, TINY_COMPONENTS, BaseModel, build_tiny_components, save_tiny_base
+from flash.base_model import TINY_BASE_DIR, BaseModel, build_tiny_components, save_tiny_base
 from flash.cross_frame_attention import apply_cross_frame_attention
 from flash.losses import denoising_loss, diffusion_target, noisy_input
 
@@ -51,7 +49,6 @@ class PretrainConfig:
     decoder_every: int = 8             # one VAE-decoder step per this many UNet steps (0 = off)
     threads: int = 2
     warm_start: str = ""               # a tiny base folder to continue from when resume_dir holds no state
-    noise_shared: float = 0.0          # mixed noise prior s (flash/noise_prior.py), a property of the base
 
 
 # ----------------------------------------------------------------------------------------- data
@@ -176,7 +173,7 @@ def unet_step(base: BaseModel, z0: torch.Tensor, emb: torch.Tensor, gen: torch.G
     """One denoising loss on latent videos z0 (B, C, F, h, w) with prompt embeddings emb (B, 77, D)."""
     sched, nf = base.scheduler, z0.shape[2]
     t = torch.randint(0, sched.config.num_train_timesteps, (z0.shape[0],), generator=gen)
-    noise = base.noise(z0.shape, gen)
+    noise = torch.randn(z0.shape, generator=gen)
     pred = base.unet(noisy_input(sched, z0, noise, t), t, emb.repeat_interleave(nf, 0)).sample
     return denoising_loss(pred, diffusion_target(sched, z0, noise, t))
 
@@ -286,8 +283,7 @@ def _checkpoint(base: BaseModel, ema, unet, opt, step: int, cfg: PretrainConfig,
     _save_resume(Path(cfg.resume_dir), unet, ema, opt, step)
     with atomic_path(Path(cfg.resume_dir) / "vae_tuned.safetensors") as tmp:
         save_file({k: v.contiguous() for k, v in base.vae.state_dict().items()}, str(tmp))
-    shipped = BaseModel(base.vae, base.text_encoder, base.tokenizer, ema, base.scheduler, "tiny", base.prediction_type,
-                        base.noise_shared)
+    shipped = BaseModel(base.vae, base.text_encoder, base.tokenizer, ema, base.scheduler, "tiny", base.prediction_type)
     save_tiny_base(shipped, Path(cfg.out_dir), {"pretrain": {**asdict(cfg), "unet_steps": step}})
     log(stage="checkpoint", step=step, out_dir=cfg.out_dir)
 
@@ -342,7 +338,7 @@ def pretrain_base(cfg: PretrainConfig) -> Path:
     log(stage="start", config=asdict(cfg), torch=torch.__version__)
     if cfg.warm_start:
         _warm_start(cfg, log)
-    base = build_tiny_components(cfg.seed, {**TINY_COMPONENTS, "noise_shared": cfg.noise_shared})
+    base = build_tiny_components(cfg.seed)
     videos = pool_videos(cfg)
     log(stage="data", videos=len(videos), prompts=sorted({p for _, p in videos}))
     _vae_stage(base, videos, cfg, log)

@@ -112,7 +112,7 @@ class FlashTrainer:
         views, sched = z0.shape[0] // len(batch), self.base.scheduler
         t = sample_timesteps(len(batch), sched.config.num_train_timesteps, self.cfg.alpha,
                              self.cfg.uniform_timesteps, self.gen).repeat(views).to(z0.device)
-        noise = self.base.noise(z0.shape, self.gen).to(z0.device)
+        noise = torch.randn(z0.shape, generator=self.gen).to(z0.device)
         emb = self._embed([v.prompt for v in batch] * views).repeat_interleave(z0.shape[2], 0)
         if self.corr is not None:
             self.corr.select()

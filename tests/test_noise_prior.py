@@ -28,13 +28,57 @@ def test_shared_fraction_out_of_range_is_refused():
         video_noise((1, 1, 2, 1, 1), None, 1.0)
 
 
-def test_the_base_keeps_its_prior_through_save_and_load(tmp_path):
-    base = build_tiny_components(0, {**TINY_COMPONENTS, "noise_shared": 0.6})
-    assert base.noise_shared == 0.6
+def test_the_tiny_base_is_sampled_from_the_tiny_prior(tmp_path):
+    from flash.config import TINY_NOISE_SHARED
+
+    base = build_tiny_components(0)
     save_tiny_base(base, tmp_path)
     loaded = load_tiny_base(tmp_path)
-    assert loaded.noise_shared == 0.6
+    assert 0 < TINY_NOISE_SHARED < 1 and base.noise_shared == loaded.noise_shared == TINY_NOISE_SHARED
     g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
-    assert torch.equal(loaded.noise((1, 4, 6, 2, 2), g1), video_noise((1, 4, 6, 2, 2), g2, 0.6))
-    assert build_tiny_components(0).noise_shared == 0.0      # the default (and the paper profile): i.i.d.
+    assert torch.equal(loaded.noise((1, 4, 6, 2, 2), g1), video_noise((1, 4, 6, 2, 2), g2, TINY_NOISE_SHARED))
 
+
+def _first_unet_input(unet, run) -> torch.Tensor:
+    """The ``sample`` (B, C, F, h, w) of the first UNet call made by ``run()``."""
+    seen = []
+
+    def keep(module, args, kwargs):
+        if not seen:
+            seen.append((args[0] if args else kwargs["sample"]).detach().clone())
+
+    handle = unet.register_forward_pre_hook(keep, with_kwargs=True)
+    try:
+        run()
+    finally:
+        handle.remove()
+    return seen[0]
+
+
+def _frame_correlation(latents: torch.Tensor) -> float:
+    """Mean correlation between frames 2..F of the first video's 4 latent channels (frame 1 may be the image)."""
+    x = latents[0, :4, 1:].transpose(0, 1).reshape(latents.shape[2] - 1, -1)       # (F-1, C*h*w)
+    corr = torch.corrcoef(x)
+    return float(corr[~torch.eye(len(corr), dtype=torch.bool)].mean())
+
+
+# every method that samples the tiny base's video UNet from noise; LAMP samples the base's *image* UNet with
+# its own shared noise (its paper's), TI2V-Zero starts from the noised repeated image
+UNET = {"flash": lambda m: m._load_base().unet, "pia": lambda m: m.pipe.unet, "sparsectrl": lambda m: m.pipe.unet,
+        "dynamicrafter": lambda m: m.model.unet, "dreamvideo": lambda m: m.parts[0].unet}
+STEPS = {"flash": {"sample_steps": 1}, "dreamvideo": {"sample_steps": 1}}
+
+
+@pytest.mark.parametrize("name", sorted(UNET))
+def test_sampling_starts_from_the_tiny_bases_noise_prior(name):
+    import numpy as np
+
+    from flash_bench.registry import METHODS
+    from flash_bench.types import MethodContext
+
+    shared = load_tiny_base().noise_shared
+    torch.set_num_threads(1)
+    method = METHODS.get(name)(MethodContext(profile="tiny", size=64, options=STEPS.get(name, {"steps": 1})))
+    image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    latents = _first_unet_input(UNET[name](method), lambda: method.animate(image, "a person is waving.", 16, seed=0))
+    assert abs(_frame_correlation(latents) - shared) < 0.12, name

@@ -106,8 +106,6 @@ def pretrain_base(
     videos_per_action: int = typer.Option(30, help="Pretrain-pool videos per action."),
     warm_start: Optional[Path] = typer.Option(None, help="Continue from this tiny base folder (e.g. the shipped "
                                               "one) when --resume-dir holds no training state."),
-    noise_shared: float = typer.Option(0.0, help="Mixed noise prior: fraction of the noise variance all frames "
-                                       "share (flash/noise_prior.py); the base keeps it for fitting and sampling."),
     decoder_every: int = typer.Option(8, help="One VAE-decoder tuning step per this many UNet steps; 0 keeps the "
                                       "VAE as it is (e.g. a warm start whose decoder others were trained on)."),
     threads: int = typer.Option(2, help="CPU threads."),
@@ -121,7 +119,7 @@ def pretrain_base(
     kw = {} if out_dir is None else {"out_dir": str(out_dir)}
     cfg = PretrainConfig(seed=seed, unet_minutes=minutes, vae_minutes=vae_minutes, resume_dir=str(resume_dir),
                          save_every_min=save_every, videos_per_action=videos_per_action,
-                         warm_start=str(warm_start or ""), noise_shared=noise_shared, threads=threads,
+                         warm_start=str(warm_start or ""), threads=threads,
                          decoder_every=decoder_every, **kw)
     folder = run_pretraining(cfg)
     typer.echo(f"tiny base written to {folder}")
