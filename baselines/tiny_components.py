@@ -196,4 +196,4 @@ class PipelineMethod:
             return None
         side = self.cfg.native_size // pipe.vae_scale_factor
         shape = (1, pipe.vae.config.latent_channels, num_frames, side, side)
-        return video_noise(shape, seeded(seed, self.ctx.device), shared)
+        return video_noise(shape, torch.Generator().manual_seed(int(seed)), shared)   # CPU draw, as FLASH's

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from flash.base_model import build_tiny_components, load_tiny_base, save_tiny_base, TINY_COMPONENTS
+from flash.base_model import build_tiny_components, load_tiny_base, save_tiny_base
 from flash.noise_prior import video_noise
 
 
