@@ -76,9 +76,10 @@ def test_sampling_starts_from_the_tiny_bases_noise_prior(name):
     from flash_bench.registry import METHODS
     from flash_bench.types import MethodContext
 
-    shared = load_tiny_base().noise_shared
+    from flash.config import TINY_NOISE_SHARED
+
     torch.set_num_threads(1)
     method = METHODS.get(name)(MethodContext(profile="tiny", size=64, options=STEPS.get(name, {"steps": 1})))
     image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     latents = _first_unet_input(UNET[name](method), lambda: method.animate(image, "a person is waving.", 16, seed=0))
-    assert abs(_frame_correlation(latents) - shared) < 0.12, name
+    assert abs(_frame_correlation(latents) - TINY_NOISE_SHARED) < 0.12, name
