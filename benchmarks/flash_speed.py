@@ -8,10 +8,12 @@
    of every spatial self-attention) and on the same UNet with FLASH's cross-frame processors (the cost of
    FLASH's sampling loop alone: reference latent at every step, AdaIN, encoding the reference image).
 
-    .venv/bin/python benchmarks/flash_speed.py [--repeats 5] [--base-dir flash/weights/tiny_base]
+    .venv/bin/python benchmarks/flash_speed.py [--repeats 9] [--base-dir flash/weights/tiny_base]
 
 Uses the shipped tiny base when present (a random tiny base otherwise — speed does not depend on the
-weights). Prints medians; wall-clock on a shared machine is noisy, so compare ratios from one run.
+weights). The compared calls are timed in interleaved rounds (one call of each per round, the order rotating);
+a ratio is the median over rounds of the per-round ratio, so load that drifts during the run cancels out.
+Block-wise medians (all FLASH calls, then all pipeline calls) moved by ±4% between runs here.
 """
 from __future__ import annotations
 
@@ -23,15 +25,25 @@ import numpy as np
 import torch
 
 
-def _median_seconds(fn, repeats: int, warmup: int = 1) -> float:
+def _interleaved(fns: dict, repeats: int, warmup: int = 1) -> dict[str, list[float]]:
+    """Seconds per call of each function, timed in rounds that call every function once (the order rotating),
+    so that a change in the machine's load hits all of them alike. Returns name -> one time per round."""
+    names = list(fns)
     for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name in names:
+            fns[name]()
+    times = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            start = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def _ratio(times: dict[str, list[float]], num: str, den: str) -> float:
+    """Median over rounds of the per-round ratio (robust to load drifting between rounds)."""
+    return statistics.median(a / b for a, b in zip(times[num], times[den], strict=True))
 
 
 def _base(base_dir):
@@ -50,11 +62,10 @@ def training_ratio(base_dir, repeats: int, frames: int) -> dict:
 
     videos = [TrainingVideo(render_video("arm_wave", i, num_frames=frames, size=64), "a person is waving.")
               for i in range(2)]
-    out = {}
-    for number in (1, 5):
-        trainer = FlashTrainer(_base(base_dir), variant(number, batch=1))
-        out[f"variant{number}_step_s"] = _median_seconds(lambda: trainer.step(videos), repeats)
-    out["train_ratio"] = out["variant5_step_s"] / out["variant1_step_s"]
+    trainers = {number: FlashTrainer(_base(base_dir), variant(number, batch=1)) for number in (1, 5)}
+    times = _interleaved({f"variant{n}_step_s": (lambda t=t: t.step(videos)) for n, t in trainers.items()}, repeats)
+    out = {name: statistics.median(ts) for name, ts in times.items()}
+    out["train_ratio"] = _ratio(times, "variant5_step_s", "variant1_step_s")
     return out
 
 
@@ -68,8 +79,7 @@ def sampling_ratio(base_dir, repeats: int, frames: int, steps: int) -> dict:
     apply_cross_frame_attention(flash_base.unet)
     image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     cfg = SamplingConfig(steps=steps, guidance=7.5)
-    flash_s = _median_seconds(lambda: animate(flash_base, image, "a person is waving.", frames, 0, cfg), repeats)
-    out = {"flash_sample_s": flash_s}
+    fns = {"flash_sample_s": lambda: animate(flash_base, image, "a person is waving.", frames, 0, cfg)}
     for key, cross_frame in (("", False), ("_cross_frame_unet", True)):
         plain = _base(base_dir)
         if cross_frame:
@@ -78,19 +88,19 @@ def sampling_ratio(base_dir, repeats: int, frames: int, steps: int) -> dict:
                                    unet=plain.unet, motion_adapter=None,
                                    scheduler=DDIMScheduler.from_config(plain.scheduler.config))
         pipe.set_progress_bar_config(disable=True)
-
-        def run_pipe():
-            pipe("a person is waving.", num_frames=frames, height=64, width=64, num_inference_steps=steps,
-                 guidance_scale=7.5, generator=torch.Generator().manual_seed(0), output_type="np")
-
-        out[f"animatediff_pipeline{key}_s"] = _median_seconds(run_pipe, repeats)
-        out[f"sample_ratio{key}"] = flash_s / out[f"animatediff_pipeline{key}_s"]
+        fns[f"animatediff_pipeline{key}_s"] = lambda pipe=pipe: pipe(
+            "a person is waving.", num_frames=frames, height=64, width=64, num_inference_steps=steps,
+            guidance_scale=7.5, generator=torch.Generator().manual_seed(0), output_type="np")
+    times = _interleaved(fns, repeats)
+    out = {name: statistics.median(ts) for name, ts in times.items()}
+    for key in ("", "_cross_frame_unet"):
+        out[f"sample_ratio{key}"] = _ratio(times, "flash_sample_s", f"animatediff_pipeline{key}_s")
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--base-dir", default=None)

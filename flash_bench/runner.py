@@ -25,7 +25,7 @@ from flash_bench.manifest import new_manifest
 from flash_bench.registry import DATASETS, METHODS
 from flash_bench.store import RunStore
 from flash_bench.types import Action, InputError, MethodContext
-from flash_bench.video_io import read_video, write_video
+from flash_bench.video_io import write_video
 
 
 def item_seed(seed: int, action: str, item: str) -> int:

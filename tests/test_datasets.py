@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import make_folder_dataset, moving_square
+from conftest import moving_square
 from flash_bench.datasets.base import select_shots
 from flash_bench.datasets.folder import FolderDataset
 from flash_bench.datasets.haa500 import PAPER_ACTIONS, HAA500Dataset

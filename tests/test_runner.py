@@ -1,6 +1,5 @@
 """The run loop: records, resume, locking, faults recorded without stopping the run, kill -9 safety."""
 import json
-import os
 import signal
 import subprocess
 import sys
