@@ -46,9 +46,9 @@ def main() -> None:
     from flash_demo import jitter
 
     from flash.base_model import load_tiny_base
-    from flash.config import TINY, variant
+    from flash.config import variant
     from flash.losses import noisy_input
-    from flash.sampling import SamplingConfig, sample_latents
+    from flash.sampling import SamplingConfig, frames_to_uint8, sample_latents
     from flash.train import FlashTrainer, TrainingVideo, video_to_unit
     from flash_bench import yardstick
     from flash_bench.datasets.synthetic import SyntheticDataset
@@ -58,7 +58,7 @@ def main() -> None:
         raise SystemExit(f"unknown synthetic action {args.action!r}")
     video = action.train[args.video].load()
     base = load_tiny_base()
-    trainer = FlashTrainer(base, variant(1, lr=args.lr, steps=args.steps, sample_steps=TINY.sample_steps))
+    trainer = FlashTrainer(base, variant(1, lr=args.lr, steps=args.steps))
     for p in base.unet.parameters():          # the whole UNet, not FLASH's trainable subset: an upper bound
         p.requires_grad_(True)
     trainer.optimizer = torch.optim.AdamW(base.unet.parameters(), lr=args.lr)
@@ -105,8 +105,7 @@ def main() -> None:
             latents = sample_latents(base, z0[:, :, 0], action.prompt, z0.shape[2], seed, cfg)
             errs.append(temporal_share((latents - z0)[:, :, 1:], var))
             with torch.inference_mode():
-                frames = base.decode_latents(latents[0].permute(1, 0, 2, 3))
-            videos.append(((frames.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy())
+                videos.append(frames_to_uint8(base.decode_latents(latents[0].permute(1, 0, 2, 3))))
         logp = yardstick.log_probs(ys, videos)
         p, hits = np.exp(logp[:, target]).mean(), int((logp.argmax(1) == target).sum())
         print(f"  sampled, noise prior s={shared:.1f}, DDIM {steps:2d}: temporal error "
