@@ -56,9 +56,12 @@ def main() -> None:
     action = next((a for a in SyntheticDataset().actions() if a.id == args.action), None)
     if action is None:
         raise SystemExit(f"unknown synthetic action {args.action!r}")
+    if not 0 <= args.video < len(action.train):
+        raise SystemExit(f"--video {args.video}: {action.id} has training videos 0-{len(action.train) - 1}")
     video = action.train[args.video].load()
     base = load_tiny_base()
     trainer = FlashTrainer(base, variant(1, lr=args.lr, steps=args.steps))
+    size = trainer.cfg.native_size
     for p in base.unet.parameters():          # the whole UNet, not FLASH's trainable subset: an upper bound
         p.requires_grad_(True)
     trainer.optimizer = torch.optim.AdamW(base.unet.parameters(), lr=args.lr)
@@ -77,7 +80,7 @@ def main() -> None:
     sched = DDIMScheduler.from_config(base.scheduler.config)
     sched.set_timesteps(25)                   # step() needs a schedule; only its x0 prediction is used below
     with torch.inference_mode():
-        z0 = base.encode_frames(video_to_unit(video, 64) * 2 - 1).permute(1, 0, 2, 3)[None]   # (1, C, F, h, w)
+        z0 = base.encode_frames(video_to_unit(video, size) * 2 - 1).permute(1, 0, 2, 3)[None]   # (1, C, F, h, w)
         var = float(z0.var())
         motion = temporal_share(z0, var)
         print(f"motion share of the latent variance: {motion:.4f}")
