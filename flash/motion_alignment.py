@@ -61,4 +61,14 @@ class MotionAlignment:
 
 
 def apply_motion_alignment(unet, state, tau: float = 90.0) -> MotionAlignment:
-    return MotionAlignment(unet, state, tau)
+    """The UNet's one :class:`MotionAlignment`, with ``tau`` (installed on first use).
+
+    Idempotent, like :func:`flash.cross_frame_attention.apply_cross_frame_attention`: every fit on the same UNet
+    reuses the same hooks instead of stacking another set on the motion modules.
+    """
+    existing = getattr(unet, "_flash_motion_alignment", None)
+    if existing is not None and existing.handles:
+        existing.state, existing.tau, existing.enabled = state, tau, False
+        return existing
+    unet._flash_motion_alignment = MotionAlignment(unet, state, tau)
+    return unet._flash_motion_alignment

@@ -9,6 +9,7 @@ optimizer file beside it lets training resume.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
 from dataclasses import dataclass
@@ -106,8 +107,27 @@ class FlashTrainer:
         z = self.base.encode_frames(views.flatten(0, 2).to(device) * 2 - 1)          # (V*B*F, C, h, w)
         return z.view(v * b, f, *z.shape[1:]).permute(0, 2, 1, 3, 4)              # (V*B, C, F, h, w)
 
-    def loss(self, batch: Sequence[TrainingVideo]) -> torch.Tensor:
-        """eq. 2 on one batch of pairs, with this step's alignment switches."""
+    @contextlib.contextmanager
+    def alignment(self):
+        """The alignment switches of one step: motion hooks on (the correspondence layers are drawn in
+        :meth:`_pair_loss`, after the pair's own draws); all off on exit.
+
+        They must stay on through ``backward``: with gradient checkpointing (the paper profile) backward recomputes
+        each checkpointed block, and a block recomputed without the switches saves other tensors (a
+        ``CheckpointError``) or silently gives other gradients.
+        """
+        if self.motion is not None:
+            self.motion.enabled = True
+        try:
+            yield
+        finally:
+            if self.corr is not None:
+                self.corr.clear()
+            if self.motion is not None:
+                self.motion.enabled = False
+
+    def _pair_loss(self, batch: Sequence[TrainingVideo]) -> torch.Tensor:
+        """eq. 2 on one batch of pairs; call it inside :meth:`alignment`."""
         z0 = self._latent_pairs(batch)
         views, sched = z0.shape[0] // len(batch), self.base.scheduler
         t = sample_timesteps(len(batch), sched.config.num_train_timesteps, self.cfg.alpha,
@@ -116,24 +136,28 @@ class FlashTrainer:
         emb = self._embed([v.prompt for v in batch] * views).repeat_interleave(z0.shape[2], 0)
         if self.corr is not None:
             self.corr.select()
-        if self.motion is not None:
-            self.motion.enabled = True
-        try:   # mixed precision on CUDA only (never bf16/fp16 compute on CPU)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=z0.is_cuda):
-                pred = self.base.unet(noisy_input(sched, z0, noise, t), t, emb).sample
-        finally:
-            if self.corr is not None:
-                self.corr.clear()
-            if self.motion is not None:
-                self.motion.enabled = False
+        # mixed precision on CUDA only (never bf16/fp16 compute on CPU)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=z0.is_cuda):
+            pred = self.base.unet(noisy_input(sched, z0, noise, t), t, emb).sample
         return denoising_loss(pred, diffusion_target(sched, z0, noise, t))
+
+    def loss(self, batch: Sequence[TrainingVideo]) -> torch.Tensor:
+        """eq. 2 on one batch of pairs with a fresh draw of the alignment switches (evaluation; no backward)."""
+        with self.alignment():
+            return self._pair_loss(batch)
+
+    def backward(self, batch: Sequence[TrainingVideo]) -> torch.Tensor:
+        """eq. 2 on one batch and its gradients, the alignment switches on through forward *and* backward."""
+        with self.alignment():
+            loss = self._pair_loss(batch)
+            loss.backward()
+        return loss.detach()
 
     def step(self, videos: Sequence[TrainingVideo]) -> float:
         idx = torch.randint(0, len(videos), (self.cfg.batch,), generator=self.gen).tolist()
         self.base.unet.train()
-        loss = self.loss([videos[i] for i in idx])
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = self.backward([videos[i] for i in idx])
         torch.nn.utils.clip_grad_norm_([p for p in self.base.unet.parameters() if p.requires_grad], 1.0)
         self.optimizer.step()
         self.step_count += 1
