@@ -36,6 +36,10 @@ def decoder_checkpoint(profile: str, decoder, branches: str = "both") -> str | N
     True means the shipped Detail Enhancement Decoder for ``branches`` (tiny: ``flash/weights/tiny_decoder/``;
     paper: the ``flash-detail-decoder-sd15`` weights entry, which the user trains once).
     """
+    from flash.detail_decoder import BRANCHES
+
+    if branches != "both" and branches not in BRANCHES:
+        raise InputError(f"decoder_branches={branches!r}: expected 'both' or one of {list(BRANCHES)}")
     if decoder in (None, False):
         return None
     if isinstance(decoder, str):
@@ -57,12 +61,12 @@ _BRANCH_FLAGS = {"both": "warp,attn", "warp": "warp", "attn": "attn"}
 
 
 def config_from_options(profile: str, options: dict) -> FlashConfig:
-    """Options → FlashConfig. The full model (#6, with the decoder) is the default, as in the paper's Table 1."""
+    """Options → FlashConfig. The full model (#6, with the decoder) is the default in both profiles, as in the
+    paper's Table 1, so a label means one configuration (in the paper profile the decoder is the user-trained
+    ``flash-detail-decoder-sd15`` weights entry; a missing one is an error that says how to train it)."""
     opts = dict(options)
     number = opts.pop("variant", None)
-    # default: the decoder with variant #6, or with no variant in the tiny profile (whose decoder ships);
-    # the paper profile's decoder is trained by the user, so plain `flash` there is #5 unless decoder is set
-    default = int(number) == 6 if number is not None else profile == "tiny"
+    default = int(number) == 6 if number is not None else True
     opts["decoder"] = decoder_checkpoint(profile, opts.get("decoder", default), opts.pop("decoder_branches", "both"))
     if number is not None:
         return variant(int(number), profile, **opts)

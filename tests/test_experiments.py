@@ -110,3 +110,40 @@ def test_declaration_files_hold_no_logic(path):
     bad = [type(n).__name__ for n in ast.walk(tree) if isinstance(n, FORBIDDEN)]
     calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     assert not bad and calls <= {"Experiment", "Cell"}, (path.name, bad, calls)
+
+
+@pytest.mark.parametrize("profile", ["tiny", "paper"])
+def test_every_flash_cell_resolves_and_one_label_is_one_config(profile, monkeypatch):
+    """Each FLASH cell of every experiment builds its config in both profiles (Table A2's decoder rows once asked
+    for a branch name the decoder does not know), and a label always means the same FlashConfig — the run dir keys
+    videos by label (once plain ``flash`` was #5 in the paper profile and #6 in the tiny one)."""
+    import flash.method as fm
+
+    # a stand-in path per branch set, so the paper profile needs no trained decoder on disk
+    monkeypatch.setattr(fm, "TINY_DECODER_DIR", Path("/decoders"))
+    real = fm.decoder_checkpoint
+    monkeypatch.setattr(fm, "decoder_checkpoint", lambda prof, decoder, branches="both":
+                        None if decoder in (None, False) else
+                        (real("tiny", False, branches) or f"/decoders/{branches}.safetensors"))
+    configs: dict[str, object] = {}
+    for exp in ALL.values():
+        for cell in exp.unique_cells():
+            if cell.method != "flash":
+                continue
+            key = fm.config_from_options(profile, cell.options), cell.shots, cell.joint
+            assert configs.setdefault(cell.label, key) == key, cell.label
+    assert len(set(configs.values())) == len(configs)     # and one configuration has one label
+    full = fm.config_from_options(profile, {})
+    assert full.decoder and full.motion_align and full.corr_align and full.strong_aug   # plain `flash` is #6
+    assert configs["flash"] == (full, None, False)
+
+
+def test_unknown_decoder_branches_is_one_clear_error():
+    from flash.detail_decoder import BRANCHES, DetailDecoderConfig
+    from flash.method import config_from_options
+    from flash_bench.types import InputError
+
+    with pytest.raises(InputError, match="decoder_branches='attention'"):
+        config_from_options("tiny", {"variant": 6, "decoder_branches": "attention"})
+    for name in BRANCHES:   # every name the option takes is one the decoder's parser takes
+        assert DetailDecoderConfig.parse_branches(name).branches == (name,)

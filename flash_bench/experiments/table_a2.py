@@ -23,7 +23,7 @@ TABLE_A2 = Experiment(
         Cell("#5", "flash", V5, display=("90", "0.5", "✗", "✗"), paper_row="#5", group=2),
         Cell("#6", "flash", {**V6, "decoder_branches": "warp"}, display=("90", "0.5", "✓", "✗"),
              paper_row="#6@warp", group=2),
-        Cell("#6", "flash", {**V6, "decoder_branches": "attention"}, display=("90", "0.5", "✗", "✓"),
+        Cell("#6", "flash", {**V6, "decoder_branches": "attn"}, display=("90", "0.5", "✗", "✓"),
              paper_row="#6@patch", group=2),
         Cell("#6", "flash", {**V6, "decoder_branches": "both"}, display=("90", "0.5", "✓", "✓"),
              paper_row="#6@warp+patch", group=2),
