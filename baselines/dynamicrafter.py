@@ -422,7 +422,8 @@ def paper_model(device: str, options: dict) -> tuple[DynamiCrafterModel, dict]:
           allow_missing=("logit_scale", "logit_bias", "visual.proj", "text_projection"))
     resampler = Resampler(PAPER_ARCH)
     _load(resampler, _sub(state, "image_proj_model."), "Resampler")
-    sched = {**ANIMATEDIFF_SCHEDULER, "timestep_spacing": "leading", "prediction_type": "epsilon"}
+    sched = {**ANIMATEDIFF_SCHEDULER, "timestep_spacing": "leading", "set_alpha_to_one": False,
+             "prediction_type": "epsilon"}   # lvdm's DDIM: the last step lands on ᾱ_0, not 1
     model = DynamiCrafterModel(unet, vae, clip.visual, resampler, openclip_text_fn(clip), PAPER_ARCH, sched)
     return model.eval().requires_grad_(False).to(device), {"checkpoint": "Doubiiu/DynamiCrafter model.ckpt (256)"}
 

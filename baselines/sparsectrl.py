@@ -7,7 +7,11 @@ gets the VAE latent of its condition image (zeros where there is none) concatena
 
 ``paper``: SD1.5 + MotionAdapter ``guoyww/animatediff-motion-adapter-v1-5-3`` (AnimateDiff v3) + its domain
 adapter LoRA ``guoyww/animatediff-motion-lora-v1-5-3`` (fused, needs ``peft``) + ``SparseControlNetModel``
-``guoyww/animatediff-sparsectrl-rgb``; DDIM 25 steps, CFG 8.5 (the official RGB settings), 16 frames; local files only.
+``guoyww/animatediff-sparsectrl-rgb``; the official RGB settings of guoyww/AnimateDiff
+(``configs/prompts/3_sparsectrl/3_1_sparsectrl_i2v.yaml``): 256×384 (H×W), DDIM 25 steps, CFG 8.5; 16 frames; local
+files only. The reference is cropped to 2:3 around its centre and resized, as that repository's ``animate.py`` does
+(``RandomResizedCrop((H, W), scale=(1, 1), ratio=W/H)``, whose fallback is this centre crop); the benchmark's frames
+are square, so the 256×384 video's central 256×256 is what is scored (docs/paper_profile_settings.md).
 ``tiny``: the same pipeline on FLASH's tiny base; the control net is initialised from the base (encoder + motion
 modules, as ``SparseControlNetModel.from_unet`` does), pretrained on the synthetic pretrain pool by
 :mod:`baselines.pretrain_conditioning` and shipped in ``baselines/weights/sparsectrl_tiny.safetensors``. The domain
@@ -33,11 +37,38 @@ class SparseCtrlConfig:
     steps: int = 25
     guidance: float = 8.5
     conditioning_scale: float = 1.0
-    native_size: int = 512
+    height: int = 256
+    width: int = 384
     negative_prompt: str = ""
 
 
-PROFILES = {"paper": SparseCtrlConfig(), "tiny": SparseCtrlConfig(native_size=64, steps=TINY_DDIM_STEPS)}
+PROFILES = {"paper": SparseCtrlConfig(), "tiny": SparseCtrlConfig(height=64, width=64, steps=TINY_DDIM_STEPS)}
+
+
+def condition_image(reference, height: int, width: int):
+    """uint8 (H, W, 3) -> PIL ``width``×``height``: AnimateDiff's condition transform, ``RandomResizedCrop((height,
+    width), scale=(1, 1), ratio=width/height)``, which for any other aspect takes its fallback, the largest centred
+    crop of that aspect (drawn here without the global RNG), then resizes it bilinearly."""
+    from torchvision.transforms.functional import resized_crop
+
+    image = tc.to_pil(reference, reference.shape[:2])        # validates; no resize
+    w, h = image.size
+    ratio = width / height
+    if w / h < ratio:                                       # taller than wanted: keep the full width
+        cw, ch = w, int(round(w / ratio))
+    elif w / h > ratio:                                     # wider: keep the full height
+        cw, ch = int(round(h * ratio)), h
+    else:
+        cw, ch = w, h
+    return resized_crop(image, (h - ch) // 2, (w - cw) // 2, ch, cw, [height, width])
+
+
+def central_square(frames):
+    """(F, H, W, 3) -> its central min(H, W)² (the benchmark scores square frames)."""
+    h, w = frames.shape[1:3]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    return frames[:, top:top + side, left:left + side]
 
 
 def tiny_controlnet(base):
@@ -133,13 +164,17 @@ class SparseCtrlMethod(tc.PipelineMethod, Method):
         with torch.random.fork_rng(devices=[]):   # the pipeline samples the condition latent from the global RNG
             torch.manual_seed(int(seed))
             out = self._run(reference, prompt, num_frames, seed)
-        return tc.frames_to_uint8(out.frames[0], self.ctx.size)
+        return tc.frames_to_uint8(central_square(out.frames[0]), self.ctx.size)
+
+    def frame_size(self) -> tuple[int, int]:
+        return self.cfg.height, self.cfg.width
 
     def _run(self, reference, prompt, num_frames, seed):
-        cfg, size = self.cfg, self.cfg.native_size
+        cfg = self.cfg
         return self.pipe(prompt=prompt, negative_prompt=cfg.negative_prompt,
-                         conditioning_frames=[tc.to_pil(reference, size)], controlnet_frame_indices=[0],
-                         controlnet_conditioning_scale=cfg.conditioning_scale, num_frames=num_frames, height=size,
-                         width=size, num_inference_steps=cfg.steps, guidance_scale=cfg.guidance,
+                         conditioning_frames=[condition_image(reference, cfg.height, cfg.width)],
+                         controlnet_frame_indices=[0], controlnet_conditioning_scale=cfg.conditioning_scale,
+                         num_frames=num_frames, height=cfg.height, width=cfg.width,
+                         num_inference_steps=cfg.steps, guidance_scale=cfg.guidance,
                          latents=self.initial_latents(num_frames, seed),
                          generator=tc.seeded(seed, self.ctx.device), output_type="np")

@@ -99,16 +99,17 @@ def paper_snapshot(name: str, options: dict) -> str:
 
 
 # ----------------------------------------------------------------------------------------- pixels
-def to_pil(reference: np.ndarray, size: int):
-    """uint8 (H, W, 3) -> PIL image of ``size``² (bicubic when resizing)."""
+def to_pil(reference: np.ndarray, size: int | tuple[int, int]):
+    """uint8 (H, W, 3) -> PIL image of ``size``² or (height, width) ``size`` (bicubic when resizing)."""
     from PIL import Image
 
     from flash_bench.types import InputError
 
     if reference.dtype != np.uint8 or reference.ndim != 3 or reference.shape[-1] != 3:
         raise InputError(f"reference image must be uint8 (H, W, 3), got {reference.dtype} {reference.shape}")
+    height, width = (size, size) if isinstance(size, int) else size
     img = Image.fromarray(np.ascontiguousarray(reference))
-    return img if img.size == (size, size) else img.resize((size, size), Image.BICUBIC)
+    return img if img.size == (width, height) else img.resize((width, height), Image.BICUBIC)
 
 
 def to_unit_image(reference: np.ndarray, size: int) -> torch.Tensor:
@@ -185,6 +186,10 @@ class PipelineMethod:
         _ = self.pipe
         return {"name": self.name, "profile": self.ctx.profile, **self._tags, **self._cfg_dict}
 
+    def frame_size(self) -> tuple[int, int]:
+        """(height, width) of the frames the pipeline generates."""
+        return self.cfg.native_size, self.cfg.native_size
+
     def initial_latents(self, num_frames: int, seed: int):
         """The base's prior noise (flash/noise_prior.py) as the pipeline's ``latents``; None (the pipeline draws
         i.i.d. noise itself) when the base shares none across frames."""
@@ -194,6 +199,6 @@ class PipelineMethod:
         shared = self._tags.get("noise_shared", 0.0)
         if not shared:
             return None
-        side = self.cfg.native_size // pipe.vae_scale_factor
-        shape = (1, pipe.vae.config.latent_channels, num_frames, side, side)
+        height, width = (side // pipe.vae_scale_factor for side in self.frame_size())
+        shape = (1, pipe.vae.config.latent_channels, num_frames, height, width)
         return video_noise(shape, torch.Generator().manual_seed(int(seed)), shared)   # CPU draw, as FLASH's

@@ -23,10 +23,12 @@ TINY_BASE_DIR = Path(__file__).parent / "weights" / "tiny_base"
 SD15_REPO = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 MOTION_ADAPTER_REPO = "guoyww/animatediff-motion-adapter-v1-5-2"
 
-# AnimateDiff's inference scheduler: DDIM over SD's 1000 steps with *linear* betas 0.00085 -> 0.012.
+# AnimateDiff's inference scheduler, as its scripts/animate.py builds it: DDIMScheduler(**noise_scheduler_kwargs of
+# configs/inference/inference-v2.yaml) — *linear* betas 0.00085 -> 0.012, steps_offset 1, no clipping — with
+# diffusers' defaults for the rest: "leading" spacing and set_alpha_to_one=True (25 steps: 961, 921, ..., 1).
 ANIMATEDIFF_SCHEDULER = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012,
                              beta_schedule="linear", clip_sample=False, steps_offset=1,
-                             timestep_spacing="linspace", set_alpha_to_one=False)
+                             timestep_spacing="leading", set_alpha_to_one=True)
 
 # Tiny profile: 64x64 RGB -> x8 VAE -> 8x8x4 latents; 2-level UNet (32, 64) with cross-attention
 # (hence cross-frame attention) at both levels; one motion module per block.

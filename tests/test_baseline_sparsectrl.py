@@ -142,7 +142,7 @@ def paper(tmp_path_factory):
     lora = {f"{LORA_TARGET}.lora_A.weight": torch.randn(2, 32, generator=g) * 0.1,
             f"{LORA_TARGET}.lora_B.weight": torch.randn(32, 2, generator=g) * 0.1}
     StableDiffusionPipeline.save_lora_weights(str(root / "animatediff-v3-domain-adapter"), unet_lora_layers=lora)
-    opts = {"weights_dir": str(root), "native_size": 64, "steps": 2}
+    opts = {"weights_dir": str(root), "height": 64, "width": 64, "steps": 2}
     return SparseCtrlMethod(MethodContext(profile="paper", size=48, options=opts)), sd, adapter, net, lora
 
 
@@ -190,6 +190,51 @@ def test_first_call_matches_later_calls(profile, request):
 
     opts = dict(request.getfixturevalue("paper")[0].ctx.options) if profile == "paper" else {"steps": 2}
     fresh = SparseCtrlMethod(MethodContext(profile=profile, size=48, options=opts))
-    ref = reference(4, size=fresh.cfg.native_size)
+    ref = reference(4, size=fresh.cfg.height)
     first = fresh.animate(ref, "a person is waving.", 16, seed=0)
     assert np.array_equal(first, fresh.animate(ref, "a person is waving.", 16, seed=0))
+
+
+def test_paper_defaults_are_the_official_rgb_settings():
+    """guoyww/AnimateDiff configs/prompts/3_sparsectrl/3_1_sparsectrl_i2v.yaml: H 256, W 384, steps 25, CFG 8.5."""
+    from baselines.sparsectrl import PROFILES
+
+    cfg = PROFILES["paper"]
+    assert (cfg.height, cfg.width, cfg.steps, cfg.guidance) == (256, 384, 25, 8.5)
+
+
+@pytest.mark.parametrize("shape", [(90, 90), (60, 140), (140, 60)])
+def test_condition_image_is_animatediffs_transform(shape):
+    """Same pixels as the official script's torchvision RandomResizedCrop (its centre-crop fallback)."""
+    from PIL import Image
+    from torchvision import transforms
+
+    from baselines.sparsectrl import condition_image
+
+    image = np.random.default_rng(1).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    official = transforms.RandomResizedCrop((32, 48), (1.0, 1.0), ratio=(48 / 32, 48 / 32))(Image.fromarray(image))
+    np.testing.assert_array_equal(np.asarray(condition_image(image, 32, 48)), np.asarray(official))
+
+
+def test_paper_profile_generates_at_its_own_height_and_width(paper):
+    """The pipeline runs at the configured H×W (not a square); the scored video is its central square."""
+    from baselines.sparsectrl import SparseCtrlMethod
+
+    method = SparseCtrlMethod(MethodContext(profile="paper", size=40,
+                                            options={**paper[0].ctx.options, "height": 32, "width": 48}))
+    seen = {}
+    pipe = method.pipe
+    original = pipe.__class__.__call__
+
+    def spy(self, *args, **kwargs):
+        seen.update(height=kwargs["height"], width=kwargs["width"], cond=kwargs["conditioning_frames"][0].size)
+        out = original(self, *args, **kwargs)
+        seen["frames"] = out.frames[0].shape
+        return out
+
+    import unittest.mock as mock
+
+    with mock.patch.object(pipe.__class__, "__call__", spy):
+        video = method.animate(reference(0, size=64), "a person is waving.", 4, seed=0)
+    assert (seen["height"], seen["width"], seen["cond"]) == (32, 48, (48, 32))
+    assert seen["frames"][1:3] == (32, 48) and video.shape == (4, 40, 40, 3)

@@ -41,6 +41,8 @@ def test_conditioning_pinned_at_every_call_and_queue_slides(method):
     assert len(calls) == 5 * per_frame                        # 5 new frames, each steps × (1 + U) UNet calls
     from diffusers import DDIMScheduler
     sched = DDIMScheduler.from_config(base.scheduler.config)
+    sched.set_timesteps(cfg.steps)
+    last = int(sched.timesteps[-1])                                                # 1 with AnimateDiff's spacing
     ref = base.encode_frames(tb.to_unit(reference_image()[None], 64))               # (1, C, h, w)
     for j in range(5):
         queue = ([ref] * k + pushed[:j])[-k:]                                  # independent queue model
@@ -50,7 +52,7 @@ def test_conditioning_pinned_at_every_call_and_queue_slides(method):
             ab = sched.alphas_cumprod[t]
             resid = (sample[:1, :, :k] - ab.sqrt() * cond) / (1 - ab).sqrt()   # must be pure N(0, 1) noise
             assert abs(resid.std().item() - 1) < 0.25 and abs(resid.mean().item()) < 0.25, (j, t)
-        assert calls[(j + 1) * per_frame - 1][1] == 0                          # last step at t = 0: pinning is tight
+        assert calls[(j + 1) * per_frame - 1][1] == last <= 1                 # last step at t <= 1: pinning is tight
     for j, latent in enumerate(pushed):                                        # what slid in is the output frame
         again = base.encode_frames(tb.to_unit(video[j + 1][None], 64))
         assert (again - latent).abs().max() < 0.05

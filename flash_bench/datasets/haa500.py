@@ -19,20 +19,21 @@ from flash_bench.datasets.base import select_shots
 from flash_bench.types import Action, InputError
 from flash_bench.video_io import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
-# action id: (paper name, HAA500 class folder, prompt sentence)
+# action id: (paper name, HAA500 class folder, prompt sentence). The sentence is the paper's where it prints one
+# (Fig. 1a, A1a, A1b, A4, A3.1's soccer example; tests/test_paper_constants.py); the others follow A3.1's rule.
 PAPER_ACTIONS: dict[str, tuple[str, str, str]] = {
-    "push_up": ("push-up", "push_up", "a person is doing push-ups."),
+    "push_up": ("push-up", "push_up", "A person is doing a pushup."),
     "arm_wave": ("arm wave", "arm_wave", "a person is waving their arm."),
-    "shoot_dance": ("shoot dance", "shoot_dance", "a person is doing the shoot dance."),
+    "shoot_dance": ("shoot dance", "shoot_dance", "A person is performing a shoot dance."),
     "running_in_place": ("running in place", "running_in_place", "a person is running in place."),
     "sprint_run": ("sprint run", "sprint_run", "a person is sprinting."),
     "soccer_shoot": ("soccer shoot", "soccer_shoot", "a person is shooting a soccer ball."),
     "drinking_from_cup": ("drinking from a cup", "drinking_from_a_cup", "a person is drinking from a cup."),
-    "balance_beam_jump": ("balance beam jump", "balancebeam_jump", "a person is jumping on a balance beam."),
+    "balance_beam_jump": ("balance beam jump", "balancebeam_jump", "An athlete is performing a balance beam jump."),
     "canoeing_sprint": ("canoeing sprint", "canoeing_sprint", "a person is paddling a canoe."),
     "chopping_wood": ("chopping wood", "chopping_wood", "a person is chopping wood with an axe."),
     "ice_bucket_challenge": ("ice bucket challenge", "ice_bucket_challenge",
-                             "a person is pouring a bucket of water over their head."),
+                             "A person is pouring water over their head as part of the ALS Ice Bucket Challenge."),
     "hugging_human": ("hugging human", "hugging_human", "two people are hugging each other."),
 }
 TRAIN_INDICES = range(0, 16)
