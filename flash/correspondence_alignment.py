@@ -32,9 +32,9 @@ class CorrespondenceAlignment:
         count = round(self.p * len(self.processors))
         chosen = set(torch.randperm(len(self.processors), generator=self.generator)[:count].tolist())
         for i, proc in enumerate(self.processors):
-            proc.align_qk = i in chosen
+            proc.qk_transform = align_query_key if i in chosen else None
         return [self.processors[i].name for i in sorted(chosen)]
 
     def clear(self) -> None:
         for proc in self.processors:
-            proc.align_qk = False
+            proc.qk_transform = None

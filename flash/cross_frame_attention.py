@@ -4,7 +4,8 @@ from the **first and the current frame** instead of the current frame alone.
 Installed as a diffusers attention processor on each ``attn1`` of the UNet's spatial transformers (the
 motion modules' temporal attention is left alone). A forward pre-hook on the UNet records the number of
 frames of the current call in a shared :class:`FrameState`, which the processors read. The same processor
-carries the switch used by inter-frame correspondence alignment (see :mod:`flash.correspondence_alignment`).
+carries the hook used by inter-frame correspondence alignment (:mod:`flash.correspondence_alignment` sets
+``qk_transform``; this module does not import it).
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ class CrossFrameAttnProcessor:
 
     def __init__(self, name: str, state: FrameState):
         self.name, self.state = name, state
-        self.align_qk = False   # set per step by correspondence alignment
+        self.qk_transform = None   # (q, k) -> (q, k), set per step by correspondence alignment
 
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None,
                  **kwargs):
@@ -51,9 +52,8 @@ class CrossFrameAttnProcessor:
         q = attn.to_q(hidden_states)
         k = first_and_current(attn.to_k(hidden_states), nf)                # (B*F, 2N, C)
         v = first_and_current(attn.to_v(hidden_states), nf)                # (B*F, 2N, C)
-        if self.align_qk:
-            from flash.correspondence_alignment import align_query_key
-            q, k = align_query_key(q, k)
+        if self.qk_transform is not None:
+            q, k = self.qk_transform(q, k)
         q, k, v = (_heads(t, attn.heads) for t in (q, k, v))
         if self.state.record_probs:
             probs = (q @ k.transpose(-1, -2) * attn.scale).softmax(-1)   # (B*F, heads, N, 2N)
