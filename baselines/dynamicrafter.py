@@ -13,7 +13,8 @@ is loaded by key mapping onto diffusers/open_clip parts: ``UNet3DConditionModel`
 ModelScope/VideoCrafter layout: ResBlock + temporal conv, spatial transformer, temporal transformer, and an
 initial temporal transformer) with this module's image cross-attention processors and fs-embedding hook,
 open_clip ViT-H-14 (text: penultimate layer; image tokens), diffusers ``AutoencoderKL`` (diffusers' own LDM VAE
-converter) and :class:`Resampler` (official keys). Official 256 settings: 50 DDIM steps, η = 1, CFG 7.5, fs = 3.
+converter) and :class:`Resampler` (official keys). Official 256 settings: 50 DDIM steps ("uniform" spacing), η = 1,
+CFG 7.5, fs = 3, LDM "linear" (sqrt-linear) betas; CLIP input resized as kornia does (:func:`clip_resize`).
 ``tiny``: the same conditioning modules on FLASH's tiny base (its VAE, text encoder and UNetMotionModel with
 ``conv_in`` widened to 8 channels); the image encoder is a frozen seeded tiny open_clip ViT. The modules the
 method adds (widened conv_in, image key/values, resampler, fs embedding) are pretrained on the synthetic pretrain
@@ -133,12 +134,30 @@ def tiny_vision(arch: Arch = TINY_ARCH):
     return VisionTransformer(**arch.tiny_vit).eval().requires_grad_(False)
 
 
+def clip_resize(image: torch.Tensor, size: int) -> torch.Tensor:
+    """``kornia.geometry.resize(image, (size, size), "bicubic", align_corners=True, antialias=True)``, as the official
+    image embedder resizes: when downscaling by f, a Gaussian blur with σ = max((f − 1)/2, 0.001) and an odd kernel
+    of ≥ max(4σ, 3) taps, then plain bicubic. For 256 → 224 (σ ≈ 0.07) that is plain bicubic."""
+    from torchvision.transforms.v2.functional import gaussian_blur
+
+    factors = [n / size for n in image.shape[-2:]]                             # (h, w)
+    if max(factors) > 1:
+        sigmas = [max((f - 1) / 2, 0.001) for f in factors]
+        kernel = [k + 1 - k % 2 for k in (int(max(4 * s, 3)) for s in sigmas)]
+        image = gaussian_blur(image, kernel_size=kernel[::-1], sigma=sigmas[::-1])   # torchvision takes (x, y)
+    return F.interpolate(image, size=(size, size), mode="bicubic", align_corners=True)
+
+
+def clip_pixels(image: torch.Tensor, size: int) -> torch.Tensor:
+    """Images in [-1, 1] (B, 3, H, W) -> the CLIP image encoder's input (resized, CLIP mean/std)."""
+    x = clip_resize(image, size)
+    mean, std = (torch.tensor(v, device=x.device).view(1, 3, 1, 1) for v in (CLIP_MEAN, CLIP_STD))
+    return ((x + 1) / 2 - mean) / std
+
+
 def image_tokens(visual, image: torch.Tensor, size: int) -> torch.Tensor:
     """Images in [-1, 1] (B, 3, H, W) -> every CLIP ViT token after the last block, no ln_post (B, 1+P, width)."""
-    x = F.interpolate(image, size=(size, size), mode="bicubic", align_corners=True, antialias=True)
-    mean, std = (torch.tensor(v, device=x.device).view(1, 3, 1, 1) for v in (CLIP_MEAN, CLIP_STD))
-    x = ((x + 1) / 2 - mean) / std
-    x = visual.conv1(x).flatten(2).transpose(1, 2)                             # (B, P, width)
+    x = visual.conv1(clip_pixels(image, size)).flatten(2).transpose(1, 2)         # (B, P, width)
     cls = visual.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
     x = visual.ln_pre(visual.patch_dropout(torch.cat([cls, x], dim=1) + visual.positional_embedding))
     if not getattr(visual.transformer, "batch_first", True):
@@ -292,6 +311,12 @@ class UNetLayout:
 
 
 PAPER_LAYOUT = UNetLayout()
+# The official sampler in diffusers' terms: LDM "linear" betas are linear in sqrt(beta) (``make_beta_schedule`` in
+# lvdm/models/utils_diffusion.py; diffusers calls it ``scaled_linear``); DDIM "uniform" timesteps
+# range(0, 1000, 1000 // S) + 1 (= ``leading`` + ``steps_offset=1``), the last step's ᾱ_prev = ᾱ_0.
+PAPER_SCHEDULER = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                       clip_sample=False, steps_offset=1, timestep_spacing="leading", set_alpha_to_one=False,
+                       prediction_type="epsilon")
 RESBLOCK = {"in_layers.0": "norm1", "in_layers.2": "conv1", "emb_layers.1": "time_emb_proj",
             "out_layers.0": "norm2", "out_layers.3": "conv2", "skip_connection": "conv_shortcut"}
 
@@ -343,6 +368,8 @@ def map_unet_state(official: dict, layout: UNetLayout = PAPER_LAYOUT, prefix: st
         if not key.startswith(prefix):
             continue
         k = key[len(prefix):]
+        if k.startswith("framestride_embed."):   # the released 256 model's name; the official loader renames it
+            k = "fps_embedding" + k[len("framestride_embed"):]
         src = next((p for p in ordered if k == p or k.startswith(p + ".")), None)
         if src is None:
             raise InputError(f"DynamiCrafter checkpoint key {key!r} has no diffusers counterpart")
@@ -406,7 +433,6 @@ def paper_model(device: str, options: dict) -> tuple[DynamiCrafterModel, dict]:
     from diffusers import AutoencoderKL
     from diffusers.loaders.single_file_utils import convert_ldm_vae_checkpoint
 
-    from flash.base_model import ANIMATEDIFF_SCHEDULER
     from flash_bench.weights import load_state_dict, resolve
 
     state = load_state_dict(resolve("dynamicrafter-256", options.get("weights_dir")))
@@ -422,9 +448,7 @@ def paper_model(device: str, options: dict) -> tuple[DynamiCrafterModel, dict]:
           allow_missing=("logit_scale", "logit_bias", "visual.proj", "text_projection"))
     resampler = Resampler(PAPER_ARCH)
     _load(resampler, _sub(state, "image_proj_model."), "Resampler")
-    sched = {**ANIMATEDIFF_SCHEDULER, "timestep_spacing": "leading", "set_alpha_to_one": False,
-             "prediction_type": "epsilon"}   # lvdm's DDIM: the last step lands on ᾱ_0, not 1
-    model = DynamiCrafterModel(unet, vae, clip.visual, resampler, openclip_text_fn(clip), PAPER_ARCH, sched)
+    model = DynamiCrafterModel(unet, vae, clip.visual, resampler, openclip_text_fn(clip), PAPER_ARCH, PAPER_SCHEDULER)
     return model.eval().requires_grad_(False).to(device), {"checkpoint": "Doubiiu/DynamiCrafter model.ckpt (256)"}
 
 

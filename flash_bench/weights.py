@@ -222,9 +222,13 @@ def load_state_dict(path: Path) -> dict:
         return load_file(str(path))
     import argparse
 
+    import zipfile
+
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):  # training scripts store their args
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+            # zip-format files are memory-mapped (a 10 GB checkpoint is not read into RAM beside its model);
+            # torch's legacy format (e.g. the 2018 I3D files) cannot be
+            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except Exception as e:  # noqa: BLE001 — any unpickling problem is the file's
         raise InputError(f"{path}: not loadable with torch.load(weights_only=True) ({type(e).__name__}: {e})") from None
     for key in ("model", "module", "state_dict"):

@@ -3,6 +3,7 @@ Nothing here touches the network: every test runs with sockets disabled."""
 import dataclasses
 import json
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -169,3 +170,17 @@ def test_check_weights_fails_before_any_work_and_passes_for_tiny():
     check_weights(None, "tiny")  # random weights: nothing to find
     with pytest.raises(WeightsMissing, match="rgb_imagenet.pt"):
         check_weights(["cosine_rgb"], "paper")
+
+
+def test_zip_checkpoints_are_memory_mapped_and_legacy_ones_still_load(tmp_path):
+    """A 10 GB checkpoint (DynamiCrafter's model.ckpt) must not be read into RAM beside the model it fills; torch's
+    legacy format (the 2018 I3D files) cannot be memory-mapped and still loads."""
+    new, old = tmp_path / "new.ckpt", tmp_path / "old.pt"
+    torch.save({"state_dict": {"w": torch.arange(4.0)}}, new)
+    torch.save({"w": torch.arange(4.0)}, old, _use_new_zipfile_serialization=False)
+    mapped = weights.load_state_dict(new)["w"]
+    assert torch.equal(mapped, torch.arange(4.0))
+    maps = Path("/proc/self/maps")
+    if maps.exists():                                          # Linux: the file is mapped, not read
+        assert str(new) in maps.read_text()
+    assert torch.equal(weights.load_state_dict(old)["w"], torch.arange(4.0))
