@@ -7,8 +7,9 @@ the run. Methods are reached only through the registry.
 ``cfg.jobs`` > 1 runs the work units — one per (cell, action), or one per joint-training cell — in that
 many worker processes (spawned, ``cpu_count // jobs`` torch threads each), since small CPU models use two
 cores better as two processes than as two intra-op threads. Workers write their own records and videos
-(atomic, one file per item); the parent holds the run-dir lock, counts progress and scores at the end. Every
-item is seeded from (seed, action, item) alone, so which worker makes it does not matter.
+(atomic, one file per item); the parent holds the run-dir lock, counts progress and scores at the end. A worker
+dies with its parent (:func:`_die_with_parent`), so no write reaches the run dir once the lock holder is gone.
+Every item is seeded from (seed, action, item) alone, so which worker makes it does not matter.
 """
 from __future__ import annotations
 
@@ -136,7 +137,7 @@ def _run_parallel(cfg: RunConfig, cells: list[tuple[Cell, list[Action]]], store:
         return failures
     threads = max(1, (os.cpu_count() or 1) // cfg.jobs)
     with ProcessPoolExecutor(max_workers=min(cfg.jobs, len(units)), mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_worker_init, initargs=(threads,)) as pool:
+                             initializer=_worker_init, initargs=(threads, os.getpid(), _method_entries())) as pool:
         futures = {pool.submit(_worker_unit, cfg, cell, ids, str(store.root)): (cell, ids, n)
                    for cell, ids, n in units}
         for future in as_completed(futures):
@@ -155,13 +156,47 @@ def _run_parallel(cfg: RunConfig, cells: list[tuple[Cell, list[Action]]], store:
 _WORKER: dict = {}   # per worker process: datasets by shots, methods by cell label
 
 
-def _worker_init(threads: int) -> None:
+def _method_entries() -> dict[str, str]:
+    return {n: METHODS.target(n) for n in METHODS.names()}
+
+
+def _worker_init(threads: int, parent: int | None = None, methods: dict[str, str] | None = None) -> None:
+    if parent is not None:
+        _die_with_parent(parent)
+    for name, target in (methods or {}).items():  # plug-ins the parent registered at run time
+        if name not in METHODS:
+            METHODS.register(name, target)
     # the parent's progress bars count the items; no interleaved worker bars. tqdm reads TQDM_* once, when it is
     # imported — and importing torch imports it — so this must come first.
     os.environ["TQDM_DISABLE"] = "1"
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Kill this worker the moment ``parent`` (the run-dir lock holder) dies, even by SIGKILL: the kernel's
+    parent-death signal on Linux, else a thread that polls the parent pid. Checked once more after arming, for
+    a parent that died before."""
+    import signal
+
+    try:
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        if ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL) != 0:
+            raise OSError(ctypes.get_errno(), "prctl")
+    except (OSError, AttributeError):
+        import threading
+
+        def watch():
+            while os.getppid() == parent:
+                time.sleep(0.1)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True, name="parent-watchdog").start()
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _worker_unit(cfg: RunConfig, cell: Cell, action_ids: list[str], run_dir: str) -> list[dict]:

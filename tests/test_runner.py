@@ -112,6 +112,58 @@ def test_resume_after_sigkill(folder_root, tmp_path):
     assert not [p for p in run_dir.rglob(".*") if p.name != ".lock"]   # no half-written leftovers
 
 
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (from /proc: each process's parent is field 4 of its stat line)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = set(), [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.add(c)
+            todo.append(c)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_workers_die_with_a_killed_parent_and_write_nothing_after(tmp_path):
+    """SIGKILL of a `--jobs 2` run mid-way: no worker outlives it, and the run dir does not change afterwards."""
+    from conftest import make_folder_dataset
+
+    root = make_folder_dataset(tmp_path / "data", n_test=4)
+    run_dir = tmp_path / "run"
+    code = _KILLABLE.format(tests=str(TESTS), root=str(root), run_dir=str(run_dir)).replace(
+        "metrics=()", "metrics=(), jobs=2")
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((run_dir / "items").rglob("*.json")):
+        time.sleep(0.05)
+    workers = _descendants(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert workers, "the run had spawned its workers"
+    deadline = time.time() + 10
+    while time.time() < deadline and any(map(_alive, workers)):
+        time.sleep(0.05)
+    assert not [w for w in workers if _alive(w)], "a worker outlived its parent"
+    snapshot = lambda: {p: p.stat().st_mtime_ns for p in run_dir.rglob("*") if p.is_file()}  # noqa: E731
+    before = snapshot()
+    assert len(list((run_dir / "items").rglob("*.json"))) < 8, "kill the run in the middle"
+    time.sleep(2.0)   # longer than a worker needs for its next item (0.4 s)
+    assert snapshot() == before
+
+
 def test_fit_per_action_and_joint_fit(folder_root, tmp_path, monkeypatch):
     from flash_bench.config import Cell
     from flash_bench.registry import METHODS
