@@ -51,10 +51,14 @@ def select_actions(dataset: FewShotDataset, wanted: tuple[str, ...] | None) -> l
     return actions
 
 
+RUN_INPUTS = ("dataset", "root", "profile", "seed", "num_frames", "size")  # a finished item is valid only for these
+
+
 def run(cfg: RunConfig, run_dir: Path, command: list[str] | None = None, progress=None) -> RunStore:
     """Run every cell on every selected action; returns the store. ``progress`` is a rich Progress or None."""
     store = RunStore(run_dir)
     with store.lock():
+        store.claim("run", {k: v for k, v in cfg.to_dict().items() if k in RUN_INPUTS})
         manifest = new_manifest(cfg.to_dict(), command or sys.argv)
         failures: list[dict] = []
         if cfg.metrics != ():
@@ -97,7 +101,7 @@ def _run_cell(cfg: RunConfig, cell: Cell, actions: list[Action], store: RunStore
     failures = []
     task = progress.add_task(cell.label, total=sum(len(_items(a, cfg)) for a in actions)) if progress else None
     for action in actions:
-        todo = [it for it in _items(action, cfg) if not _finished(store, cell.label, action.id, it.id)]
+        todo = [it for it in _items(action, cfg) if not finished(store, cell.label, action.id, it.id)]
         if progress:
             progress.advance(task, len(_items(action, cfg)) - len(todo))
         if not todo:
@@ -124,7 +128,7 @@ def _run_parallel(cfg: RunConfig, cells: list[tuple[Cell, list[Action]]], store:
     units, tasks, failures = [], {}, []
     for cell, actions in cells:
         todo = [a for a in actions
-                if any(not _finished(store, cell.label, a.id, it.id) for it in _items(a, cfg))]
+                if any(not finished(store, cell.label, a.id, it.id) for it in _items(a, cfg))]
         total = sum(len(_items(a, cfg)) for a in actions)
         if progress:
             tasks[cell.label] = progress.add_task(cell.label, total=total)
@@ -218,7 +222,8 @@ def _items(action: Action, cfg: RunConfig):
     return action.test[: cfg.limit] if cfg.limit else action.test
 
 
-def _finished(store: RunStore, label: str, action: str, item: str) -> bool:
+def finished(store: RunStore, label: str, action: str, item: str) -> bool:
+    """An ok record (valid JSON) with its video: never redone."""
     record = store.read_record(label, action, item)
     return bool(record) and record["status"] == "ok" and store.video_path(label, action, item).exists()
 

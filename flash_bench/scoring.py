@@ -464,6 +464,9 @@ def _provenance(store: RunStore, engine: Engine, classes: dict, real_set: str, e
 # --------------------------------------------------------------------------------------------------
 # evaluate_videos: score videos made elsewhere (`flash-bench evaluate`)
 # --------------------------------------------------------------------------------------------------
+EVALUATE_INPUTS = ("dataset", "root", "profile", "cells", "real_set", "dataset_config")  # what a run dir is of
+
+
 def evaluate_videos(videos: Path | str, dataset, run_dir: Path | str, *, method: str | None = None,
                     metrics: list[str] | None = None, profile: str = "paper", device: str = "cpu",
                     cache_dir: Path | str = Path("results/cache"), weights_dir=None, real_set: str = "test",
@@ -472,7 +475,9 @@ def evaluate_videos(videos: Path | str, dataset, run_dir: Path | str, *, method:
 
     Each video is copied into ``videos/<method>/<action>/<item>.mp4`` (mp4 byte for byte, other formats
     re-encoded near-losslessly). A test item without a video is recorded as failed ("no video"), a video
-    that matches no test item is listed in the manifest's failures; neither stops the others.
+    that matches no test item is listed in the manifest's failures; neither stops the others. An existing
+    run dir is reused only when an ``evaluate`` of the same inputs made it (:meth:`RunStore.claim`); its
+    finished items are kept, its failed ones retried.
     """
     import sys
 
@@ -490,7 +495,8 @@ def evaluate_videos(videos: Path | str, dataset, run_dir: Path | str, *, method:
                   "cells": [{"label": method, "method": "precomputed", "options": {"videos": str(videos)}}],
                   "seed": None, "experiment": None, "metrics": metrics, "real_set": real_set,
                   "cache_dir": str(cache_dir), "dataset_config": dataset.describe()}
-        manifest = new_manifest(config, command or sys.argv)
+        store.claim("evaluate", {k: config[k] for k in EVALUATE_INPUTS})
+        manifest = new_manifest(config, command or sys.argv, made_by="evaluate")
         store.write_manifest({**manifest, "status": "running"})
         failures = list(dataset.failures) + _import_videos(videos, actions, store, method)
         score_run(store, actions, metrics, profile, device, cache_dir, weights_dir=weights_dir, real_set=real_set)
@@ -502,12 +508,15 @@ def evaluate_videos(videos: Path | str, dataset, run_dir: Path | str, *, method:
 def _import_videos(videos: Path, actions: list[Action], store: RunStore, method: str) -> list[dict]:
     import shutil
 
+    from flash_bench.runner import finished
     from flash_bench.video_io import VIDEO_SUFFIXES, read_video, write_video
 
     failures, known = [], set()
     for action in actions:
         for item in action.test:
             known.add((action.id, item.id))
+            if finished(store, method, action.id, item.id):
+                continue
             found = sorted(p for p in (videos / action.id).glob(f"{item.id}.*") if p.suffix.lower() in VIDEO_SUFFIXES)
             record = {"method": method, "action": action.id, "item": item.id, "metrics": {},
                       "has_ground_truth": item.ground_truth is not None}
@@ -516,10 +525,10 @@ def _import_videos(videos: Path, actions: list[Action], store: RunStore, method:
                     raise InputError(f"no video {videos / action.id / item.id}.mp4")
                 frames = _check(read_video(found[0]), str(found[0]))
                 target = store.video_path(method, action.id, item.id)
-                if found[0].suffix.lower() == ".mp4":
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(found[0], target)
-                else:
+                if found[0].suffix.lower() == ".mp4" and found[0].is_file():
+                    with atomic_path(target) as tmp:
+                        shutil.copyfile(found[0], tmp)
+                else:  # other containers, and a folder of frames named like a video
                     write_video(target, frames)
                 record.update(status="ok", source=str(found[0]), num_frames=int(frames.shape[0]),
                               height=int(frames.shape[1]), width=int(frames.shape[2]))

@@ -13,6 +13,7 @@ from PIL import Image
 from flash_bench.config import RunConfig, method_cells
 from flash_bench.runner import item_seed, run
 from flash_bench.store import RunLocked, RunStore
+from flash_bench.types import InputError
 from flash_bench.video_io import read_video
 
 TESTS = Path(__file__).parent
@@ -226,3 +227,74 @@ def test_worker_processes_show_no_progress_bars():
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
                              initargs=(1,)) as pool:
         assert pool.submit(_bar_disabled_in_worker).result() is True
+
+
+# ------------------------------------------------------------------ who owns a run dir (RunStore.claim)
+def _evaluate(videos, root, run_dir, **kw):
+    from flash_bench.datasets.folder import FolderDataset
+    from flash_bench.scoring import evaluate_videos
+
+    ds = FolderDataset(root, num_frames=8, size=kw.pop("size", 32))
+    return evaluate_videos(videos, ds, run_dir, metrics=[], profile="tiny", cache_dir=run_dir.parent / "cache", **kw)
+
+
+def _state(run_dir: Path) -> dict:
+    return {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in run_dir.rglob("*") if p.is_file() and p.name != ".lock"}
+
+
+def test_evaluate_refuses_a_run_dir_made_by_run_and_leaves_it_alone(folder_root, tmp_path):
+    from typer.testing import CliRunner
+
+    from flash_bench.cli.main import app
+
+    store = run(_cfg(folder_root, methods=("static",)), tmp_path / "run")
+    before = _state(store.root)
+    videos = tmp_path / "static"
+    (videos / "jump").mkdir(parents=True)
+    (videos / "jump" / "t0.mp4").write_bytes(store.video_path("static", "jump", "t0").read_bytes())
+    result = CliRunner().invoke(app, ["evaluate", "--videos", str(videos), "--dataset", "folder", "--root",
+                                      str(folder_root), "--profile", "tiny", "--metrics", "temporal_consistency",
+                                      "--run-dir", str(store.root), "--size", "32", "--frames", "8"])
+    assert result.exit_code == 2
+    assert f"{store.root}: made by `flash-bench run`" in result.output
+    assert _state(store.root) == before
+
+
+def test_run_refuses_an_evaluate_dir_a_run_with_other_inputs_and_a_foreign_folder(folder_root, tmp_path):
+    videos = tmp_path / "mine"
+    (videos / "jump").mkdir(parents=True)
+    (videos / "jump" / "t0.mp4").write_bytes((folder_root / "jump" / "test" / "t0.mp4").read_bytes())
+    ev = _evaluate(videos, folder_root, tmp_path / "ev")
+    with pytest.raises(InputError, match="made by `flash-bench evaluate`"):
+        run(_cfg(folder_root), ev.root)
+    done = run(_cfg(folder_root, methods=("static",)), tmp_path / "run")
+    before = _state(done.root)
+    with pytest.raises(InputError, match=r"other inputs \(seed: 0 -> 1\)"):
+        run(_cfg(folder_root, methods=("static",), seed=1), done.root)
+    run(_cfg(folder_root, methods=("oracle",)), done.root)   # another method on the same items: welcome
+    assert all(_state(done.root)[p][1] == before[p][1] for p in before if "/static/" in str(p))
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not a flash-bench run dir and not empty"):
+        run(_cfg(folder_root), tmp_path / "home")
+
+
+def test_evaluate_again_keeps_finished_items_retries_failed_and_refuses_other_inputs(folder_root, tmp_path):
+    videos = tmp_path / "mine"
+    (videos / "jump").mkdir(parents=True)
+    (videos / "jump" / "t0.mp4").write_bytes((folder_root / "jump" / "test" / "t0.mp4").read_bytes())
+    store = _evaluate(videos, folder_root, tmp_path / "ev")
+    assert store.read_record("mine", "jump", "t1")["status"] == "failed"           # no video yet
+    kept = {p: _state(store.root)[p] for p in (store.video_path("mine", "jump", "t0"),
+                                                store.record_path("mine", "jump", "t0"))}
+    (videos / "jump" / "t0.mp4").write_bytes((folder_root / "wave" / "test" / "t1.mp4").read_bytes())
+    (videos / "jump" / "t1.mp4").write_bytes((folder_root / "jump" / "test" / "t1.mp4").read_bytes())
+    _evaluate(videos, folder_root, store.root)
+    assert {p: _state(store.root)[p] for p in kept} == kept                        # finished: not overwritten
+    assert store.read_record("mine", "jump", "t1")["status"] == "ok"               # failed: retried
+    before = _state(store.root)
+    with pytest.raises(InputError, match="other inputs.*dataset_config"):
+        _evaluate(videos, folder_root, store.root, size=48)
+    with pytest.raises(InputError, match="other inputs.*cells"):
+        _evaluate(videos, folder_root, store.root, method="theirs")
+    assert _state(store.root) == before
