@@ -13,6 +13,7 @@ Every item is seeded from (seed, action, item) alone, so which worker makes it d
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -60,30 +61,49 @@ def run(cfg: RunConfig, run_dir: Path, command: list[str] | None = None, progres
     with store.lock():
         store.claim("run", {k: v for k, v in cfg.to_dict().items() if k in RUN_INPUTS})
         manifest = new_manifest(cfg.to_dict(), command or sys.argv)
-        failures: list[dict] = []
-        if cfg.metrics != ():
-            from flash_bench.scoring import check_weights
+        with closed_manifest(store, manifest) as failures:
+            if cfg.metrics != ():
+                from flash_bench.scoring import check_weights
 
-            check_weights(list(cfg.metrics) if cfg.metrics else None, cfg.profile)  # fail before generating
-        store.write_manifest({**manifest, "status": "running"})
-        scored_actions: dict[str, Action] = {}
-        cells = []
-        for cell in cfg.cells:
-            dataset = load_dataset(cfg, cell.shots)
-            actions = select_actions(dataset, cell.actions or cfg.actions)
-            failures += [{"method": cell.label, **f} for f in dataset.failures]
-            scored_actions.update({a.id: a for a in actions})
-            cells.append((cell, actions))
-        if cfg.jobs > 1:
-            failures += _run_parallel(cfg, cells, store, progress)
-        else:
-            for cell, actions in cells:
-                failures += _run_cell(cfg, cell, actions, store, progress)
-        if cfg.metrics != ():
-            _score(cfg, store, list(scored_actions.values()))
-        export_tables(store)
-        store.write_manifest({**manifest, "status": "finished", "failures": failures})
+                check_weights(list(cfg.metrics) if cfg.metrics else None, cfg.profile)  # fail before generating
+            scored_actions: dict[str, Action] = {}
+            cells = []
+            for cell in cfg.cells:
+                dataset = load_dataset(cfg, cell.shots)
+                actions = select_actions(dataset, cell.actions or cfg.actions)
+                failures += [{"method": cell.label, **f} for f in dataset.failures]
+                scored_actions.update({a.id: a for a in actions})
+                cells.append((cell, actions))
+            if cfg.jobs > 1:
+                failures += _run_parallel(cfg, cells, store, progress)
+            else:
+                for cell, actions in cells:
+                    failures += _run_cell(cfg, cell, actions, store, progress)
+            if cfg.metrics != ():
+                _score(cfg, store, list(scored_actions.values()))
+            export_tables(store)
     return store
+
+
+@contextlib.contextmanager
+def closed_manifest(store: RunStore, manifest: dict):
+    """Mark the manifest ``running``, yield the failures list to fill, and close it either way: ``finished``, or
+    ``failed`` with the error that stopped the run (then re-raised). Unreadable records and set files that are
+    left (the redone ones are fixed) join the failures."""
+    failures: list[dict] = []
+    store.write_manifest({**manifest, "status": "running"})
+    try:
+        yield failures
+    except BaseException as e:
+        failures.append({"error": f"run stopped: {type(e).__name__}: {e}".strip()})
+        with contextlib.suppress(Exception):
+            store.write_manifest({**manifest, "status": "failed", "failures": failures + _unreadable(store)})
+        raise
+    store.write_manifest({**manifest, "status": "finished", "failures": failures + _unreadable(store)})
+
+
+def _unreadable(store: RunStore) -> list[dict]:
+    return [{"file": p, "error": e} for p, e in store.unreadable.items()]
 
 
 def _context(cfg: RunConfig, cell: Cell) -> MethodContext:
@@ -280,7 +300,7 @@ def export_tables(store: RunStore) -> None:
 
     from flash_bench.store import atomic_write_bytes
 
-    rows = [{k: v for k, v in r.items() if k not in ("metrics", "traceback")} | (r.get("metrics") or {})
+    rows = [{k: v for k, v in r.items() if k not in ("metrics", "metric_errors", "traceback")} | (r.get("metrics") or {})
             for r in store.records()]
     if not rows:
         return

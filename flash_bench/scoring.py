@@ -30,6 +30,10 @@ from flash_bench.store import RunStore, atomic_path, atomic_write_json
 from flash_bench.types import Action, InputError, TestItem
 from flash_bench.weights import WeightsMissing
 
+
+class WeightsBroken(WeightsMissing):
+    """A checkpoint is present but a featuriser cannot be built from it (wrong keys, not loadable)."""
+
 SEED = 0  # seed of the tiny profile's random backbones
 REAL_SETS = ("test", "test+train")
 
@@ -134,6 +138,19 @@ class Featurisers:
         from flash_bench import weights
 
         return "+".join(weights.sha256_of(weights.resolve(w, self.weights_dir))[:12] for w in spec.weights)
+
+    def build_all(self, names) -> None:
+        """Build every featuriser in ``names`` now; one that fails stops the scoring with its weights named."""
+        for name in names:
+            try:
+                self.model(name)
+            except InputError:
+                raise
+            except Exception as e:  # noqa: BLE001 — a checkpoint that does not load is the run's problem
+                files = self.describe(name)["weights"]
+                shown = ", ".join(w["path"] for w in files) if isinstance(files, list) else files
+                raise WeightsBroken(f"featuriser {name!r} ({getattr(FEATURISERS[name], self.profile)}) could not "
+                                    f"be built from its weights {shown}: {type(e).__name__}: {e}") from None
 
     def model(self, name: str):
         with self._lock:
@@ -281,10 +298,12 @@ class Engine:
         return out
 
 
-def _check(frames, what: str) -> np.ndarray:
+def _check(frames, what: str, min_frames: int = 1) -> np.ndarray:
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
         raise InputError(f"{what}: expected uint8 (T, H, W, 3) frames, got {frames.dtype} {frames.shape}")
+    if len(frames) < min_frames:
+        raise InputError(f"{what}: has {len(frames)} frame(s); a scored video needs at least {min_frames}")
     return frames
 
 
@@ -348,7 +367,8 @@ def _score_videos(store, engine, items, video_metrics, classes, set_ids, errors,
     jobs = []  # (record, todo metrics, action, feature names)
     for rec in (r for r in store.records() if r.get("status") == "ok"):
         method, a_id, i_id = rec["method"], rec["action"], rec["item"]
-        todo = [m for m in video_metrics if m not in (rec.get("metrics") or {})]
+        failed = rec.get("metric_errors") or {}
+        todo = [m for m in video_metrics if m not in (rec.get("metrics") or {}) or m in failed]
         if not todo and not set_ids:
             continue
         if (a_id, i_id) not in items:
@@ -359,8 +379,10 @@ def _score_videos(store, engine, items, video_metrics, classes, set_ids, errors,
     def featurise(job):
         rec, _todo, action, item, names = job
         path = store.video_path(rec["method"], rec["action"], rec["item"])
-        frames = _check(_read(path), str(path))
+        frames = _check(_read(path), str(path), min_frames=2)
         return engine.sample(f"{rec['method']}/{rec['action']}/{rec['item']}", frames, action, item, names)
+
+    engine.features.build_all(sorted({n for job in jobs for n in job[-1]}))  # a broken checkpoint stops us here
 
     bar = tqdm(total=len(jobs), desc="scoring", leave=False,
                disable=True if progress is False else (False if progress else None))
@@ -376,10 +398,11 @@ def _score_videos(store, engine, items, video_metrics, classes, set_ids, errors,
                 sample = futures[k].result()
             except WeightsMissing:
                 raise
-            except InputError as e:
-                errors.append({"video": f"{method}/{a_id}/{i_id}", "error": str(e)})
+            except Exception as e:  # noqa: BLE001 — this video's problem: its metrics stay missing, retried next time
+                error = str(e) if isinstance(e, InputError) else f"{type(e).__name__}: {e}"
+                errors.append({"video": f"{method}/{a_id}/{i_id}", "error": error})
                 if todo:
-                    store.update_metrics(method, a_id, i_id, {m: None for m in todo})
+                    store.update_metrics(method, a_id, i_id, {m: None for m in todo}, {m: error for m in todo})
                 continue
             finally:
                 futures[k] = None  # frames and features of consumed videos are not kept
@@ -482,6 +505,7 @@ def evaluate_videos(videos: Path | str, dataset, run_dir: Path | str, *, method:
     import sys
 
     from flash_bench.manifest import new_manifest
+    from flash_bench.runner import closed_manifest, export_tables
 
     videos = Path(videos)
     if not videos.is_dir():
@@ -497,11 +521,11 @@ def evaluate_videos(videos: Path | str, dataset, run_dir: Path | str, *, method:
                   "cache_dir": str(cache_dir), "dataset_config": dataset.describe()}
         store.claim("evaluate", {k: config[k] for k in EVALUATE_INPUTS})
         manifest = new_manifest(config, command or sys.argv, made_by="evaluate")
-        store.write_manifest({**manifest, "status": "running"})
-        failures = list(dataset.failures) + _import_videos(videos, actions, store, method)
-        score_run(store, actions, metrics, profile, device, cache_dir, weights_dir=weights_dir, real_set=real_set)
-        _export(store)
-        store.write_manifest({**manifest, "status": "finished", "failures": failures})
+        with closed_manifest(store, manifest) as failures:
+            failures += list(dataset.failures) + _import_videos(videos, actions, store, method)
+            score_run(store, actions, metrics, profile, device, cache_dir, weights_dir=weights_dir,
+                      real_set=real_set)
+            export_tables(store)
     return store
 
 
@@ -523,7 +547,7 @@ def _import_videos(videos: Path, actions: list[Action], store: RunStore, method:
             try:
                 if not found:
                     raise InputError(f"no video {videos / action.id / item.id}.mp4")
-                frames = _check(read_video(found[0]), str(found[0]))
+                frames = _check(read_video(found[0]), str(found[0]), min_frames=2)
                 target = store.video_path(method, action.id, item.id)
                 if found[0].suffix.lower() == ".mp4" and found[0].is_file():
                     with atomic_path(target) as tmp:
@@ -542,8 +566,3 @@ def _import_videos(videos: Path, actions: list[Action], store: RunStore, method:
                              "error": f"{path}: matches no test item of the dataset"})
     return failures
 
-
-def _export(store: RunStore) -> None:
-    from flash_bench.runner import export_tables
-
-    export_tables(store)

@@ -91,8 +91,16 @@ class RunStore:
     # -- locking ---------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self) -> Iterator["RunStore"]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        f = open(self.root / ".lock", "w")
+        """Hold the run dir; :class:`InputError` naming it when it cannot be a writable folder."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            tempfile.TemporaryFile(dir=self.root).close()   # the folder itself takes new files
+            f = open(self.root / ".lock", "a")
+        except (FileExistsError, NotADirectoryError):
+            raise InputError(f"run dir {self.root}: it, or a folder above it, is a file; choose another --run-dir") \
+                from None
+        except OSError as e:
+            raise InputError(f"run dir {self.root}: not writable ({e.strerror}); choose another --run-dir") from None
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -171,12 +179,18 @@ class RunStore:
     def write_record(self, record: dict) -> None:
         atomic_write_json(self.record_path(record["method"], record["action"], record["item"]), record)
 
-    def update_metrics(self, method: str, action: str, item: str, values: dict) -> None:
-        """Merge per-video metric values into a record (``None`` means missing, never zero)."""
+    def update_metrics(self, method: str, action: str, item: str, values: dict, errors: dict | None = None) -> None:
+        """Merge per-video metric values into a record (``None`` means missing, never zero). ``errors`` (metric ->
+        message) marks metrics that failed on this video, so a rerun computes them again; a value clears it."""
         record = self.read_record(method, action, item)
         if record is None:
             raise KeyError(f"no record for {method}/{action}/{item} in {self.root}")
         record.setdefault("metrics", {}).update(values)
+        failed = {k: v for k, v in (record.get("metric_errors") or {}).items() if k not in values}
+        failed.update(errors or {})
+        record.pop("metric_errors", None)
+        if failed:
+            record["metric_errors"] = failed
         self.write_record(record)
 
     def records(self) -> list[dict]:

@@ -33,8 +33,10 @@ def read_image(path: Path | str) -> ImageArray:
                 raise InputError(f"{path}: image mode {mode!r} is not 8-bit RGB "
                                  f"({_MODE_HINTS.get(mode, 'convert it to 8-bit RGB')})")
             return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
-        raise InputError(f"{path}: not a readable image ({e})") from None
+    except Image.DecompressionBombError as e:
+        raise InputError(f"{path}: refused as a possible decompression bomb ({e})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise InputError(f"{path}: not a readable image ({type(e).__name__}: {e})") from None
 
 
 _MODE_HINTS = {

@@ -219,7 +219,10 @@ def load_state_dict(path: Path) -> dict:
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except Exception as e:  # noqa: BLE001 — safetensors raises its own error types for a bad header
+            raise InputError(f"{path}: not a safetensors file ({type(e).__name__}: {e})") from None
     import argparse
 
     try:
