@@ -8,7 +8,10 @@ preprocessing version — so ground-truth features are computed once for all met
 re-reporting never recomputes a feature. Per-video values go into each record (``None`` = missing, e.g. no
 ground truth); CD-FVD goes into ``sets/<method>.json``; which backbones and weights produced the numbers goes
 into ``scoring.json`` at the run root (``"tiny_backbones": true`` for the tiny profile). Resume: a per-video
-metric already in a record is not recomputed; set metrics are recomputed from cached features every time.
+metric already in a record is not recomputed unless it failed there (its error is kept in the record's
+``metric_errors``); set metrics are recomputed from cached features every time. A checkpoint that does
+not load stops the scoring once, naming the file (:class:`WeightsBroken`), instead of blanking a metric
+on every video.
 """
 from __future__ import annotations
 
@@ -139,23 +142,20 @@ class Featurisers:
 
         return "+".join(weights.sha256_of(weights.resolve(w, self.weights_dir))[:12] for w in spec.weights)
 
-    def build_all(self, names) -> None:
-        """Build every featuriser in ``names`` now; one that fails stops the scoring with its weights named."""
-        for name in names:
-            try:
-                self.model(name)
-            except InputError:
-                raise
-            except Exception as e:  # noqa: BLE001 — a checkpoint that does not load is the run's problem
-                files = self.describe(name)["weights"]
-                shown = ", ".join(w["path"] for w in files) if isinstance(files, list) else files
-                raise WeightsBroken(f"featuriser {name!r} ({getattr(FEATURISERS[name], self.profile)}) could not "
-                                    f"be built from its weights {shown}: {type(e).__name__}: {e}") from None
-
     def model(self, name: str):
+        """The featuriser, built on first use; one that cannot be built from its weights raises
+        :class:`WeightsBroken` naming them (the caller stops scoring: no video is to blame)."""
         with self._lock:
             if name not in self._models:
-                self._models[name] = self._build(name)
+                try:
+                    self._models[name] = self._build(name)
+                except InputError:
+                    raise
+                except Exception as e:  # noqa: BLE001 — wrong keys, not loadable: the checkpoint's problem
+                    files = self.describe(name)["weights"]
+                    shown = ", ".join(w["path"] for w in files) if isinstance(files, list) else files
+                    raise WeightsBroken(f"featuriser {name!r} ({getattr(FEATURISERS[name], self.profile)}) could "
+                                        f"not be built from its weights {shown}: {type(e).__name__}: {e}") from None
         return self._models[name]
 
     def _build(self, name: str):
@@ -381,8 +381,6 @@ def _score_videos(store, engine, items, video_metrics, classes, set_ids, errors,
         path = store.video_path(rec["method"], rec["action"], rec["item"])
         frames = _check(_read(path), str(path), min_frames=2)
         return engine.sample(f"{rec['method']}/{rec['action']}/{rec['item']}", frames, action, item, names)
-
-    engine.features.build_all(sorted({n for job in jobs for n in job[-1]}))  # a broken checkpoint stops us here
 
     bar = tqdm(total=len(jobs), desc="scoring", leave=False,
                disable=True if progress is False else (False if progress else None))

@@ -392,3 +392,30 @@ def test_an_i3d_file_with_wrong_keys_stops_scoring_once_naming_it(tmp_path, monk
         score_run(store, actions, ["cosine_rgb"], "paper", cache_dir=tmp_path / "cache", weights_dir=weights,
                   progress=False)
     assert all(r["metrics"] == {} for r in store.records())    # no video was blamed for the checkpoint
+
+
+# ------------------------------------------------------------ a metric that failed is retried on rerun
+def test_a_metric_that_failed_on_a_video_is_retried_on_rerun(tmp_path):
+    from flash_bench.datasets.folder import FolderDataset
+    from flash_bench.scoring import score_run
+
+    root = make_folder_dataset(tmp_path / "data", actions=("wave",), n_train=1, n_test=2)
+    actions = FolderDataset(root, num_frames=8, size=32).actions()
+    store = RunStore(tmp_path / "run")
+    for i in range(2):
+        store.write_record({"method": "m", "action": "wave", "item": f"t{i}", "status": "ok", "metrics": {}})
+    good = moving_square(1, frames=8, size=32)
+    write_video(store.video_path("m", "wave", "t0"), good)
+    store.video_path("m", "wave", "t1").write_bytes(b"broken")          # fails its metrics, not the scoring
+    score = lambda: score_run(store, actions, ["temporal_consistency"], "tiny",  # noqa: E731
+                              cache_dir=tmp_path / "cache", progress=False)
+    errors = score()["errors"]
+    failed = store.read_record("m", "wave", "t1")
+    assert failed["metrics"] == {"temporal_consistency": None}
+    assert str(store.video_path("m", "wave", "t1")) in failed["metric_errors"]["temporal_consistency"]
+    assert any(e["video"] == "m/wave/t1" for e in errors)
+    first = store.read_record("m", "wave", "t0")["metrics"]["temporal_consistency"]
+    write_video(store.video_path("m", "wave", "t1"), good)               # the video is mended
+    score()
+    retried = store.read_record("m", "wave", "t1")
+    assert retried["metrics"]["temporal_consistency"] == pytest.approx(first) and "metric_errors" not in retried
