@@ -308,10 +308,17 @@ def _check(frames, what: str, min_frames: int = 1) -> np.ndarray:
 
 
 def check_weights(metrics: list[str] | None, profile: str, weights_dir=None) -> None:
-    """Raise :class:`WeightsMissing` now if any checkpoint the metrics need is absent (call before long work)."""
+    """Raise :class:`WeightsMissing` now if any checkpoint the metrics need is absent, and
+    :class:`~flash_bench.weights.WeightsCorrupt` if one differs from its sha256 or does not load as tensors
+    (call before long work)."""
+    from flash_bench import weights
+
     features = Featurisers(profile, "cpu", weights_dir)
     for name in sorted({f for m in select_metrics(metrics) for f in METRICS.get(m).features}):
         features.key(name)
+        if profile == "paper":
+            for w in FEATURISERS[name].weights:
+                weights.check_loadable(weights.resolve(w, weights_dir))
 
 
 # --------------------------------------------------------------------------------------------------
