@@ -35,8 +35,9 @@ def git_commit(repo: Path | None = None) -> str | None:
     return commit + ("+dirty" if dirty else "")
 
 
-def new_manifest(config: dict, command: list[str]) -> dict:
+def new_manifest(config: dict, command: list[str], made_by: str = "run") -> dict:
     return {
+        "made_by": made_by,   # the flash-bench command that owns the run dir (RunStore.claim)
         "command": command,
         "config": config,
         "dataset": config["dataset"],

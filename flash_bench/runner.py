@@ -7,11 +7,13 @@ the run. Methods are reached only through the registry.
 ``cfg.jobs`` > 1 runs the work units — one per (cell, action), or one per joint-training cell — in that
 many worker processes (spawned, ``cpu_count // jobs`` torch threads each), since small CPU models use two
 cores better as two processes than as two intra-op threads. Workers write their own records and videos
-(atomic, one file per item); the parent holds the run-dir lock, counts progress and scores at the end. Every
-item is seeded from (seed, action, item) alone, so which worker makes it does not matter.
+(atomic, one file per item); the parent holds the run-dir lock, counts progress and scores at the end. A worker
+dies with its parent (:func:`_die_with_parent`), so no write reaches the run dir once the lock holder is gone.
+Every item is seeded from (seed, action, item) alone, so which worker makes it does not matter.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -50,35 +52,58 @@ def select_actions(dataset: FewShotDataset, wanted: tuple[str, ...] | None) -> l
     return actions
 
 
+RUN_INPUTS = ("dataset", "root", "profile", "seed", "num_frames", "size")  # a finished item is valid only for these
+
+
 def run(cfg: RunConfig, run_dir: Path, command: list[str] | None = None, progress=None) -> RunStore:
     """Run every cell on every selected action; returns the store. ``progress`` is a rich Progress or None."""
     store = RunStore(run_dir)
     with store.lock():
+        store.claim("run", {k: v for k, v in cfg.to_dict().items() if k in RUN_INPUTS})
         manifest = new_manifest(cfg.to_dict(), command or sys.argv)
-        failures: list[dict] = []
-        if cfg.metrics != ():
-            from flash_bench.scoring import check_weights
+        with closed_manifest(store, manifest) as failures:
+            if cfg.metrics != ():
+                from flash_bench.scoring import check_weights
 
-            check_weights(list(cfg.metrics) if cfg.metrics else None, cfg.profile)  # fail before generating
-        store.write_manifest({**manifest, "status": "running"})
-        scored_actions: dict[str, Action] = {}
-        cells = []
-        for cell in cfg.cells:
-            dataset = load_dataset(cfg, cell.shots)
-            actions = select_actions(dataset, cell.actions or cfg.actions)
-            failures += [{"method": cell.label, **f} for f in dataset.failures]
-            scored_actions.update({a.id: a for a in actions})
-            cells.append((cell, actions))
-        if cfg.jobs > 1:
-            failures += _run_parallel(cfg, cells, store, progress)
-        else:
-            for cell, actions in cells:
-                failures += _run_cell(cfg, cell, actions, store, progress)
-        if cfg.metrics != ():
-            _score(cfg, store, list(scored_actions.values()))
-        export_tables(store)
-        store.write_manifest({**manifest, "status": "finished", "failures": failures})
+                check_weights(list(cfg.metrics) if cfg.metrics else None, cfg.profile)  # fail before generating
+            scored_actions: dict[str, Action] = {}
+            cells = []
+            for cell in cfg.cells:
+                dataset = load_dataset(cfg, cell.shots)
+                actions = select_actions(dataset, cell.actions or cfg.actions)
+                failures += [{"method": cell.label, **f} for f in dataset.failures]
+                scored_actions.update({a.id: a for a in actions})
+                cells.append((cell, actions))
+            if cfg.jobs > 1:
+                failures += _run_parallel(cfg, cells, store, progress)
+            else:
+                for cell, actions in cells:
+                    failures += _run_cell(cfg, cell, actions, store, progress)
+            if cfg.metrics != ():
+                _score(cfg, store, list(scored_actions.values()))
+            export_tables(store)
     return store
+
+
+@contextlib.contextmanager
+def closed_manifest(store: RunStore, manifest: dict):
+    """Mark the manifest ``running``, yield the failures list to fill, and close it either way: ``finished``, or
+    ``failed`` with the error that stopped the run (then re-raised). Unreadable records and set files that are
+    left (the redone ones are fixed) join the failures."""
+    failures: list[dict] = []
+    store.write_manifest({**manifest, "status": "running"})
+    try:
+        yield failures
+    except BaseException as e:
+        failures.append({"error": f"run stopped: {type(e).__name__}: {e}".strip()})
+        with contextlib.suppress(Exception):
+            store.write_manifest({**manifest, "status": "failed", "failures": failures + _unreadable(store)})
+        raise
+    store.write_manifest({**manifest, "status": "finished", "failures": failures + _unreadable(store)})
+
+
+def _unreadable(store: RunStore) -> list[dict]:
+    return [{"file": p, "error": e} for p, e in store.unreadable.items()]
 
 
 def _context(cfg: RunConfig, cell: Cell) -> MethodContext:
@@ -96,7 +121,7 @@ def _run_cell(cfg: RunConfig, cell: Cell, actions: list[Action], store: RunStore
     failures = []
     task = progress.add_task(cell.label, total=sum(len(_items(a, cfg)) for a in actions)) if progress else None
     for action in actions:
-        todo = [it for it in _items(action, cfg) if not _finished(store, cell.label, action.id, it.id)]
+        todo = [it for it in _items(action, cfg) if not finished(store, cell.label, action.id, it.id)]
         if progress:
             progress.advance(task, len(_items(action, cfg)) - len(todo))
         if not todo:
@@ -123,7 +148,7 @@ def _run_parallel(cfg: RunConfig, cells: list[tuple[Cell, list[Action]]], store:
     units, tasks, failures = [], {}, []
     for cell, actions in cells:
         todo = [a for a in actions
-                if any(not _finished(store, cell.label, a.id, it.id) for it in _items(a, cfg))]
+                if any(not finished(store, cell.label, a.id, it.id) for it in _items(a, cfg))]
         total = sum(len(_items(a, cfg)) for a in actions)
         if progress:
             tasks[cell.label] = progress.add_task(cell.label, total=total)
@@ -136,7 +161,7 @@ def _run_parallel(cfg: RunConfig, cells: list[tuple[Cell, list[Action]]], store:
         return failures
     threads = max(1, (os.cpu_count() or 1) // cfg.jobs)
     with ProcessPoolExecutor(max_workers=min(cfg.jobs, len(units)), mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_worker_init, initargs=(threads,)) as pool:
+                             initializer=_worker_init, initargs=(threads, os.getpid(), _method_entries())) as pool:
         futures = {pool.submit(_worker_unit, cfg, cell, ids, str(store.root)): (cell, ids, n)
                    for cell, ids, n in units}
         for future in as_completed(futures):
@@ -155,13 +180,47 @@ def _run_parallel(cfg: RunConfig, cells: list[tuple[Cell, list[Action]]], store:
 _WORKER: dict = {}   # per worker process: datasets by shots, methods by cell label
 
 
-def _worker_init(threads: int) -> None:
+def _method_entries() -> dict[str, str]:
+    return {n: METHODS.target(n) for n in METHODS.names()}
+
+
+def _worker_init(threads: int, parent: int | None = None, methods: dict[str, str] | None = None) -> None:
+    if parent is not None:
+        _die_with_parent(parent)
+    for name, target in (methods or {}).items():  # plug-ins the parent registered at run time
+        if name not in METHODS:
+            METHODS.register(name, target)
     # the parent's progress bars count the items; no interleaved worker bars. tqdm reads TQDM_* once, when it is
     # imported — and importing torch imports it — so this must come first.
     os.environ["TQDM_DISABLE"] = "1"
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Kill this worker the moment ``parent`` (the run-dir lock holder) dies, even by SIGKILL: the kernel's
+    parent-death signal on Linux, else a thread that polls the parent pid. Checked once more after arming, for
+    a parent that died before."""
+    import signal
+
+    try:
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        if ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL) != 0:
+            raise OSError(ctypes.get_errno(), "prctl")
+    except (OSError, AttributeError):
+        import threading
+
+        def watch():
+            while os.getppid() == parent:
+                time.sleep(0.1)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True, name="parent-watchdog").start()
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _worker_unit(cfg: RunConfig, cell: Cell, action_ids: list[str], run_dir: str) -> list[dict]:
@@ -183,7 +242,8 @@ def _items(action: Action, cfg: RunConfig):
     return action.test[: cfg.limit] if cfg.limit else action.test
 
 
-def _finished(store: RunStore, label: str, action: str, item: str) -> bool:
+def finished(store: RunStore, label: str, action: str, item: str) -> bool:
+    """An ok record (valid JSON) with its video: never redone."""
     record = store.read_record(label, action, item)
     return bool(record) and record["status"] == "ok" and store.video_path(label, action, item).exists()
 
@@ -240,7 +300,7 @@ def export_tables(store: RunStore) -> None:
 
     from flash_bench.store import atomic_write_bytes
 
-    rows = [{k: v for k, v in r.items() if k not in ("metrics", "traceback")} | (r.get("metrics") or {})
+    rows = [{k: v for k, v in r.items() if k not in ("metrics", "metric_errors", "traceback")} | (r.get("metrics") or {})
             for r in store.records()]
     if not rows:
         return

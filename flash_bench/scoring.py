@@ -8,7 +8,10 @@ preprocessing version — so ground-truth features are computed once for all met
 re-reporting never recomputes a feature. Per-video values go into each record (``None`` = missing, e.g. no
 ground truth); CD-FVD goes into ``sets/<method>.json``; which backbones and weights produced the numbers goes
 into ``scoring.json`` at the run root (``"tiny_backbones": true`` for the tiny profile). Resume: a per-video
-metric already in a record is not recomputed; set metrics are recomputed from cached features every time.
+metric already in a record is not recomputed unless it failed there (its error is kept in the record's
+``metric_errors``); set metrics are recomputed from cached features every time. A checkpoint that does
+not load stops the scoring once, naming the file (:class:`WeightsBroken`), instead of blanking a metric
+on every video.
 """
 from __future__ import annotations
 
@@ -29,6 +32,10 @@ from flash_bench.metrics.base import Sample
 from flash_bench.store import RunStore, atomic_path, atomic_write_json
 from flash_bench.types import Action, InputError, TestItem
 from flash_bench.weights import WeightsMissing
+
+
+class WeightsBroken(WeightsMissing):
+    """A checkpoint is present but a featuriser cannot be built from it (wrong keys, not loadable)."""
 
 SEED = 0  # seed of the tiny profile's random backbones
 REAL_SETS = ("test", "test+train")
@@ -136,9 +143,19 @@ class Featurisers:
         return "+".join(weights.sha256_of(weights.resolve(w, self.weights_dir))[:12] for w in spec.weights)
 
     def model(self, name: str):
+        """The featuriser, built on first use; one that cannot be built from its weights raises
+        :class:`WeightsBroken` naming them (the caller stops scoring: no video is to blame)."""
         with self._lock:
             if name not in self._models:
-                self._models[name] = self._build(name)
+                try:
+                    self._models[name] = self._build(name)
+                except InputError:
+                    raise
+                except Exception as e:  # noqa: BLE001 — wrong keys, not loadable: the checkpoint's problem
+                    files = self.describe(name)["weights"]
+                    shown = ", ".join(w["path"] for w in files) if isinstance(files, list) else files
+                    raise WeightsBroken(f"featuriser {name!r} ({getattr(FEATURISERS[name], self.profile)}) could "
+                                        f"not be built from its weights {shown}: {type(e).__name__}: {e}") from None
         return self._models[name]
 
     def _build(self, name: str):
@@ -281,18 +298,27 @@ class Engine:
         return out
 
 
-def _check(frames, what: str) -> np.ndarray:
+def _check(frames, what: str, min_frames: int = 1) -> np.ndarray:
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
         raise InputError(f"{what}: expected uint8 (T, H, W, 3) frames, got {frames.dtype} {frames.shape}")
+    if len(frames) < min_frames:
+        raise InputError(f"{what}: has {len(frames)} frame(s); a scored video needs at least {min_frames}")
     return frames
 
 
 def check_weights(metrics: list[str] | None, profile: str, weights_dir=None) -> None:
-    """Raise :class:`WeightsMissing` now if any checkpoint the metrics need is absent (call before long work)."""
+    """Raise :class:`WeightsMissing` now if any checkpoint the metrics need is absent, and
+    :class:`~flash_bench.weights.WeightsCorrupt` if one differs from its sha256 or does not load as tensors
+    (call before long work)."""
+    from flash_bench import weights
+
     features = Featurisers(profile, "cpu", weights_dir)
     for name in sorted({f for m in select_metrics(metrics) for f in METRICS.get(m).features}):
         features.key(name)
+        if profile == "paper":
+            for w in FEATURISERS[name].weights:
+                weights.check_loadable(weights.resolve(w, weights_dir))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -348,7 +374,8 @@ def _score_videos(store, engine, items, video_metrics, classes, set_ids, errors,
     jobs = []  # (record, todo metrics, action, feature names)
     for rec in (r for r in store.records() if r.get("status") == "ok"):
         method, a_id, i_id = rec["method"], rec["action"], rec["item"]
-        todo = [m for m in video_metrics if m not in (rec.get("metrics") or {})]
+        failed = rec.get("metric_errors") or {}
+        todo = [m for m in video_metrics if m not in (rec.get("metrics") or {}) or m in failed]
         if not todo and not set_ids:
             continue
         if (a_id, i_id) not in items:
@@ -359,7 +386,7 @@ def _score_videos(store, engine, items, video_metrics, classes, set_ids, errors,
     def featurise(job):
         rec, _todo, action, item, names = job
         path = store.video_path(rec["method"], rec["action"], rec["item"])
-        frames = _check(_read(path), str(path))
+        frames = _check(_read(path), str(path), min_frames=2)
         return engine.sample(f"{rec['method']}/{rec['action']}/{rec['item']}", frames, action, item, names)
 
     bar = tqdm(total=len(jobs), desc="scoring", leave=False,
@@ -376,10 +403,11 @@ def _score_videos(store, engine, items, video_metrics, classes, set_ids, errors,
                 sample = futures[k].result()
             except WeightsMissing:
                 raise
-            except InputError as e:
-                errors.append({"video": f"{method}/{a_id}/{i_id}", "error": str(e)})
+            except Exception as e:  # noqa: BLE001 — this video's problem: its metrics stay missing, retried next time
+                error = str(e) if isinstance(e, InputError) else f"{type(e).__name__}: {e}"
+                errors.append({"video": f"{method}/{a_id}/{i_id}", "error": error})
                 if todo:
-                    store.update_metrics(method, a_id, i_id, {m: None for m in todo})
+                    store.update_metrics(method, a_id, i_id, {m: None for m in todo}, {m: error for m in todo})
                 continue
             finally:
                 futures[k] = None  # frames and features of consumed videos are not kept
@@ -464,6 +492,9 @@ def _provenance(store: RunStore, engine: Engine, classes: dict, real_set: str, e
 # --------------------------------------------------------------------------------------------------
 # evaluate_videos: score videos made elsewhere (`flash-bench evaluate`)
 # --------------------------------------------------------------------------------------------------
+EVALUATE_INPUTS = ("dataset", "root", "profile", "cells", "real_set", "dataset_config")  # what a run dir is of
+
+
 def evaluate_videos(videos: Path | str, dataset, run_dir: Path | str, *, method: str | None = None,
                     metrics: list[str] | None = None, profile: str = "paper", device: str = "cpu",
                     cache_dir: Path | str = Path("results/cache"), weights_dir=None, real_set: str = "test",
@@ -472,11 +503,14 @@ def evaluate_videos(videos: Path | str, dataset, run_dir: Path | str, *, method:
 
     Each video is copied into ``videos/<method>/<action>/<item>.mp4`` (mp4 byte for byte, other formats
     re-encoded near-losslessly). A test item without a video is recorded as failed ("no video"), a video
-    that matches no test item is listed in the manifest's failures; neither stops the others.
+    that matches no test item is listed in the manifest's failures; neither stops the others. An existing
+    run dir is reused only when an ``evaluate`` of the same inputs made it (:meth:`RunStore.claim`); its
+    finished items are kept, its failed ones retried.
     """
     import sys
 
     from flash_bench.manifest import new_manifest
+    from flash_bench.runner import closed_manifest, export_tables
 
     videos = Path(videos)
     if not videos.is_dir():
@@ -490,36 +524,40 @@ def evaluate_videos(videos: Path | str, dataset, run_dir: Path | str, *, method:
                   "cells": [{"label": method, "method": "precomputed", "options": {"videos": str(videos)}}],
                   "seed": None, "experiment": None, "metrics": metrics, "real_set": real_set,
                   "cache_dir": str(cache_dir), "dataset_config": dataset.describe()}
-        manifest = new_manifest(config, command or sys.argv)
-        store.write_manifest({**manifest, "status": "running"})
-        failures = list(dataset.failures) + _import_videos(videos, actions, store, method)
-        score_run(store, actions, metrics, profile, device, cache_dir, weights_dir=weights_dir, real_set=real_set)
-        _export(store)
-        store.write_manifest({**manifest, "status": "finished", "failures": failures})
+        store.claim("evaluate", {k: config[k] for k in EVALUATE_INPUTS})
+        manifest = new_manifest(config, command or sys.argv, made_by="evaluate")
+        with closed_manifest(store, manifest) as failures:
+            failures += list(dataset.failures) + _import_videos(videos, actions, store, method)
+            score_run(store, actions, metrics, profile, device, cache_dir, weights_dir=weights_dir,
+                      real_set=real_set)
+            export_tables(store)
     return store
 
 
 def _import_videos(videos: Path, actions: list[Action], store: RunStore, method: str) -> list[dict]:
     import shutil
 
+    from flash_bench.runner import finished
     from flash_bench.video_io import VIDEO_SUFFIXES, read_video, write_video
 
     failures, known = [], set()
     for action in actions:
         for item in action.test:
             known.add((action.id, item.id))
+            if finished(store, method, action.id, item.id):
+                continue
             found = sorted(p for p in (videos / action.id).glob(f"{item.id}.*") if p.suffix.lower() in VIDEO_SUFFIXES)
             record = {"method": method, "action": action.id, "item": item.id, "metrics": {},
                       "has_ground_truth": item.ground_truth is not None}
             try:
                 if not found:
                     raise InputError(f"no video {videos / action.id / item.id}.mp4")
-                frames = _check(read_video(found[0]), str(found[0]))
+                frames = _check(read_video(found[0]), str(found[0]), min_frames=2)
                 target = store.video_path(method, action.id, item.id)
-                if found[0].suffix.lower() == ".mp4":
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(found[0], target)
-                else:
+                if found[0].suffix.lower() == ".mp4" and found[0].is_file():
+                    with atomic_path(target) as tmp:
+                        shutil.copyfile(found[0], tmp)
+                else:  # other containers, and a folder of frames named like a video
                     write_video(target, frames)
                 record.update(status="ok", source=str(found[0]), num_frames=int(frames.shape[0]),
                               height=int(frames.shape[1]), width=int(frames.shape[2]))
@@ -533,8 +571,3 @@ def _import_videos(videos: Path, actions: list[Action], store: RunStore, method:
                              "error": f"{path}: matches no test item of the dataset"})
     return failures
 
-
-def _export(store: RunStore) -> None:
-    from flash_bench.runner import export_tables
-
-    export_tables(store)

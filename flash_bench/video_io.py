@@ -4,7 +4,8 @@ Readable: mp4 / avi / webm / mkv / mov / gif (PyAV), a folder of frames (sorted 
 image (one frame). Every problem raises one :class:`InputError` that names the file and says what is
 wrong. Frame sampling rule (:func:`sample_frames`): N indices spread evenly over the clip with both
 ends included, ``floor(linspace(0, T-1, N) + 0.5)`` — frame 0 is always kept, because the first frame is the
-reference image of the paper's protocol; a clip shorter than N repeats frames by the same rule.
+reference image of the paper's protocol; a clip shorter than N repeats frames by the same rule. Dataset
+clips are decoded streaming (:func:`read_sampled`): only the sampled frames are kept.
 """
 from __future__ import annotations
 
@@ -33,8 +34,10 @@ def read_image(path: Path | str) -> ImageArray:
                 raise InputError(f"{path}: image mode {mode!r} is not 8-bit RGB "
                                  f"({_MODE_HINTS.get(mode, 'convert it to 8-bit RGB')})")
             return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
-        raise InputError(f"{path}: not a readable image ({e})") from None
+    except Image.DecompressionBombError as e:
+        raise InputError(f"{path}: refused as a possible decompression bomb ({e})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise InputError(f"{path}: not a readable image ({type(e).__name__}: {e})") from None
 
 
 _MODE_HINTS = {
@@ -56,6 +59,34 @@ def read_video(path: Path | str) -> VideoArray:
         return _read_frame_folder(path)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return read_image(path)[None]
+    _check_video_file(path)
+    frames, n = _decode(path)
+    if not n:
+        raise InputError(f"{path}: no decodable video frames")
+    return np.stack([frames[i] for i in range(n)])
+
+
+def read_sampled(path: Path | str, num_frames: int, *, min_frames: int = 2) -> VideoArray:
+    """``num_frames`` frames of a clip by the :func:`sample_frames` rule, streamed: only those frames are
+    kept (converted to RGB), so memory does not grow with the clip's length."""
+    path = Path(path)
+    if path.is_dir():
+        return _read_frame_folder(path, num_frames, min_frames)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return sample_frames(read_image(path)[None], num_frames, min_frames=min_frames, source=path)
+    _check_video_file(path)
+    count = _packet_count(path)
+    if count < min_frames:            # a container whose packets are not its frames: count by decoding
+        count = _decode(path, set())[1]
+    idx = sample_indices(count, num_frames, min_frames, path)
+    frames, n = _decode(path, set(idx))
+    if n != count:
+        idx = sample_indices(n, num_frames, min_frames, path)
+        frames, n = _decode(path, set(idx))
+    return np.stack([frames[i] for i in idx])
+
+
+def _check_video_file(path: Path) -> None:
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         raise InputError(f"{path}: unsupported file type {path.suffix!r} "
                          f"(videos: {sorted(VIDEO_SUFFIXES)}, images: {sorted(IMAGE_SUFFIXES)})")
@@ -63,35 +94,50 @@ def read_video(path: Path | str) -> VideoArray:
         raise InputError(f"{path}: no such video file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)")
-    frames = _decode(path)
-    if not frames:
-        raise InputError(f"{path}: no decodable video frames")
-    return np.stack(frames)
 
 
-def _decode(path: Path) -> list[np.ndarray]:
+@contextlib.contextmanager
+def _opened(path: Path, progress: list[int]):
+    """The container, with PyAV's errors turned into one InputError naming the file (``progress[0]``: frames
+    decoded so far, so a truncated file is told apart from an undecodable one)."""
     import av
 
-    frames = []
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise InputError(f"{path}: no video stream")
-            for frame in container.decode(video=0):
-                frames.append(frame.to_ndarray(format="rgb24"))
+            yield container
     except InputError:
         raise
     except (av.FFmpegError, UnicodeDecodeError, ValueError, IndexError) as e:
-        if frames:  # a truncated file is refused rather than silently shortened
-            raise InputError(f"{path}: truncated or corrupt video after {len(frames)} frames ({e})") from None
+        if progress[0]:  # a truncated file is refused rather than silently shortened
+            raise InputError(f"{path}: truncated or corrupt video after {progress[0]} frames ({e})") from None
         raise InputError(f"{path}: not a decodable video ({type(e).__name__}: {e})") from None
-    return frames
 
 
-def _read_frame_folder(path: Path) -> VideoArray:
+def _packet_count(path: Path) -> int:
+    """Video packets in the container (demuxed, not decoded): the frame count for the usual codecs."""
+    with _opened(path, [0]) as container:
+        return sum(1 for packet in container.demux(video=0) if packet.size)
+
+
+def _decode(path: Path, wanted: set[int] | None = None) -> tuple[dict[int, np.ndarray], int]:
+    """Frames whose index is in ``wanted`` (all when None) as RGB arrays, and how many frames were decoded."""
+    kept, n = {}, [0]
+    with _opened(path, n) as container:
+        for frame in container.decode(video=0):
+            if wanted is None or n[0] in wanted:
+                kept[n[0]] = frame.to_ndarray(format="rgb24")
+            n[0] += 1
+    return kept, n[0]
+
+
+def _read_frame_folder(path: Path, num_frames: int | None = None, min_frames: int = 1) -> VideoArray:
     files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise InputError(f"{path}: folder holds no frames ({sorted(IMAGE_SUFFIXES)})")
+    if num_frames is not None:
+        files = [files[i] for i in sample_indices(len(files), num_frames, min_frames, path)]
     frames = [read_image(p) for p in files]
     shapes = {f.shape for f in frames}
     if len(shapes) > 1:
@@ -99,14 +145,17 @@ def _read_frame_folder(path: Path) -> VideoArray:
     return np.stack(frames)
 
 
+def sample_indices(t: int, num_frames: int, min_frames: int = 2, source: Path | str | None = None) -> np.ndarray:
+    """Indices of ``num_frames`` frames spread evenly over ``t`` (both ends kept; see the module docstring)."""
+    if t < min_frames:
+        raise InputError(f"{source or 'video'}: has {t} frame(s); at least {min_frames} are needed")
+    return np.floor(np.linspace(0, t - 1, num_frames) + 0.5).astype(int)  # round half up
+
+
 def sample_frames(video: VideoArray, num_frames: int, *, min_frames: int = 2,
                   source: Path | str | None = None) -> VideoArray:
     """``num_frames`` frames spread evenly over ``video`` (both ends kept; see the module docstring)."""
-    t = len(video)
-    if t < min_frames:
-        raise InputError(f"{source or 'video'}: has {t} frame(s); at least {min_frames} are needed")
-    idx = np.floor(np.linspace(0, t - 1, num_frames) + 0.5).astype(int)  # round half up
-    return video[idx]
+    return video[sample_indices(len(video), num_frames, min_frames, source)]
 
 
 def resize_center_crop(frames: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
@@ -129,8 +178,9 @@ def resize_center_crop(frames: np.ndarray, size: int | tuple[int, int]) -> np.nd
 
 
 def load_clip(path: Path | str, num_frames: int, size: int) -> VideoArray:
-    """Read, sample to ``num_frames`` and resize + centre-crop: how every dataset video enters the suite."""
-    return resize_center_crop(sample_frames(read_video(path), num_frames, source=path), size)
+    """Read (streamed), sample to ``num_frames`` and resize + centre-crop: how every dataset video enters the
+    suite."""
+    return resize_center_crop(read_sampled(path, num_frames), size)
 
 
 def write_video(path: Path | str, frames: VideoArray, fps: int = 8, crf: int = 12) -> None:

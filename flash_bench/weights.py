@@ -9,8 +9,15 @@ line in ``WEIGHTS``. :func:`resolve` never touches the network: it looks, in ord
 3. the torch hub cache (``$TORCH_HOME/hub/checkpoints``) for rows with a ``url``.
 
 A miss raises :class:`WeightsMissing` at once, naming the file, where to get it and where to put it.
-Only :func:`fetch` downloads (and refuses when ``HF_HUB_OFFLINE`` is set). A file whose sha256 does not
-match its row is refused. Checkpoints load through safetensors or ``torch.load(weights_only=True)``.
+Only :func:`fetch` downloads (and refuses when ``HF_HUB_OFFLINE`` is set). Checkpoints load through
+safetensors or ``torch.load(weights_only=True)``.
+
+Integrity, as pip's hash-checking mode: a row's ``sha256`` is the official digest where one is published;
+every other file gets its digest recorded in the weights folder's lock file (:data:`LOCK_FILE`) by
+``flash-bench weights lock`` or on its first verified :func:`fetch` — only after it loads as tensors
+(:func:`check_loadable`). A snapshot folder's digest is that of its sorted (path, sha256) list. Every
+:func:`resolve` compares the file with both and refuses a mismatch; :func:`verify` also reports files
+that neither can vouch for.
 """
 from __future__ import annotations
 
@@ -99,7 +106,12 @@ class WeightsMissing(InputError):
 
 
 class WeightsCorrupt(InputError):
-    """A checkpoint's sha256 differs from its row in ``WEIGHTS``."""
+    """A checkpoint's sha256 differs from its row in ``WEIGHTS`` or from the weights folder's lock file,
+    or the file does not load as tensors."""
+
+
+LOCK_FILE = "flash-bench-weights.lock.json"   # in the weights folder: name -> {file, sha256, locked}
+CHECKPOINT_SUFFIXES = {".safetensors", ".bin", ".pt", ".pth", ".ckpt"}
 
 
 def get(name: str) -> WeightFile:
@@ -166,15 +178,20 @@ def _hf_cached(w: WeightFile) -> Path | None:
     return None
 
 
+def find(name: str, explicit_dir: Path | str | None = None) -> Path | None:
+    """The first local place that holds the checkpoint, or None (no hashing, no network)."""
+    return next((p for p in candidates(get(name), explicit_dir) if p.exists()), None)
+
+
 def resolve(name: str, explicit_dir: Path | str | None = None, verify: bool = True) -> Path:
-    """The local path of a checkpoint, verified; :class:`WeightsMissing` at once when it is absent."""
-    w = get(name)
-    for path in candidates(w, explicit_dir):
-        if path.exists():
-            if verify and path.is_file():
-                check_sha256(w, path)
-            return path
-    raise WeightsMissing(missing_message(w, explicit_dir))
+    """The local path of a checkpoint, checked against its known and locked sha256; :class:`WeightsMissing`
+    at once when it is absent, :class:`WeightsCorrupt` when it differs."""
+    path = find(name, explicit_dir)
+    if path is None:
+        raise WeightsMissing(missing_message(get(name), explicit_dir))
+    if verify:
+        check_sha256(get(name), path, explicit_dir)
+    return path
 
 
 def missing_message(w: WeightFile, explicit_dir: Path | str | None = None) -> str:
@@ -204,12 +221,132 @@ def sha256_of(path: Path) -> str:
     return _VERIFIED[key]
 
 
-def check_sha256(w: WeightFile, path: Path) -> str:
-    digest = sha256_of(path)
-    if w.sha256 and not digest.startswith(w.sha256.lower()):
+def digest_of(path: Path) -> str:
+    """sha256 of a file; of a folder, sha256 of its sorted ``<relative path> <sha256>`` lines."""
+    if path.is_file():
+        return sha256_of(path)
+    lines = "".join(f"{p.relative_to(path).as_posix()} {sha256_of(p)}\n"
+                    for p in sorted(path.rglob("*")) if p.is_file() and ".cache" not in p.relative_to(path).parts)
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def check_sha256(w: WeightFile, path: Path, explicit_dir: Path | str | None = None) -> str | None:
+    """The digest of ``path``; :class:`WeightsCorrupt` when it differs from the row's or the lock file's.
+    A snapshot folder is hashed only when locked (no sha256 is published for one): None otherwise."""
+    locked = read_lock(explicit_dir).get(w.name)
+    if path.is_dir() and not locked:
+        return None
+    digest = digest_of(path)
+    _check_published(w, path, digest)
+    if locked and locked["sha256"] != digest:
+        raise WeightsCorrupt(f"{path}: sha256 {digest} differs from {locked['sha256']}, recorded for weights "
+                             f"{w.name!r} in {lock_path(explicit_dir)} on {locked.get('locked', '?')}; restore that "
+                             f"file, or if you replaced it on purpose run `flash-bench weights lock {w.name} --replace`")
+    return digest
+
+
+def _check_published(w: WeightFile, path: Path, digest: str) -> None:
+    if w.sha256 and path.is_file() and not digest.startswith(w.sha256.lower()):
         raise WeightsCorrupt(f"{path}: sha256 {digest} does not match weights {w.name!r} (expected "
                              f"{w.sha256}...); delete it and fetch it again from {w.source()}")
-    return digest
+
+
+def lock_path(explicit_dir: Path | str | None = None) -> Path | None:
+    folder = weights_dir(explicit_dir)
+    return folder / LOCK_FILE if folder else None
+
+
+def read_lock(explicit_dir: Path | str | None = None) -> dict[str, dict]:
+    """The lock file's entries (empty without a weights folder or a lock file)."""
+    path = lock_path(explicit_dir)
+    if path is None or not path.is_file():
+        return {}
+    from flash_bench.store import read_json
+
+    data = read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("weights"), dict):
+        raise InputError(f"{path}: not a flash-bench weights lock file; delete it and run `flash-bench weights lock`")
+    return data["weights"]
+
+
+def check_loadable(path: Path) -> None:
+    """:class:`WeightsCorrupt` unless every checkpoint file at ``path`` loads as tensors: safetensors headers,
+    ``torch.load(weights_only=True)`` (memory-mapped where the format allows) — a pickle payload is refused."""
+    import torch
+
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()
+                                                   and p.suffix in CHECKPOINT_SUFFIXES)
+    for f in files:
+        st = f.stat()
+        key = (str(f.resolve()), st.st_size, st.st_mtime_ns)
+        if key in _LOADABLE:
+            continue
+        try:
+            if f.suffix == ".safetensors":
+                from safetensors import safe_open
+
+                with safe_open(str(f), "pt") as st:
+                    st.keys()
+                continue
+            try:
+                torch.load(f, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as e:
+                if "mmap" not in str(e):
+                    raise
+                load_state_dict(f)   # the legacy (pre-zip) format cannot be memory-mapped
+        except Exception as e:  # noqa: BLE001 — whatever the loader says, the file is not a tensor checkpoint
+            raise WeightsCorrupt(f"{f}: does not load as tensors ({type(e).__name__}: {str(e)[:300]})") from None
+        _LOADABLE.add(key)
+
+
+_LOADABLE: set[tuple] = set()
+
+
+def verify(name: str, explicit_dir: Path | str | None = None) -> dict:
+    """One row for ``weights verify``: ``state`` is ok | missing | mismatch | unloadable | unverifiable."""
+    w = get(name)
+    path = find(name, explicit_dir)
+    row = {"name": name, "file": w.local_name, "path": str(path) if path else None, "sha256": None}
+    if path is None:
+        return {**row, "state": "missing", "detail": missing_message(w, explicit_dir)}
+    try:
+        row["sha256"] = check_sha256(w, path, explicit_dir)
+        check_loadable(path)
+    except WeightsCorrupt as e:
+        return {**row, "state": "unloadable" if "does not load" in str(e) else "mismatch", "detail": str(e)}
+    if w.sha256 and path.is_file():
+        return {**row, "state": "ok", "detail": "matches the published sha256"}
+    locked = read_lock(explicit_dir).get(name)
+    if locked:
+        return {**row, "state": "ok", "detail": f"matches {lock_path(explicit_dir)} ({locked.get('locked', '?')})"}
+    return {**row, "state": "unverifiable",
+            "detail": f"no published sha256 and not locked; check its source ({w.source()}) and run "
+                      f"`flash-bench weights lock {name}`" + ("" if lock_path(explicit_dir) else
+                                                            " with --weights-dir (the lock file lives there)")}
+
+
+def lock(name: str, explicit_dir: Path | str | None = None, replace: bool = False) -> dict:
+    """Record the digest of a present, loadable checkpoint in the lock file; returns its entry. A file that
+    differs from its published sha256, or (unless ``replace``) from its existing lock entry, is refused."""
+    import datetime
+
+    from flash_bench.store import atomic_write_json
+
+    target = lock_path(explicit_dir)
+    if target is None:
+        raise InputError(f"no weights folder: give --weights-dir or set ${ENV_DIR} (the lock file lives there)")
+    w = get(name)
+    path = resolve(name, explicit_dir, verify=False)
+    entries = read_lock(explicit_dir)
+    if not replace:
+        check_sha256(w, path, explicit_dir)      # an existing entry must still match
+    digest = digest_of(path)
+    _check_published(w, path, digest)
+    check_loadable(path)
+    entries[name] = {"file": w.local_name, "path": str(path), "sha256": digest,
+                     "locked": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    atomic_write_json(target, {"version": 1, "weights": entries})
+    return entries[name]
 
 
 def load_state_dict(path: Path) -> dict:
@@ -219,7 +356,10 @@ def load_state_dict(path: Path) -> dict:
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except Exception as e:  # noqa: BLE001 — safetensors raises its own error types for a bad header
+            raise InputError(f"{path}: not a safetensors file ({type(e).__name__}: {e})") from None
     import argparse
 
     import zipfile
@@ -247,7 +387,7 @@ def provenance(name: str, path: Path) -> dict:
 def status(name: str, explicit_dir: Path | str | None = None) -> dict:
     """One row for ``weights list``: where the file is, if anywhere (no hashing, no network)."""
     w = get(name)
-    found = next((p for p in candidates(w, explicit_dir) if p.exists()), None)
+    found = find(name, explicit_dir)
     return {"name": w.name, "file": w.local_name, "present": found is not None, "path": str(found) if found else None,
             "size": w.size, "licence": w.licence, "source": w.source(), "used_by": w.used_by}
 
@@ -255,8 +395,7 @@ def status(name: str, explicit_dir: Path | str | None = None) -> dict:
 def fetch(name: str, explicit_dir: Path | str | None = None) -> Path:
     """Download one checkpoint (the only network access in the suite); returns its verified local path."""
     w = get(name)
-    with_present = next((p for p in candidates(w, explicit_dir) if p.exists()), None)
-    if with_present is not None:
+    if find(name, explicit_dir) is not None:
         return resolve(name, explicit_dir)
     if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
         raise WeightsMissing(missing_message(w, explicit_dir) + " (HF_HUB_OFFLINE is set: not downloading)")
@@ -265,7 +404,9 @@ def fetch(name: str, explicit_dir: Path | str | None = None) -> Path:
         path = _fetch_hf(w, folder)
     else:
         path = _fetch_url(w, (folder or torch_hub_dir()) / w.local_name)
-    return resolve(name, explicit_dir) if folder is None or path.parent == folder else path
+    if folder is not None:
+        lock(name, explicit_dir)   # first verified fetch: its digest is recorded for every later load
+    return resolve(name, explicit_dir)
 
 
 def _fetch_hf(w: WeightFile, folder: Path | None) -> Path:

@@ -57,3 +57,17 @@ def test_inspect_folder_dataset_json(folder_root):
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert [(a["action"], a["train"], a["test"]) for a in data["actions"]] == [("jump", 3, 2), ("wave", 3, 2)]
+
+
+def test_gallery_does_not_write_into_a_run_dir_another_process_holds(tmp_path):
+    from flash_bench.store import RunStore
+    from tests.test_gallery import make_run
+
+    run_dir = make_run(tmp_path)
+    with RunStore(run_dir).lock():
+        result = runner.invoke(app, ["gallery", str(run_dir)])
+    assert result.exit_code == 2 and f"run dir {run_dir} is in use by another" in result.output
+    assert not (run_dir / "gallery").exists()
+    result = runner.invoke(app, ["gallery", str(run_dir), "--out", str(tmp_path / "site")])   # outside: no lock
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["gallery", str(run_dir)]).exit_code == 0 and (run_dir / "gallery" / "index.html").exists()

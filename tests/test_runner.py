@@ -13,6 +13,7 @@ from PIL import Image
 from flash_bench.config import RunConfig, method_cells
 from flash_bench.runner import item_seed, run
 from flash_bench.store import RunLocked, RunStore
+from flash_bench.types import InputError
 from flash_bench.video_io import read_video
 
 TESTS = Path(__file__).parent
@@ -112,6 +113,58 @@ def test_resume_after_sigkill(folder_root, tmp_path):
     assert not [p for p in run_dir.rglob(".*") if p.name != ".lock"]   # no half-written leftovers
 
 
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (from /proc: each process's parent is field 4 of its stat line)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = set(), [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.add(c)
+            todo.append(c)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_workers_die_with_a_killed_parent_and_write_nothing_after(tmp_path):
+    """SIGKILL of a `--jobs 2` run mid-way: no worker outlives it, and the run dir does not change afterwards."""
+    from conftest import make_folder_dataset
+
+    root = make_folder_dataset(tmp_path / "data", n_test=4)
+    run_dir = tmp_path / "run"
+    code = _KILLABLE.format(tests=str(TESTS), root=str(root), run_dir=str(run_dir)).replace(
+        "metrics=()", "metrics=(), jobs=2")
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((run_dir / "items").rglob("*.json")):
+        time.sleep(0.05)
+    workers = _descendants(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert workers, "the run had spawned its workers"
+    deadline = time.time() + 10
+    while time.time() < deadline and any(map(_alive, workers)):
+        time.sleep(0.05)
+    assert not [w for w in workers if _alive(w)], "a worker outlived its parent"
+    snapshot = lambda: {p: p.stat().st_mtime_ns for p in run_dir.rglob("*") if p.is_file()}  # noqa: E731
+    before = snapshot()
+    assert len(list((run_dir / "items").rglob("*.json"))) < 8, "kill the run in the middle"
+    time.sleep(2.0)   # longer than a worker needs for its next item (0.4 s)
+    assert snapshot() == before
+
+
 def test_fit_per_action_and_joint_fit(folder_root, tmp_path, monkeypatch):
     from flash_bench.config import Cell
     from flash_bench.registry import METHODS
@@ -174,3 +227,74 @@ def test_worker_processes_show_no_progress_bars():
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
                              initargs=(1,)) as pool:
         assert pool.submit(_bar_disabled_in_worker).result() is True
+
+
+# ------------------------------------------------------------------ who owns a run dir (RunStore.claim)
+def _evaluate(videos, root, run_dir, **kw):
+    from flash_bench.datasets.folder import FolderDataset
+    from flash_bench.scoring import evaluate_videos
+
+    ds = FolderDataset(root, num_frames=8, size=kw.pop("size", 32))
+    return evaluate_videos(videos, ds, run_dir, metrics=[], profile="tiny", cache_dir=run_dir.parent / "cache", **kw)
+
+
+def _state(run_dir: Path) -> dict:
+    return {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in run_dir.rglob("*") if p.is_file() and p.name != ".lock"}
+
+
+def test_evaluate_refuses_a_run_dir_made_by_run_and_leaves_it_alone(folder_root, tmp_path):
+    from typer.testing import CliRunner
+
+    from flash_bench.cli.main import app
+
+    store = run(_cfg(folder_root, methods=("static",)), tmp_path / "run")
+    before = _state(store.root)
+    videos = tmp_path / "static"
+    (videos / "jump").mkdir(parents=True)
+    (videos / "jump" / "t0.mp4").write_bytes(store.video_path("static", "jump", "t0").read_bytes())
+    result = CliRunner().invoke(app, ["evaluate", "--videos", str(videos), "--dataset", "folder", "--root",
+                                      str(folder_root), "--profile", "tiny", "--metrics", "temporal_consistency",
+                                      "--run-dir", str(store.root), "--size", "32", "--frames", "8"])
+    assert result.exit_code == 2
+    assert f"{store.root}: made by `flash-bench run`" in result.output
+    assert _state(store.root) == before
+
+
+def test_run_refuses_an_evaluate_dir_a_run_with_other_inputs_and_a_foreign_folder(folder_root, tmp_path):
+    videos = tmp_path / "mine"
+    (videos / "jump").mkdir(parents=True)
+    (videos / "jump" / "t0.mp4").write_bytes((folder_root / "jump" / "test" / "t0.mp4").read_bytes())
+    ev = _evaluate(videos, folder_root, tmp_path / "ev")
+    with pytest.raises(InputError, match="made by `flash-bench evaluate`"):
+        run(_cfg(folder_root), ev.root)
+    done = run(_cfg(folder_root, methods=("static",)), tmp_path / "run")
+    before = _state(done.root)
+    with pytest.raises(InputError, match=r"other inputs \(seed: 0 -> 1\)"):
+        run(_cfg(folder_root, methods=("static",), seed=1), done.root)
+    run(_cfg(folder_root, methods=("oracle",)), done.root)   # another method on the same items: welcome
+    assert all(_state(done.root)[p][1] == before[p][1] for p in before if "/static/" in str(p))
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not a flash-bench run dir and not empty"):
+        run(_cfg(folder_root), tmp_path / "home")
+
+
+def test_evaluate_again_keeps_finished_items_retries_failed_and_refuses_other_inputs(folder_root, tmp_path):
+    videos = tmp_path / "mine"
+    (videos / "jump").mkdir(parents=True)
+    (videos / "jump" / "t0.mp4").write_bytes((folder_root / "jump" / "test" / "t0.mp4").read_bytes())
+    store = _evaluate(videos, folder_root, tmp_path / "ev")
+    assert store.read_record("mine", "jump", "t1")["status"] == "failed"           # no video yet
+    kept = {p: _state(store.root)[p] for p in (store.video_path("mine", "jump", "t0"),
+                                                store.record_path("mine", "jump", "t0"))}
+    (videos / "jump" / "t0.mp4").write_bytes((folder_root / "wave" / "test" / "t1.mp4").read_bytes())
+    (videos / "jump" / "t1.mp4").write_bytes((folder_root / "jump" / "test" / "t1.mp4").read_bytes())
+    _evaluate(videos, folder_root, store.root)
+    assert {p: _state(store.root)[p] for p in kept} == kept                        # finished: not overwritten
+    assert store.read_record("mine", "jump", "t1")["status"] == "ok"               # failed: retried
+    before = _state(store.root)
+    with pytest.raises(InputError, match="other inputs.*dataset_config"):
+        _evaluate(videos, folder_root, store.root, size=48)
+    with pytest.raises(InputError, match="other inputs.*cells"):
+        _evaluate(videos, folder_root, store.root, method="theirs")
+    assert _state(store.root) == before

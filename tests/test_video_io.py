@@ -105,3 +105,29 @@ def test_non_rgb_images_are_refused(tmp_path, mode, array):
     assert Image.open(p).mode == mode
     with pytest.raises(InputError, match=r"img.png.*not 8-bit RGB"):
         read_image(p)
+
+
+def test_dataset_clips_decode_streaming_memory_does_not_grow_with_length(tmp_path):
+    """load_clip keeps only the sampled frames: its peak (numpy buffers, as tracemalloc sees them) is the same
+    for a 40- and a 400-frame clip, and far below the 400 decoded frames (23 MB); the frames equal the
+    decode-everything-then-sample path."""
+    import tracemalloc
+
+    from flash_bench.video_io import load_clip
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    peaks = {}
+    for n in (40, 400):
+        video = np.stack([np.roll(base, 3 * t, axis=1) for t in range(n)])
+        write_video(tmp_path / f"{n}.mp4", video, crf=28)
+        del video
+        tracemalloc.start()
+        clip = load_clip(tmp_path / f"{n}.mp4", 16, 64)
+        peaks[n] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        full = read_video(tmp_path / f"{n}.mp4")
+        assert np.array_equal(clip, resize_center_crop(sample_frames(full, 16), 64))
+    raw = 400 * 120 * 160 * 3
+    assert peaks[400] < raw / 10, peaks
+    assert peaks[400] < 1.5 * peaks[40] + 1_000_000, peaks

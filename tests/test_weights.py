@@ -150,7 +150,7 @@ def test_cli_list_and_fetch_offline(offline):
     result = runner.invoke(app, ["fetch", "videomae-v2-g-ssv2"])
     assert result.exit_code == 2 and "vit_g_hybrid_pt_1200e_ssv2_ft.pth" in result.output
     result = runner.invoke(app, ["verify", "i3d-rgb-imagenet"])
-    assert result.exit_code == 0 and "no known sha256" in result.output
+    assert result.exit_code == 1 and "unloadable" in result.output and "does not load as tensors" in result.output
 
 
 def test_scoring_with_the_paper_profile_stops_at_once_on_missing_weights(tmp_path):
@@ -184,3 +184,99 @@ def test_zip_checkpoints_are_memory_mapped_and_legacy_ones_still_load(tmp_path):
     if maps.exists():                                          # Linux: the file is mapped, not read
         assert str(new) in maps.read_text()
     assert torch.equal(weights.load_state_dict(old)["w"], torch.arange(4.0))
+
+
+# ------------------------------------------------------------ integrity: published sha256, lock file, loadability
+def _tensor_file(path, value=1.0):
+    torch.save({"w": torch.full((4,), value)}, path)
+    return path
+
+
+def _evil_file(path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"w": Evil()}, path)
+    return path
+
+
+def test_verify_says_present_missing_and_failing_and_exits_non_zero(offline):
+    from typer.testing import CliRunner
+
+    from flash_bench.cli.weights import app
+
+    _tensor_file(offline / "rgb_imagenet.pt")                              # loads, but nothing vouches for it
+    _evil_file(offline / "flow_imagenet.pt")                               # a pickle payload
+    _tensor_file(offline / WEIGHTS["raft-large"].local_name)              # not the published file
+    result = CliRunner().invoke(app, ["verify", "--json"])
+    assert result.exit_code == 1
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    assert rows["i3d-rgb-imagenet"]["state"] == "unverifiable" and "weights lock" in rows["i3d-rgb-imagenet"]["detail"]
+    assert rows["i3d-flow-imagenet"]["state"] == "unloadable"
+    assert rows["raft-large"]["state"] == "mismatch" and "ff5fadd5" in rows["raft-large"]["detail"]
+    missing = rows["videomae-v2-g-ssv2"]
+    assert missing["state"] == "missing" and WEIGHTS["videomae-v2-g-ssv2"].url in missing["detail"]
+    assert sum(r["state"] == "missing" for r in rows.values()) == len(WEIGHTS) - 3
+
+
+def test_lock_records_loadable_files_and_later_loads_check_against_it(offline):
+    from typer.testing import CliRunner
+
+    from flash_bench.cli.weights import app
+
+    runner = CliRunner()
+    rgb = _tensor_file(offline / "rgb_imagenet.pt")
+    _evil_file(offline / "flow_imagenet.pt")
+    result = runner.invoke(app, ["lock"])                                  # every present file
+    assert result.exit_code == 1 and "flow_imagenet.pt: does not load as tensors" in result.output
+    entries = json.loads((offline / weights.LOCK_FILE).read_text())["weights"]
+    assert set(entries) == {"i3d-rgb-imagenet"}
+    assert entries["i3d-rgb-imagenet"]["sha256"] == __import__("hashlib").sha256(rgb.read_bytes()).hexdigest()
+    result = runner.invoke(app, ["verify", "i3d-rgb-imagenet"])
+    assert result.exit_code == 0 and "1 ok" in result.output
+    _tensor_file(rgb, 2.0)                                                 # replaced behind our back
+    with pytest.raises(WeightsCorrupt, match=f"{rgb}: sha256 .* differs .*{weights.LOCK_FILE}"):
+        weights.resolve("i3d-rgb-imagenet")
+    assert runner.invoke(app, ["verify", "i3d-rgb-imagenet"]).exit_code == 1
+    assert runner.invoke(app, ["lock", "i3d-rgb-imagenet"]).exit_code == 1      # a lock entry is not overwritten
+    assert runner.invoke(app, ["lock", "i3d-rgb-imagenet", "--replace"]).exit_code == 0
+    assert weights.resolve("i3d-rgb-imagenet") == rgb
+
+
+def test_a_locked_snapshot_folder_is_checked_file_by_file(offline):
+    from safetensors.torch import save_file
+
+    folder = offline / "sd-v1-5" / "unet"
+    folder.mkdir(parents=True)
+    save_file({"w": torch.ones(3)}, str(folder / "diffusion_pytorch_model.safetensors"))
+    (folder / "config.json").write_text("{}")
+    assert weights.verify("sd-v1-5")["state"] == "unverifiable"
+    weights.lock("sd-v1-5")
+    assert weights.verify("sd-v1-5")["state"] == "ok"
+    (folder / "config.json").write_text('{"x": 1}')
+    with pytest.raises(WeightsCorrupt, match="sd-v1-5"):
+        weights.resolve("sd-v1-5")
+
+
+def test_a_verified_fetch_records_the_digest(offline, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(weights, "_fetch_url", lambda w, target: _tensor_file(target))   # stands in for the download
+    path = weights.fetch("i3d-rgb-imagenet")
+    assert weights.read_lock()["i3d-rgb-imagenet"]["sha256"] == weights.sha256_of(path)
+
+
+def test_an_unloadable_metric_checkpoint_fails_the_run_before_generation(offline, tmp_path):
+    from flash_bench.config import RunConfig, method_cells
+    from flash_bench.runner import run
+    from tests.conftest import make_folder_dataset
+
+    bad = _evil_file(offline / "rgb_imagenet.pt")
+    root = make_folder_dataset(tmp_path / "data", actions=("wave",), n_train=1, n_test=1)
+    with pytest.raises(WeightsCorrupt, match=f"{bad}: does not load as tensors"):
+        run(RunConfig(dataset="folder", root=str(root), cells=method_cells(["static"]), num_frames=8, size=32,
+                      profile="paper", metrics=("cosine_rgb",)), tmp_path / "run")
+    from flash_bench.store import RunStore
+
+    store = RunStore(tmp_path / "run")
+    assert store.records() == [] and store.read_manifest()["status"] == "failed"

@@ -49,7 +49,9 @@ def train_decoder(
 
             summary = train_on_dataset(dataset, root, profile, cfg, out, device=device, on_step=on_step)
     except (InputError, KeyError) as err:
-        typer.secho(f"error: {str(err).strip(chr(39))}", fg="red", err=True)
+        from flash_bench.cli.checks import message
+
+        typer.secho(f"error: {message(err)}", fg="red", err=True)
         raise typer.Exit(2)
     if profile == "tiny":
         typer.echo("(tiny profile: a CPU-scale decoder on the tiny VAE, not the paper's model)")

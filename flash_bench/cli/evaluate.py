@@ -27,24 +27,33 @@ def evaluate(
     cache_dir: Path = typer.Option(Path("results/cache"), help="Feature cache folder."),
 ) -> None:
     """Score DIR/<action>/<item>.mp4 against a dataset's test items and write a run dir `report` reads."""
+    from flash_bench.cli import checks
+    from flash_bench.metrics import METRICS
     from flash_bench.registry import DATASETS
     from flash_bench.scoring import evaluate_videos
     from flash_bench.store import RunLocked
     from flash_bench.types import InputError
 
-    if profile not in ("tiny", "paper"):
-        typer.secho(f"error: --profile must be tiny or paper, got {profile!r}", fg="red", err=True)
-        raise typer.Exit(2)
-    chosen = None if metrics == "all" else [m.strip() for m in metrics.split(",") if m.strip()]
-    label = method or videos.name
-    run_dir = run_dir or Path("results/runs") / f"eval-{dataset}-{label}"
-    size = 512 if profile == "paper" and size == 64 else size
-    try:
+    try:  # every value checked before any model or dataset loads
+        checks.known("--dataset", DATASETS, dataset)
+        if profile not in ("tiny", "paper"):
+            raise InputError(f"--profile must be tiny or paper, got {profile!r}")
+        checks.frame_args(frames, size)
+        device = checks.device(device)
+        chosen = None if metrics == "all" else list(checks.listed("--metrics", metrics))
+        for m in chosen or ():
+            checks.known("--metrics", METRICS, m)
+        if not videos.is_dir():
+            raise InputError(f"--videos {videos}: not a folder (lay it out as <action>/<item>.mp4)")
+        label = method or videos.resolve().name
+        run_dir = run_dir or Path("results/runs") / f"eval-{dataset}-{label}"
+        checks.out_dir("--run-dir", run_dir)
+        size = 512 if profile == "paper" and size == 64 else size
         ds = DATASETS.get(dataset)(root, num_frames=frames, size=size)
         store = evaluate_videos(videos, ds, run_dir, method=label, metrics=chosen, profile=profile, device=device,
                                 cache_dir=cache_dir, weights_dir=weights_dir, real_set=real_set)
     except (InputError, RunLocked, KeyError) as e:
-        typer.secho(f"error: {str(e).strip(chr(39))}", fg="red", err=True)
+        typer.secho(f"error: {checks.message(e)}", fg="red", err=True)
         raise typer.Exit(2)
     n_ok = sum(r["status"] == "ok" for r in store.records())
     typer.echo(f"run dir: {store.root} ({n_ok} videos scored)")

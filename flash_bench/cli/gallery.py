@@ -30,16 +30,22 @@ def gallery(
                                         "first item of every action)."),
 ) -> None:
     """Write a static HTML gallery of a run: references, ground truth and every method's videos side by side."""
+    import contextlib
+
     from flash_bench.gallery import build_gallery, comparison_gif
+    from flash_bench.store import RunLocked, RunStore
 
     split = lambda s: [x.strip() for x in s.split(",") if x.strip()] if s else None  # noqa: E731
-    try:
-        if gif is not None:
-            columns = comparison_gif(run_dir, gif, split(methods), split(items))
-            typer.echo(f"wrote {gif} (columns: {', '.join(columns)})")
-            return
-        index = build_gallery(run_dir, out)
-    except InputError as e:
+    target = gif if gif is not None else out if out is not None else run_dir / "gallery"
+    inside = run_dir.is_dir() and run_dir.resolve() in target.resolve().parents
+    try:  # writing into a run dir: only while no run holds it
+        with RunStore(run_dir).lock() if inside else contextlib.nullcontext():
+            if gif is not None:
+                columns = comparison_gif(run_dir, gif, split(methods), split(items))
+                typer.echo(f"wrote {gif} (columns: {', '.join(columns)})")
+                return
+            index = build_gallery(run_dir, out)
+    except (InputError, RunLocked) as e:
         _fail(e)
     typer.echo(f"gallery written to {index} (open it in a browser; it works from file://)")
 

@@ -42,10 +42,6 @@ def _mount() -> None:
     app.add_typer(userstudy_app, name="userstudy")
 
 
-def _csv(value: Optional[str]) -> Optional[tuple[str, ...]]:
-    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else None
-
-
 def _fail(message: str) -> None:
     typer.secho(f"error: {message}", fg="red", err=True)
     raise typer.Exit(2)
@@ -74,30 +70,37 @@ def run(
     """Fit every method on each action's training videos, animate its test images, score, and write a run dir."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from flash_bench.config import RunConfig
-    from flash_bench.registry import METHODS
-    from flash_bench.config import default_workers
+    from flash_bench.cli import checks
+    from flash_bench.config import RunConfig, default_workers
+    from flash_bench.registry import DATASETS, METHODS
     from flash_bench.runner import run as run_benchmark
     from flash_bench.store import RunLocked
     from flash_bench.types import InputError
 
-    profile = profile or ("tiny" if dataset == "synthetic" else "paper")
-    if profile not in ("tiny", "paper"):
-        _fail(f"--profile must be tiny or paper, got {profile!r}")
-    try:
-        cells, exp_actions, exp_limit = _cells(methods, experiment, dataset, METHODS)
-        cfg = RunConfig(dataset=dataset, cells=cells, root=str(root.resolve()) if root else None,
-                        actions=_csv(actions) or exp_actions, shots=shots, profile=profile, seed=seed,
-                        limit=limit if limit is not None else exp_limit,
-                        num_frames=frames, size=512 if profile == "paper" and size == 64 else size,
-                        device=device or _default_device(), metrics=_metrics(metrics), experiment=experiment,
-                        cache_dir=str(cache_dir), jobs=jobs or default_workers(device or _default_device()))
+    try:  # every value checked before any model or dataset loads
+        checks.known("--dataset", DATASETS, dataset)
+        profile = profile or ("tiny" if dataset == "synthetic" else "paper")
+        if profile not in ("tiny", "paper"):
+            raise InputError(f"--profile must be tiny or paper, got {profile!r}")
+        checks.frame_args(frames, size)
+        for option, value in (("--limit", limit), ("--jobs", jobs), ("--shots", shots)):
+            checks.at_least(option, value, 1)
+        device = checks.device(device or _default_device())
+        chosen = checks.listed("--methods", methods)
+        cells, exp_actions, exp_limit = _cells(chosen, experiment, dataset, METHODS)
         run_dir = run_dir or Path("results/runs") / "-".join(filter(None, [dataset, profile, experiment]))
+        checks.out_dir("--run-dir", run_dir)
+        cfg = RunConfig(dataset=dataset, cells=cells, root=str(root.resolve()) if root else None,
+                        actions=checks.listed("--actions", actions) or exp_actions, shots=shots, profile=profile,
+                        seed=seed, limit=limit if limit is not None else exp_limit,
+                        num_frames=frames, size=512 if profile == "paper" and size == 64 else size,
+                        device=device, metrics=_metrics(metrics), experiment=experiment,
+                        cache_dir=str(cache_dir), jobs=jobs or default_workers(device))
         columns = [TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
         with Progress(*columns) as progress:
             store = run_benchmark(cfg, run_dir, progress=progress)
     except (InputError, RunLocked, KeyError) as e:
-        _fail(str(e).strip("'\""))
+        _fail(checks.message(e))
     _print_outcome(store)
 
 
@@ -111,14 +114,22 @@ def _cells(methods, experiment, dataset, registry):
         if dataset not in exp.datasets:
             raise KeyError(f"experiment {experiment!r} runs on {', '.join(exp.datasets)}, not {dataset!r}")
         return (*experiment_cells(exp, dataset), exp.limit)
-    names = registry.names() if methods == "all" else list(_csv(methods) or ())
+    names = registry.names() if methods == ("all",) else list(methods)
     for n in names:
         registry.target(n)  # unknown name → did-you-mean error before any work starts
     return method_cells(names), None, None
 
 
 def _metrics(value: str):
-    return None if value == "all" else () if value == "none" else _csv(value)
+    from flash_bench.cli.checks import known, listed
+    from flash_bench.metrics import METRICS
+
+    if value in ("all", "none"):
+        return None if value == "all" else ()
+    chosen = listed("--metrics", value)
+    for m in chosen:
+        known("--metrics", METRICS, m)
+    return chosen
 
 
 def _default_device() -> str:
@@ -138,7 +149,8 @@ def _print_outcome(store) -> None:
         typer.secho("profile:   tiny — reduced-size models with seeded or suite-trained weights; "
                     "numbers are not comparable to the paper's", fg="yellow")
     for f in manifest["failures"][:10]:
-        typer.secho(f"failed:    {f.get('method')}/{f.get('action')}/{f.get('item', '*')}: {f['error']}", fg="red")
+        where = f.get("file") or f"{f.get('method')}/{f.get('action')}/{f.get('item', '*')}"
+        typer.secho(f"failed:    {where}: {f['error']}", fg="red")
     typer.echo(f"table:     flash-bench report {store.root}\n")
     from flash_bench.report import render
 
@@ -158,15 +170,18 @@ def datasets_list() -> None:
 def datasets_inspect(name: str, root: Optional[Path] = typer.Option(None), shots: Optional[int] = None,
                      as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Actions, prompts and train/test counts of a dataset."""
+    from flash_bench.cli import checks
     from flash_bench.registry import DATASETS
     from flash_bench.types import InputError
 
     try:
+        checks.known("dataset", DATASETS, name)
+        checks.at_least("--shots", shots, 1)
         ds = DATASETS.get(name)(root, shots=shots)
         rows = [{"action": a.id, "prompt": a.prompt, "train": len(a.train), "test": len(a.test),
                  "test_with_ground_truth": sum(t.ground_truth is not None for t in a.test)} for a in ds.actions()]
     except (InputError, KeyError) as e:
-        _fail(str(e).strip("'\""))
+        _fail(checks.message(e))
     if as_json:
         typer.echo(json.dumps({"dataset": name, "actions": rows, "failures": ds.failures}, indent=2))
         return
@@ -180,12 +195,24 @@ def datasets_inspect(name: str, root: Optional[Path] = typer.Option(None), shots
 def datasets_export(name: str, out: Path, root: Optional[Path] = typer.Option(None),
                     size: int = 64, frames: int = 16) -> None:
     """Write a dataset to OUT in the `folder` layout (prompt.txt, train/*.mp4, test/*.png + *.mp4)."""
+    from flash_bench.cli import checks
     from flash_bench.datasets.export import export_dataset
     from flash_bench.registry import DATASETS
+    from flash_bench.types import InputError
 
-    ds = DATASETS.get(name)(root, num_frames=frames, size=size)
-    n = export_dataset(ds, out)
+    try:
+        checks.known("dataset", DATASETS, name)
+        checks.frame_args(frames, size)
+        checks.out_dir("OUT", out)
+        ds = DATASETS.get(name)(root, num_frames=frames, size=size)
+        n, failures = export_dataset(ds, out)
+    except (InputError, OSError) as e:
+        _fail(str(e))
     typer.echo(f"wrote {n} files to {out}")
+    for f in failures:
+        typer.secho(f"not exported: {f.get('action')}/{f.get('item', '*')}: {f['error']}", fg="red")
+    if failures:
+        raise typer.Exit(1)
 
 
 @methods_app.command("list")

@@ -1,4 +1,4 @@
-"""`flash-bench weights list | fetch | verify`: the checkpoints of flash_bench.weights (thin CLI).
+"""`flash-bench weights list | fetch | verify | lock`: the checkpoints of flash_bench.weights (thin CLI).
 
 Mount with ``app.add_typer(weights_app, name="weights")`` (``from flash_bench.cli.weights import app as weights_app``).
 """
@@ -62,21 +62,50 @@ def fetch(names: Optional[List[str]] = typer.Argument(None, help="Names (default
 
 
 @app.command()
-def verify(names: Optional[List[str]] = typer.Argument(None, help="Names (default: all present)."),
-           weights_dir: Optional[Path] = WEIGHTS_DIR) -> None:
-    """Hash present checkpoints and compare with the table; exit 1 when one is missing or differs."""
+def verify(names: Optional[List[str]] = typer.Argument(None, help="Names (default: all)."),
+           weights_dir: Optional[Path] = WEIGHTS_DIR,
+           as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Which checkpoints are present (hashed: published or locked sha256, and loadable as tensors), which are
+    missing (with where to get each) and which fail; exit 1 unless every one asked for is present and verified."""
     from flash_bench import weights
     from flash_bench.types import InputError
 
+    try:
+        rows = [weights.verify(name, weights_dir) for name in _names(names)]
+    except InputError as e:
+        _fail(str(e))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    for state in ("ok", "unverifiable", "mismatch", "unloadable", "missing"):
+        for r in (r for r in rows if r["state"] == state and not as_json):
+            typer.secho(f"{r['name']:<34} {state:<12} {r['path'] or r['file']}", fg=None if state == "ok" else "red")
+            typer.echo(f"{'':<34} {r['detail']}")
+    counts = {s: sum(r["state"] == s for r in rows) for s in ("ok", "unverifiable", "mismatch", "unloadable", "missing")}
+    typer.echo(", ".join(f"{n} {s}" for s, n in counts.items()), err=as_json)
+    if counts["ok"] != len(rows):
+        raise typer.Exit(1)
+
+
+@app.command("lock")
+def lock_weights(names: Optional[List[str]] = typer.Argument(None, help="Names (default: all present)."),
+                 weights_dir: Optional[Path] = WEIGHTS_DIR,
+                 replace: bool = typer.Option(False, "--replace", help="Re-record files that differ from their "
+                                              "lock entry (you replaced them on purpose).")) -> None:
+    """Record the sha256 of present, loadable checkpoints in the weights folder's lock file; later loads
+    and `weights verify` compare with it."""
+    from flash_bench import weights
+    from flash_bench.types import InputError
+
+    chosen = _names(names) if names else [n for n in weights.WEIGHTS if weights.find(n, weights_dir)]
     bad = 0
-    for name in _names(names):
+    for name in chosen:
         try:
-            path = weights.resolve(name, weights_dir, verify=False)
-            digest = weights.check_sha256(weights.get(name), path) if path.is_file() else "(folder)"
-            known = "matches" if weights.get(name).sha256 else "no known sha256 in the table"
-            typer.echo(f"{name}: ok {digest} ({known}) {path}")
+            entry = weights.lock(name, weights_dir, replace=replace)
+            typer.echo(f"{name}: locked {entry['sha256']} {entry['path']}")
         except InputError as e:
             bad += 1
-            typer.secho(f"{name}: {e}", fg="red")
+            typer.secho(f"{name}: {e}", fg="red", err=True)
+    if not chosen:
+        _fail("no checkpoint present to lock (see `flash-bench weights list`)")
     if bad:
         raise typer.Exit(1)

@@ -48,12 +48,21 @@ class FolderDataset(FewShotDataset):
         return Action(action_id, prompt, select_shots(train, self.shots, self.seed), self._test_items(folder / "test"))
 
     def _test_items(self, test_dir: Path) -> tuple[TestItem, ...]:
-        videos = {p.stem: p for p in _files(test_dir, VIDEO_SUFFIXES)}
+        """One item per reference image; items whose stem is ambiguous (two images, or two ground-truth videos,
+        with one stem) or whose name is not allowed are left out, each recorded in ``failures``."""
+        videos = _by_stem(_files(test_dir, VIDEO_SUFFIXES))
         items = []
-        for image in _files(test_dir, IMAGE_SUFFIXES):
-            gt = videos.get(image.stem)
-            items.append(self.image_item(check_id(image.stem, "test item", image), image,
-                                         self.clip(gt) if gt else None))
+        for stem, images in _by_stem(_files(test_dir, IMAGE_SUFFIXES)).items():
+            try:
+                for files, what in ((images, "reference images"), (videos.get(stem, []), "ground-truth videos")):
+                    if len(files) > 1:
+                        raise InputError(f"{what} {', '.join(map(str, files))} share the stem {stem!r}; "
+                                         "rename all but one")
+                gt = videos.get(stem)
+                items.append(self.image_item(check_id(stem, "test item", images[0]), images[0],
+                                             self.clip(gt[0]) if gt else None))
+            except InputError as e:
+                self.failures.append({"action": test_dir.parent.name, "item": stem, "error": str(e)})
         return tuple(items)
 
     def clip(self, path: Path, clip_id: str | None = None) -> Clip:
@@ -72,6 +81,13 @@ class FolderDataset(FewShotDataset):
 
 def _load_reference(path: Path, size: int):
     return resize_center_crop(read_image(path), size)
+
+
+def _by_stem(files: list[Path]) -> dict[str, list[Path]]:
+    out: dict[str, list[Path]] = {}
+    for p in files:
+        out.setdefault(p.stem, []).append(p)
+    return out
 
 
 def _files(folder: Path, suffixes: set[str]) -> list[Path]:
