@@ -57,7 +57,7 @@ def train_flash_cmd(
     from flash_bench.types import InputError
 
     try:
-        checks.frame_args(frames, size or 8)
+        checks.frame_args(frames, size)
         for option, value in (("--steps", steps), ("--shots", shots)):
             checks.at_least(option, value, 1)
         checks.listed("--actions", actions)
@@ -100,7 +100,7 @@ def animate(
     from flash_bench.types import InputError
 
     try:
-        checks.frame_args(frames, size or 8)
+        checks.frame_args(frames, size)
         for option, value in (("--steps", steps), ("--fps", fps)):
             checks.at_least(option, value, 1)
         info = animate_file(checkpoint, image, prompt, out, seed=seed, steps=steps, guidance=guidance,
