@@ -93,11 +93,12 @@ def test_resume_refuses_a_pickled_optimizer_state_naming_it(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["train", "flash", "--actions", "arm_wave", "--out", "x.safetensors", "--steps", "0"], "--steps must be >= 1"),
-    (["train", "flash", "--actions", " ", "--out", "x.safetensors"], "--actions is empty"),
-    (["animate", "--checkpoint", "c", "--image", "i.png", "--prompt", "p", "--out", "o.mp4", "--frames", "1"],
+    (["train", "flash", "--actions", "arm_wave", "--out", "OUT", "--steps", "0"], "--steps must be >= 1"),
+    (["train", "flash", "--actions", " ", "--out", "OUT"], "--actions is empty"),
+    (["animate", "--checkpoint", "c", "--image", "i.png", "--prompt", "p", "--out", "OUT", "--frames", "1"],
      "--frames must be >= 2, got 1"),
 ])
-def test_flash_commands_check_their_values_first(args, message):
-    result = runner.invoke(app, args)
-    assert result.exit_code == 2 and message in result.output
+def test_flash_commands_check_their_values_first(args, message, tmp_path):
+    out = tmp_path / "out.safetensors"
+    result = runner.invoke(app, [str(out) if a == "OUT" else a for a in args])
+    assert result.exit_code == 2 and message in result.output and not out.exists()
