@@ -71,3 +71,34 @@ def test_gallery_does_not_write_into_a_run_dir_another_process_holds(tmp_path):
     result = runner.invoke(app, ["gallery", str(run_dir), "--out", str(tmp_path / "site")])   # outside: no lock
     assert result.exit_code == 0, result.output
     assert runner.invoke(app, ["gallery", str(run_dir)]).exit_code == 0 and (run_dir / "gallery" / "index.html").exists()
+
+
+def test_resume_refuses_a_pickled_optimizer_state_naming_it(tmp_path):
+    import torch
+
+    out = tmp_path / "flash.safetensors"
+    args = ["train", "flash", "--actions", "arm_wave", "--out", str(out), "--frames", "4", "--size", "32"]
+    result = runner.invoke(app, [*args, "--steps", "1"])
+    assert result.exit_code == 0, result.output
+    optim = out.with_suffix(".optim.pt")
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("PAYLOAD RAN",))
+
+    torch.save({"optimizer": Evil()}, optim)
+    result = runner.invoke(app, [*args, "--steps", "2"])
+    assert result.exit_code == 2 and f"error: {optim}: holds objects other than tensors" in result.output
+    assert "PAYLOAD RAN" not in result.output and "weights_only=False" not in result.output
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "flash", "--actions", "arm_wave", "--out", "OUT", "--steps", "0"], "--steps must be >= 1"),
+    (["train", "flash", "--actions", " ", "--out", "OUT"], "--actions is empty"),
+    (["animate", "--checkpoint", "c", "--image", "i.png", "--prompt", "p", "--out", "OUT", "--frames", "1"],
+     "--frames must be >= 2, got 1"),
+])
+def test_flash_commands_check_their_values_first(args, message, tmp_path):
+    out = tmp_path / "out.safetensors"
+    result = runner.invoke(app, [str(out) if a == "OUT" else a for a in args])
+    assert result.exit_code == 2 and message in result.output and not out.exists()

@@ -280,3 +280,15 @@ def test_an_unloadable_metric_checkpoint_fails_the_run_before_generation(offline
 
     store = RunStore(tmp_path / "run")
     assert store.records() == [] and store.read_manifest()["status"] == "failed"
+
+
+def test_a_pickle_named_safetensors_for_open_clip_is_refused_before_any_work(offline):
+    import pickle
+
+    from flash_bench.scoring import check_weights
+
+    path = offline / WEIGHTS["clip-vit-l-14-openai"].local_name
+    path.write_bytes(pickle.dumps({"visual.proj": [0.0] * 8}))
+    with pytest.raises(WeightsCorrupt, match=f"{path}: does not load as tensors"):
+        check_weights(["text_alignment"], "paper")
+    assert weights.verify("clip-vit-l-14-openai")["state"] == "unloadable"

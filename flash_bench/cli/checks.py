@@ -55,6 +55,6 @@ def out_dir(option: str, path: Path) -> None:
             return
 
 
-def frame_args(frames: int, size: int) -> None:
+def frame_args(frames: int, size: int | None) -> None:
     at_least("--frames", frames, 2)   # temporal metrics and every video method need two frames
     at_least("--size", size, 8)

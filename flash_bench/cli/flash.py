@@ -46,13 +46,21 @@ def train_flash_cmd(
     base_dir: Optional[Path] = typer.Option(None, help="tiny: another pretrained tiny base folder."),
 ) -> None:
     """Train FLASH on the training videos of one or more actions (resumes from an existing --out)."""
+    import pickle
+
     import torch
 
     from flash.config import variant as make_variant
     from flash.method import load_videos, train_on_actions
+    from flash.train import optimizer_path
+    from flash_bench.cli import checks
     from flash_bench.types import InputError
 
     try:
+        checks.frame_args(frames, size)
+        for option, value in (("--steps", steps), ("--shots", shots)):
+            checks.at_least(option, value, 1)
+        checks.listed("--actions", actions)
         overrides = {k: v for k, v in dict(strong_aug=strong_aug, motion_align=motion_align,
                                            corr_align=corr_align).items() if v is not None}
         cfg = make_variant(min(variant, 5), profile, tau=tau, p=p, seed=seed,
@@ -67,6 +75,9 @@ def train_flash_cmd(
         seconds = train_on_actions(cfg, videos, out, device)
     except InputError as e:
         _fail(str(e))
+    except pickle.UnpicklingError:   # resuming: the optimizer state beside --out holds more than tensors
+        _fail(f"{optimizer_path(out)}: holds objects other than tensors (not loadable with "
+              "torch.load(weights_only=True)), so it is not loaded; delete it to resume with a fresh optimizer")
     typer.echo(f"trained FLASH-{profile} on {len(videos)} videos in {seconds:.1f} s -> {out}")
 
 
@@ -85,9 +96,13 @@ def animate(
 ) -> None:
     """Animate a reference image with a trained FLASH checkpoint."""
     from flash.method import animate_file
+    from flash_bench.cli import checks
     from flash_bench.types import InputError
 
     try:
+        checks.frame_args(frames, size)
+        for option, value in (("--steps", steps), ("--fps", fps)):
+            checks.at_least(option, value, 1)
         info = animate_file(checkpoint, image, prompt, out, seed=seed, steps=steps, guidance=guidance,
                             num_frames=frames, size=size, decoder=decoder, fps=fps)
     except InputError as e:
@@ -121,5 +136,11 @@ def pretrain_base(
                          save_every_min=save_every, videos_per_action=videos_per_action,
                          warm_start=str(warm_start or ""), threads=threads,
                          decoder_every=decoder_every, **kw)
-    folder = run_pretraining(cfg)
+    import pickle
+
+    try:
+        folder = run_pretraining(cfg)
+    except pickle.UnpicklingError:   # resuming: the optimizer state in --resume-dir holds more than tensors
+        _fail(f"{resume_dir / 'optimizer.pt'}: holds objects other than tensors (not loadable with "
+              "torch.load(weights_only=True)), so it is not loaded; delete it to resume with a fresh optimizer")
     typer.echo(f"tiny base written to {folder}")
