@@ -175,8 +175,13 @@ class FlashTrainer:
     def resume(self, path: Path) -> None:
         meta = load_checkpoint(path, self.base.unet)
         self.step_count = int(meta["step"])
-        if optimizer_path(path).exists():
-            state = torch.load(optimizer_path(path), weights_only=True)
+        opt = optimizer_path(path)
+        if opt.exists():
+            try:   # never unpickle: a tensors-only load, and one error naming the file
+                state = torch.load(opt, map_location="cpu", weights_only=True)
+            except Exception as err:
+                raise InputError(f"{opt}: not a FLASH optimizer state (a tensors-only torch.load failed: "
+                                 f"{type(err).__name__}); delete it to restart this fit from its checkpoint") from None
             self.optimizer.load_state_dict(state["optimizer"])
             self.gen.set_state(state["generator"])
 

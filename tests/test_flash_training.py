@@ -134,3 +134,25 @@ def test_refitting_one_unet_keeps_one_set_of_alignment_hooks(base_dir, videos, t
     modules = temporal_modules(method.base.unet)
     assert modules and all(len(m._forward_hooks) == 1 for _, m in modules), \
         [len(m._forward_hooks) for _, m in modules]
+
+
+def test_a_pickled_optimizer_state_is_refused_naming_the_file(base_dir, videos, tmp_path):
+    """Resuming a fit never unpickles: a pickle payload in the optimizer file is one error that names it."""
+    import pickle
+
+    from flash.train import TrainingVideo, optimizer_path, train_flash
+    from flash_bench.types import InputError
+
+    out = tmp_path / "fit.safetensors"
+    data = [TrainingVideo(v, "a person is waving their arm.") for v in videos]
+    train_flash(_base(base_dir), data, variant(1, steps=1), out=out, progress=False)
+    ran = tmp_path / "payload-ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(ran), "w"))
+
+    optimizer_path(out).write_bytes(pickle.dumps({"optimizer": Payload()}))
+    with pytest.raises(InputError, match=r"fit\.optim\.pt: not a FLASH optimizer state") as err:
+        train_flash(_base(base_dir), data, variant(1, steps=2), out=out, progress=False)
+    assert "weights_only=False" not in str(err.value) and not ran.exists()
