@@ -88,7 +88,7 @@ class Run:
     @cached_property
     def items(self) -> dict[str, list[str]]:
         """action -> its item ids, both sorted."""
-        return {a: sorted(set(g["item"])) for a, g in sorted(self.table.groupby("action"), key=lambda x: x[0])}
+        return {a: sorted(set(ids)) for a, ids in self.table.groupby("action")["item"]}
 
     @property
     def actions(self) -> list[str]:
