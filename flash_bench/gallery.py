@@ -10,7 +10,8 @@
 
 References and ground truth come from the run's dataset (``manifest["dataset"]``/``["dataset_root"]``);
 when it cannot be loaded they come from the ``oracle`` method's videos (its first frame is the reference),
-and the pages say so. CSS and JS live in ``flash_bench/assets/`` and are inlined into every page.
+and the pages say so. The metric tables are :func:`flash_bench.results.summary` (the numbers of
+``flash-bench report``). CSS and JS live in ``flash_bench/assets/`` and are inlined into every page.
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from urllib.parse import quote
 
 import numpy as np
 
-from flash_bench.store import RunStore, atomic_write_bytes
+from flash_bench.results import Run, column_info, counts, load_run, summary
+from flash_bench.store import atomic_write_bytes
 from flash_bench.types import Clip, InputError, TestItem
 
 ORACLE = "oracle"
@@ -35,28 +37,6 @@ ORACLE = "oracle"
 # ----------------------------------------------------------------------------------------------
 # The run, its references and ground truth
 # ----------------------------------------------------------------------------------------------
-@dataclass
-class RunView:
-    """What the gallery and the user-study kit read from a run dir (JSON only; no video decoded)."""
-
-    root: Path
-    manifest: dict
-    records: dict[tuple[str, str, str], dict]           # (method, action, item) -> record
-    methods: list[str]
-    actions: list[str]
-    items: dict[str, list[str]]                         # action -> item ids, sorted
-
-    @property
-    def tiny(self) -> bool:
-        return bool(self.manifest.get("tiny_backbones")) or self.manifest.get("profile") == "tiny"
-
-    def video(self, method: str, action: str, item: str) -> Path | None:
-        """The run's video of one record, or None when it failed or is missing."""
-        rec = self.records.get((method, action, item))
-        path = RunStore(self.root).video_path(method, action, item)
-        return path if rec and rec.get("status", "ok") == "ok" and path.is_file() else None
-
-
 @dataclass
 class Truth:
     """Prompts, reference images and ground-truth videos for the run's test items."""
@@ -67,61 +47,45 @@ class Truth:
     note: str = ""                                      # where they came from, shown on the pages
 
 
-def load_run_view(run_dir: Path | str) -> RunView:
-    store = RunStore(run_dir)
-    if not store.root.is_dir():
-        raise InputError(f"{store.root}: run dir not found")
-    try:
-        manifest, records = store.read_manifest(), store.records()
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"{store.root}: unreadable manifest or record ({e})") from None
-    if not records:
-        raise InputError(f"{store.root}: no per-video records under items/ (is this a run dir?)")
-    by_key = {(r["method"], r["action"], r["item"]): r for r in records}
-    listed = [m for m in manifest.get("methods") or [] if isinstance(m, str)]
-    found = {m for m, _, _ in by_key}
-    methods = [m for m in listed if m in found] + sorted(found - set(listed))
-    actions = sorted({a for _, a, _ in by_key})
-    items = {a: sorted({i for _, a2, i in by_key if a2 == a}) for a in actions}
-    return RunView(store.root, manifest, by_key, methods, actions, items)
+def clip_geometry(run: Run) -> tuple[int, int]:
+    """(num_frames, size) the run used: from the manifest's config, else from its first record that has them."""
+    cfg = run.manifest.get("config") or {}
+
+    def recorded(col: str):
+        values = run.table[col].dropna() if col in run.table.columns else ()
+        return values.iloc[0] if len(values) else None
+
+    return int(cfg.get("num_frames") or recorded("num_frames") or 16), int(cfg.get("size") or recorded("height") or 64)
 
 
-def clip_geometry(view: RunView) -> tuple[int, int]:
-    """(num_frames, size) the run used: from the manifest's config, else from its records."""
-    cfg = view.manifest.get("config") or {}
-    first = next(iter(view.records.values()))
-    num_frames = cfg.get("num_frames") or first.get("num_frames") or 16
-    return int(num_frames), int(cfg.get("size") or first.get("height") or 64)
-
-
-def load_truth(view: RunView) -> Truth:
+def load_truth(run: Run) -> Truth:
     """References and ground truth from the run's dataset; from the oracle's videos when that fails."""
     from flash_bench.registry import DATASETS
 
-    name, root = view.manifest.get("dataset"), view.manifest.get("dataset_root")
-    num_frames, size = clip_geometry(view)
+    name, root = run.manifest.get("dataset"), run.manifest.get("dataset_root")
+    num_frames, size = clip_geometry(run)
     try:
         if not name:
             raise InputError("the manifest names no dataset")
         actions = DATASETS.get(name)(root=root, num_frames=num_frames, size=size).actions()
     except Exception as e:  # noqa: BLE001 - any failure means "use the fallback", and the page says why
-        return _oracle_truth(view, f"dataset {name!r} could not be loaded ({type(e).__name__}: {e})")
+        return _oracle_truth(run, f"dataset {name!r} could not be loaded ({type(e).__name__}: {e})")
     truth = Truth({a.id: a.prompt for a in actions},
                   {(a.id, t.id): t for a in actions for t in a.test}, {a.id: a.train for a in actions},
                   f"References and ground truth from dataset {name!r}" + (f" at {root}" if root else "") + ".")
-    missing = [(a, i) for a in view.actions for i in view.items[a] if (a, i) not in truth.items]
+    missing = [(a, i) for a in run.actions for i in run.items[a] if (a, i) not in truth.items]
     if missing:
-        extra = _oracle_truth(view, "")
+        extra = _oracle_truth(run, "")
         truth.items.update({k: extra.items[k] for k in missing if k in extra.items})
         truth.note += f" {len(missing)} test item(s) not in the dataset: taken from the oracle's videos where present."
     return truth
 
 
-def _oracle_truth(view: RunView, why: str) -> Truth:
+def _oracle_truth(run: Run, why: str) -> Truth:
     items = {}
-    for a in view.actions:
-        for i in view.items[a]:
-            path = view.video(ORACLE, a, i)
+    for a in run.actions:
+        for i in run.items[a]:
+            path = run.video(ORACLE, a, i)
             if path is not None:
                 items[(a, i)] = TestItem(i, reference=_first_frame_loader(path),
                                          ground_truth=Clip(i, load=_video_loader(path), path=path), path=path)
@@ -145,47 +109,8 @@ def _first_frame_loader(path: Path) -> Callable[[], np.ndarray]:
 # ----------------------------------------------------------------------------------------------
 # Metric tables
 # ----------------------------------------------------------------------------------------------
-def method_means(view: RunView, action: str | None = None) -> dict[str, dict[str, tuple[float | None, int]]]:
-    """Per method: metric id -> (mean over ok videos with a value, count); plus ``videos`` and ``failed``.
-
-    Missing values (``null``, failed videos) are skipped, never zero. Set-level metrics (``sets/*.json``,
-    e.g. cd_fvd) are added for the whole run only (they are computed on all of a method's videos).
-    TODO(lead): switch to flash_bench.report's per-method table function (report.summarize) once its API is
-    fixed, so the gallery shows exactly the numbers of ``flash-bench report``.
-    """
-    sets = RunStore(view.root).set_metrics() if action is None else {}
-    out: dict[str, dict[str, tuple[float | None, int]]] = {}
-    for m in view.methods:
-        recs = [r for (m2, a, _), r in view.records.items() if m2 == m and (action is None or a == action)]
-        ok = [r for r in recs if r.get("status", "ok") == "ok"]
-        values: dict[str, list[float]] = {}
-        for r in ok:
-            for k, v in (r.get("metrics") or {}).items():
-                values.setdefault(k, [])
-                if isinstance(v, (int, float)) and math.isfinite(v):
-                    values[k].append(float(v))
-        row = {k: (float(np.mean(v)) if v else None, len(v)) for k, v in values.items()}
-        row.update({k: (float(v), len(ok)) for k, v in sets.get(m, {}).items() if isinstance(v, (int, float))})
-        row["videos"], row["failed"] = (len(ok), len(ok)), (len(recs) - len(ok), len(recs) - len(ok))
-        out[m] = row
-    return out
-
-
-def metric_label(metric_id: str) -> tuple[str, bool | None, int | None]:
-    """(label, higher_is_better, decimals) from the report's metric facts when available; the id otherwise."""
-    try:
-        from flash_bench.report import column_info
-    except ImportError:
-        return metric_id, None, None
-    return column_info(metric_id)
-
-
-def fmt(value: float | None, decimals: int | None = None) -> str:
-    if value is None or not math.isfinite(value):
-        return "–"
-    if decimals is not None:
-        return f"{value:.{decimals}f}"
-    return f"{value:.1f}" if abs(value) >= 100 else f"{value:.2f}" if abs(value) >= 1 else f"{value:.4f}"
+def fmt(value: float | None, decimals: int) -> str:
+    return "–" if value is None or not math.isfinite(value) else f"{value:.{decimals}f}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -248,16 +173,16 @@ def export_image(image: np.ndarray, dest: Path) -> None:
     Image.fromarray(image).save(dest, format="PNG")
 
 
-def export_media(view: RunView, truth: Truth, out: Path) -> dict[tuple[str, str], dict[str, bool]]:
+def export_media(run: Run, truth: Truth, out: Path) -> dict[tuple[str, str], dict[str, bool]]:
     """Copy/transcode every video and reference into ``out/media``; per (action, item) what exists."""
     from tqdm import tqdm
 
-    jobs = [(m, a, i) for a in view.actions for i in view.items[a] for m in view.methods]
+    jobs = [(m, a, i) for a in run.actions for i in run.items[a] for m in run.methods]
     for m, a, i in tqdm(jobs, desc="gallery videos", leave=False, disable=None):
-        src = view.video(m, a, i)
+        src = run.video(m, a, i)
         if src is not None:
             export_video(src, None, out / run_media_path(m, a, i))
-    return {(a, i): export_truth(truth.items.get((a, i)), out, a, i) for a in view.actions for i in view.items[a]}
+    return {(a, i): export_truth(truth.items.get((a, i)), out, a, i) for a in run.actions for i in run.items[a]}
 
 
 def export_truth(item: TestItem | None, out: Path, action: str, item_id: str) -> dict[str, bool]:
@@ -311,27 +236,30 @@ def video_tag(stem: str, label: str) -> str:
             f'<img src="{esc(url(stem + ".gif"))}" alt="{esc(label)}"></video>')
 
 
-def metric_list(metrics: dict) -> str:
-    rows = "".join(f'<dt title="{esc(k)}">{esc(metric_label(k)[0])}</dt><dd>{fmt(v, metric_label(k)[2])}</dd>'
-                   for k, v in sorted(metrics.items()))
+def metric_list(run: Run, metrics: dict) -> str:
+    rows = "".join(f'<dt title="{esc(k)}">{esc(column_info(k, run.scoring)[0])}</dt>'
+                   f'<dd>{fmt(v, column_info(k, run.scoring)[2])}</dd>' for k, v in metrics.items())
     return f'<dl class="metrics">{rows}</dl>' if rows else '<p class="metrics none">no metrics</p>'
 
 
-def metrics_table(means: dict[str, dict[str, tuple[float | None, int]]]) -> str:
-    cols = sorted({k for row in means.values() for k in row} - {"videos", "failed"})
-    head = "".join(_metric_head(c) for c in cols)
+def metrics_table(run: Run, action: str | None = None) -> str:
+    """Per method: ok/failed counts and the mean of every metric (:func:`flash_bench.results.summary`, the
+    report's numbers), over all of the run or over one action's items."""
+    actions = {m: {action} for m in run.methods} if action is not None else None
+    means, n = summary(run, actions=actions), counts(run, actions=actions)
+    head = "".join(_metric_head(run, c) for c in run.metrics)
     body = ""
-    for m, row in means.items():
-        cells = "".join(f'<td title="n = {row[c][1]}">{fmt(row[c][0], metric_label(c)[2])}</td>'
-                        if c in row else "<td>–</td>" for c in cols)
-        body += (f'<tr data-method="{esc(m)}"><th>{esc(m)}</th><td>{row["videos"][0]}</td>'
-                 f'<td>{row["failed"][0]}</td>{cells}</tr>')
+    for m in run.methods:
+        cells = "".join(f'<td title="n = {n.loc[m, c]}">{fmt(means.loc[m, c], column_info(c, run.scoring)[2])}</td>'
+                        for c in run.metrics)
+        body += (f'<tr data-method="{esc(m)}"><th>{esc(m)}</th><td>{int(means.loc[m, "videos"])}</td>'
+                 f'<td>{int(means.loc[m, "failed"])}</td>{cells}</tr>')
     return (f'<table class="metrics-table"><thead><tr><th>method</th><th>videos</th><th>failed</th>{head}'
             f'</tr></thead><tbody>{body}</tbody></table>')
 
 
-def _metric_head(metric_id: str) -> str:
-    label, higher, _ = metric_label(metric_id)
+def _metric_head(run: Run, metric_id: str) -> str:
+    label, higher, _ = column_info(metric_id, run.scoring)
     arrow = "" if higher is None else (" ↑" if higher else " ↓")
     return f'<th title="{esc(metric_id)}">{esc(label)}{arrow}</th>'
 
@@ -342,12 +270,12 @@ def method_filter(methods: list[str]) -> str:
     return f'<fieldset class="filters"><legend>Methods</legend>{boxes}</fieldset>'
 
 
-def manifest_table(view: RunView) -> str:
-    m = view.manifest
+def manifest_table(run: Run) -> str:
+    m = run.manifest
     cmd = m.get("command")
     rows = {
-        "run dir": view.root.name, "profile": m.get("profile"), "tiny backbones": m.get("tiny_backbones"),
-        "dataset": m.get("dataset"), "dataset root": m.get("dataset_root"), "methods": ", ".join(view.methods),
+        "run dir": run.root.name, "profile": m.get("profile"), "tiny backbones": m.get("tiny_backbones"),
+        "dataset": m.get("dataset"), "dataset root": m.get("dataset_root"), "methods": ", ".join(run.methods),
         "command": " ".join(map(str, cmd)) if isinstance(cmd, list) else cmd, "git commit": m.get("git_commit"),
         "created": m.get("created"), "failures": len(m.get("failures") or []),
     }
@@ -357,22 +285,22 @@ def manifest_table(view: RunView) -> str:
             + (f'<details><summary>failures</summary><ul>{fails}</ul></details>' if fails else ""))
 
 
-def index_page(view: RunView, truth: Truth) -> str:
+def index_page(run: Run, truth: Truth) -> str:
     actions = "".join(
         f'<li data-action="{esc(a)}" data-prompt="{esc(truth.prompts.get(a, ""))}">'
         f'<a href="{esc(url(f"action-{a}.html"))}">'
         f'{esc(a)}</a> <span class="prompt">{esc(truth.prompts.get(a, ""))}</span> '
-        f'<span class="count">({len(view.items[a])} item(s))</span></li>' for a in view.actions)
-    body = (f'<h1>flash-bench gallery: {esc(view.root.name)}</h1><p class="note">{esc(truth.note)}</p>'
-            f'<h2>Run</h2>{manifest_table(view)}<h2>Metrics (mean over each method\'s videos)</h2>'
-            f'{method_filter(view.methods)}{metrics_table(method_means(view))}'
+        f'<span class="count">({len(run.items[a])} item(s))</span></li>' for a in run.actions)
+    body = (f'<h1>flash-bench gallery: {esc(run.root.name)}</h1><p class="note">{esc(truth.note)}</p>'
+            f'<h2>Run</h2>{manifest_table(run)}<h2>Metrics (mean over each method\'s videos)</h2>'
+            f'{method_filter(run.methods)}{metrics_table(run)}'
             f'<h2>Actions</h2><fieldset class="filters"><legend>Actions</legend>'
             f'<input type="search" id="action-filter" placeholder="filter actions"></fieldset>'
             f'<ul class="actions">{actions}</ul>')
-    return page(f"flash-bench gallery: {view.root.name}", body, view.tiny)
+    return page(f"flash-bench gallery: {run.root.name}", body, run.tiny)
 
 
-def card(kind: str, label: str, stem: str | None, metrics: dict | None, is_image: bool = False,
+def card(run: Run, kind: str, label: str, stem: str | None, metrics: dict | None, is_image: bool = False,
          method: str | None = None) -> str:
     attr = f' data-method="{esc(method)}"' if method else ""
     if stem is None:
@@ -381,48 +309,49 @@ def card(kind: str, label: str, stem: str | None, metrics: dict | None, is_image
         media = f'<img src="{esc(url(stem))}" alt="{esc(label)}">'
     else:
         media = video_tag(stem, label)
-    extra = metric_list(metrics) if metrics is not None else ""
+    extra = metric_list(run, metrics) if metrics is not None else ""
     return f'<figure class="card {kind}"{attr}>{media}<figcaption>{esc(label)}</figcaption>{extra}</figure>'
 
 
-def item_row(view: RunView, action: str, item: str, present: dict[str, bool]) -> str:
-    cards = [card("reference", "reference image", f"media/reference/{action}/{item}.png" if present["reference"]
-                  else None, None, is_image=True)]
+def item_row(run: Run, action: str, item: str, present: dict[str, bool]) -> str:
+    cards = [card(run, "reference", "reference image", f"media/reference/{action}/{item}.png"
+                  if present["reference"] else None, None, is_image=True)]
     if present["truth"]:
-        cards.append(card("truth", "ground truth", f"media/truth/{action}/{item}", None))
-    for m in view.methods:
-        rec = view.records.get((m, action, item))
+        cards.append(card(run, "truth", "ground truth", f"media/truth/{action}/{item}", None))
+    for m in run.methods:
+        rec = run.record(m, action, item)
         if rec is None:
             continue
-        stem = run_media_path(m, action, item) if view.video(m, action, item) else None
-        cards.append(card("method", m, stem, rec.get("metrics") or {}, method=m))
+        stem = run_media_path(m, action, item) if run.video(m, action, item) else None
+        metrics = {k: rec[k] for k in run.item_metrics} if rec["status"] == "ok" else {}
+        cards.append(card(run, "method", m, stem, metrics, method=m))
     return (f'<section class="item" id="item-{esc(item)}"><h3>{esc(item)}</h3>'
             f'<div class="row sync-group">{"".join(cards)}</div></section>')
 
 
-def action_page(view: RunView, truth: Truth, action: str, present: dict) -> str:
+def action_page(run: Run, truth: Truth, action: str, present: dict) -> str:
     options = "".join(f'<option value="{esc(url(f"action-{a}.html"))}"{" selected" if a == action else ""}>'
-                      f'{esc(a)}</option>' for a in view.actions)
+                      f'{esc(a)}</option>' for a in run.actions)
     prompt = truth.prompts.get(action, "")
-    rows = "".join(item_row(view, action, i, present[(action, i)]) for i in view.items[action])
+    rows = "".join(item_row(run, action, i, present[(action, i)]) for i in run.items[action])
     body = (f'<nav><a href="index.html">← index</a> <label>action <select id="action-select">{options}'
             f'</select></label></nav><h1>{esc(action)}</h1><p class="prompt">{esc(prompt)}</p>'
             f'<p class="note">{esc(truth.note)} Videos of one item loop in sync; click one to pause or '
-            f'resume its row.</p>{method_filter(view.methods)}<h2>Metrics for this action</h2>'
-            f'{metrics_table(method_means(view, action))}<h2>Test items</h2>{rows}')
-    return page(f"{action}: flash-bench gallery", body, view.tiny)
+            f'resume its row.</p>{method_filter(run.methods)}<h2>Metrics for this action</h2>'
+            f'{metrics_table(run, action)}<h2>Test items</h2>{rows}')
+    return page(f"{action}: flash-bench gallery", body, run.tiny)
 
 
 def build_gallery(run_dir: Path | str, out: Path | str | None = None) -> Path:
     """Write the gallery of ``run_dir`` into ``out`` (default ``RUN_DIR/gallery``); return index.html's path."""
-    view = load_run_view(run_dir)
-    out = Path(out) if out is not None else view.root / "gallery"
-    truth = load_truth(view)
-    present = export_media(view, truth, out)
-    for a in view.actions:
-        atomic_write_bytes(out / f"action-{a}.html", action_page(view, truth, a, present).encode())
+    run = load_run(run_dir, need_items=True)
+    out = Path(out) if out is not None else run.root / "gallery"
+    truth = load_truth(run)
+    present = export_media(run, truth, out)
+    for a in run.actions:
+        atomic_write_bytes(out / f"action-{a}.html", action_page(run, truth, a, present).encode())
     index = out / "index.html"
-    atomic_write_bytes(index, index_page(view, truth).encode())
+    atomic_write_bytes(index, index_page(run, truth).encode())
     return index
 
 
@@ -436,17 +365,17 @@ def comparison_gif(run_dir: Path | str, out: Path | str, methods: list[str] | No
     is a black tile. Returns the column labels (for the caption)."""
     from flash_bench.video_io import read_video, write_gif
 
-    view = load_run_view(run_dir)
-    methods = methods or view.methods
-    unknown = [m for m in methods if m not in view.methods]
+    run = load_run(run_dir, need_items=True)
+    methods = methods or run.methods
+    unknown = [m for m in methods if m not in run.methods]
     if unknown:
-        raise InputError(f"{view.root}: no method(s) {', '.join(unknown)} in this run (it has: {', '.join(view.methods)})")
-    keys = [tuple(s.split("/", 1)) for s in items] if items else [(a, view.items[a][0]) for a in view.actions]
-    bad = [k for k in keys if len(k) != 2 or k[1] not in view.items.get(k[0], [])]
+        raise InputError(f"{run.root}: no method(s) {', '.join(unknown)} in this run (it has: {', '.join(run.methods)})")
+    keys = [tuple(s.split("/", 1)) for s in items] if items else [(a, run.items[a][0]) for a in run.actions]
+    bad = [k for k in keys if len(k) != 2 or k[1] not in run.items.get(k[0], [])]
     if bad:
-        raise InputError(f"{view.root}: unknown item(s) {', '.join('/'.join(k) for k in bad)} (use action/item)")
-    truth = load_truth(view)
-    num_frames, size = clip_geometry(view)
+        raise InputError(f"{run.root}: unknown item(s) {', '.join('/'.join(k) for k in bad)} (use action/item)")
+    truth = load_truth(run)
+    num_frames, size = clip_geometry(run)
     blank = np.zeros((num_frames, size, size, 3), np.uint8)
 
     def fit(video: np.ndarray | None) -> np.ndarray:
@@ -458,7 +387,7 @@ def comparison_gif(run_dir: Path | str, out: Path | str, methods: list[str] | No
     for action, item in keys:
         t = truth.items.get((action, item))
         gt = t.ground_truth.load() if t is not None and t.ground_truth is not None else None
-        videos = [fit(gt)] + [fit(read_video(p) if (p := view.video(m, action, item)) else None) for m in methods]
+        videos = [fit(gt)] + [fit(read_video(p) if (p := run.video(m, action, item)) else None) for m in methods]
         rows.append(np.concatenate(videos, axis=2))                 # side by side: (T, H, W·cols, 3)
     write_gif(out, np.concatenate(rows, axis=1), fps=fps)           # rows stacked: (T, H·rows, W·cols, 3)
     return ["ground truth", *methods]

@@ -8,15 +8,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from flash_bench.report import (
-    REFERENCE_METHODS,
-    RunData,
-    column_info,
-    experiment_for_table,
-    load_run,
-    summarize,
-    value_columns,
-)
+from flash_bench.report import REFERENCE_METHODS, experiment_for_table, value_columns
+from flash_bench.results import Run, column_info, load_run, summary
 
 PLOT_TABLES = ("1", "2", "A1", "A2", "A3")
 
@@ -48,7 +41,7 @@ def _save(fig, folder: Path, stem: str, title: str) -> list[Path]:
     return paths
 
 
-def _title(run: RunData, text: str) -> str:
+def _title(run: Run, text: str) -> str:
     return text + (" [tiny backbones]" if run.tiny else "")
 
 
@@ -57,17 +50,17 @@ def _colour(label: str) -> str:
     return "#c44e52" if label.startswith("flash") else "#999999" if label in REFERENCE_METHODS else "#4c72b0"
 
 
-def bars(run: RunData, labels: list[str], names: list[str], metrics: list[str], folder: Path, stem: str,
+def bars(run: Run, labels: list[str], names: list[str], metrics: list[str], folder: Path, stem: str,
          title: str, actions: dict | None = None) -> list[Path]:
     """One bar per method (``names`` are the printed row names of ``labels``), one panel per metric."""
-    summary = summarize(run, labels, actions)
-    metrics = [m for m in metrics if m in summary.columns and summary[m].notna().any()]
+    means = summary(run, labels, actions)
+    metrics = [m for m in metrics if m in means.columns and means[m].notna().any()]
     if not metrics:
         return []
     fig, axes = _figure(len(metrics))
     for ax, m in zip(axes, metrics):
-        label, hib, _ = column_info(m)
-        values = [summary.loc[lab, m] for lab in labels]
+        label, hib, _ = column_info(m, run.scoring)
+        values = [means.loc[lab, m] for lab in labels]
         ax.bar(range(len(labels)), [0 if math.isnan(v) else v for v in values],
                color=[_colour(lab) for lab in labels])
         for i, v in enumerate(values):
@@ -78,19 +71,19 @@ def bars(run: RunData, labels: list[str], names: list[str], metrics: list[str], 
     return _save(fig, folder, stem, _title(run, title))
 
 
-def curves(run: RunData, series: dict[str, list[tuple[float, str]]], metrics: list[str], xlabel: str,
+def curves(run: Run, series: dict[str, list[tuple[float, str]]], metrics: list[str], xlabel: str,
            folder: Path, stem: str, title: str, actions: dict | None = None) -> list[Path]:
     """``series``: {legend: [(x, label), …]}; one line per series, one panel per metric."""
     labels = list(dict.fromkeys(lab for pts in series.values() for _, lab in pts))
-    summary = summarize(run, labels, actions)
-    metrics = [m for m in metrics if m in summary.columns and summary[m].notna().any()]
+    means = summary(run, labels, actions)
+    metrics = [m for m in metrics if m in means.columns and means[m].notna().any()]
     if not metrics:
         return []
     fig, axes = _figure(len(metrics))
     for ax, m in zip(axes, metrics):
-        label, hib, _ = column_info(m)
+        label, hib, _ = column_info(m, run.scoring)
         for name, pts in series.items():
-            xy = sorted((x, summary.loc[lab, m]) for x, lab in pts if not math.isnan(summary.loc[lab, m]))
+            xy = sorted((x, means.loc[lab, m]) for x, lab in pts if not math.isnan(means.loc[lab, m]))
             if xy:
                 ax.plot([x for x, _ in xy], [y for _, y in xy], marker="o", label=name)
         ax.set_xlabel(xlabel, fontsize=8)
@@ -99,12 +92,12 @@ def curves(run: RunData, series: dict[str, list[tuple[float, str]]], metrics: li
     return _save(fig, folder, stem, _title(run, title))
 
 
-def _exp_actions(run: RunData, exp) -> dict[str, set[str]]:
+def _exp_actions(run: Run, exp) -> dict[str, set[str]]:
     dataset = run.manifest.get("dataset") or exp.datasets[0]
     return {c.label: set(exp.cell_actions(c, dataset)) for c in exp.cells}
 
 
-def plot_table(run: RunData, table: str, folder: Path) -> list[Path]:
+def plot_table(run: Run, table: str, folder: Path) -> list[Path]:
     """The plot(s) of one paper table from a run."""
     exp = experiment_for_table(table)
     acts, metrics = _exp_actions(run, exp), list(exp.metrics)
@@ -129,8 +122,8 @@ def plot_run(run_dir: Path | str, folder: Path | str, table: str | None = None) 
     """Write PNG + PDF plots of a run into ``folder``; returns the files written."""
     run, folder = load_run(run_dir), Path(folder)
     if table is None:
-        labels = list(summarize(run).index)
-        metrics = [c for c in value_columns(run) if column_info(c)[1] is not None]
+        labels = run.methods
+        metrics = [c for c in value_columns(run) if column_info(c, run.scoring)[1] is not None]
         return bars(run, labels, labels, metrics, folder, "run_bars", f"Run {run.root.name}")
     tables = PLOT_TABLES if str(table).lower() == "all" else (table,)
     return [p for t in tables for p in plot_table(run, t, folder)]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from flash_bench.report import load_run, summarize
+from flash_bench.results import load_run, summary
 from flash_bench.store import atomic_write_json
 from flash_bench.types import InputError
 
@@ -41,7 +41,7 @@ DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
     "videos": {"abs": 0.0, "rel": 0.0},
 }
 FALLBACK_TOLERANCE = {"abs": 1e-4, "rel": 1e-4}   # metrics without a default
-NOT_COMPARED = ("seconds", "failed")
+COMPARED_BOOKKEEPING = ("num_frames",)   # deterministic; seconds, fit_seconds and the failed count never are
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,12 @@ def _clean(v) -> float | None:
 
 
 def run_values(run_dir: Path | str) -> tuple[dict[str, dict[str, float | None]], dict]:
-    """({method: {metric: mean}}, manifest) for every method in the run (means as in the report)."""
+    """({method: {column: mean}}, manifest) for every method in the run: the report's numbers (``videos``, every
+    metric, ``num_frames``), from :func:`flash_bench.results.summary`."""
     run = load_run(run_dir)
-    summary = summarize(run)
-    cols = [c for c in summary.columns if c not in NOT_COMPARED]
-    values = {m: {c: _clean(summary.loc[m, c]) for c in cols} for m in summary.index}
+    means = summary(run)
+    cols = [c for c in ("videos", *run.metrics, *COMPARED_BOOKKEEPING) if c in means.columns]
+    values = {m: {c: _clean(means.loc[m, c]) for c in cols} for m in means.index}
     return values, run.manifest
 
 

@@ -1,7 +1,8 @@
 """Run directory -> tables: one row per method (mean over its videos), in Markdown, LaTeX or CSV.
 
-Reads only JSON written by :class:`flash_bench.store.RunStore` (``items/…/*.json``, ``sets/*.json``,
-``manifest.json``) and imports no model code, so it runs in well under a second on a finished run.
+The numbers come from :mod:`flash_bench.results` (``load_run`` → per-item table → ``summary``, the one aggregation
+the CSVs, plots, regress and the gallery use too), the metric labels, arrows and decimals from the metric classes.
+Imports no model code, so it runs in well under a second on a finished run.
 
 Conventions (each one is tested):
 - A missing value (metric not computed, ``null``, failed video) is a blank cell, never zero.
@@ -16,143 +17,29 @@ Conventions (each one is tested):
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from flash_bench.results import (
+    BOOKKEEPING,
+    METRIC_ORDER,
+    Run,
+    column_info,
+    load_run,
+    method_items,
+    summary,
+)
 from flash_bench.types import InputError
 
-from flash_bench.metrics import METRIC_INFO  # torch-free facts: label, direction, decimals
-
-# Bookkeeping columns the runner writes beside the metrics (None = never ranked).
-BOOKKEEPING_INFO: dict[str, tuple[str, bool | None, int]] = {
-    "seconds": ("Seconds / video", None, 2),
-    "num_frames": ("Frames", None, 1),
-}
-
-
-def _metric_info() -> dict[str, tuple[str, bool | None, int]]:
-    return {k: (v["label"], v["higher_is_better"], int(v["decimals"])) for k, v in METRIC_INFO.items()}
-
-
-METRICS_KNOWN = _metric_info()
-METRIC_ORDER = tuple(METRICS_KNOWN)
-RECORD_KEYS = ("method", "action", "item", "status")
 FORMATS = ("markdown", "latex", "csv")
 
 
-# ----------------------------------------------------------------------------------------------
-# Loading
-# ----------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RunData:
-    """Everything a report needs from a run dir. ``videos``: one row per record, metric columns float."""
-
-    root: Path
-    manifest: dict
-    videos: pd.DataFrame
-    sets: dict[str, dict[str, float | None]]
-
-    @property
-    def tiny(self) -> bool:
-        return bool(self.manifest.get("tiny_backbones")) or self.manifest.get("profile") == "tiny"
-
-
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"{path}: not a readable JSON file ({e})") from None
-
-
-def _record_row(path: Path) -> dict:
-    rec = _read_json(path)
-    if not isinstance(rec, dict) or any(k not in rec for k in ("method", "action", "item")):
-        raise InputError(f"{path}: not a per-video record (needs method, action, item)")
-    row = {k: rec.get(k) for k in RECORD_KEYS}
-    row["status"] = row["status"] or "ok"
-    for k in BOOKKEEPING_INFO:
-        row[k] = rec.get(k)
-    metrics = rec.get("metrics") or {}
-    if not isinstance(metrics, dict):
-        raise InputError(f"{path}: 'metrics' must be an object, got {type(metrics).__name__}")
-    row.update({f"m:{k}": v for k, v in metrics.items()})
-    return row
-
-
-def load_run(run_dir: Path | str) -> RunData:
-    """Read a run dir (no lock needed: every file in it is written atomically)."""
-    root = Path(run_dir)
-    if not root.is_dir():
-        raise InputError(f"{root}: run dir not found")
-    manifest_path, items = root / "manifest.json", root / "items"
-    if not manifest_path.exists() and not items.exists():
-        raise InputError(f"{root}: not a run dir (no manifest.json and no items/)")
-    manifest = _read_json(manifest_path) if manifest_path.exists() else {}
-    rows = [_record_row(p) for p in sorted(items.glob("*/*/*.json"))] if items.exists() else []
-    videos = pd.DataFrame(rows, columns=list(RECORD_KEYS) + list(BOOKKEEPING_INFO)) if not rows else pd.DataFrame(rows)
-    for col in videos.columns:
-        if col in BOOKKEEPING_INFO or col.startswith("m:"):
-            videos[col] = pd.to_numeric(videos[col], errors="coerce").astype(float)
-    videos = videos.rename(columns=lambda c: c.removeprefix("m:"))
-    sets_dir = root / "sets"
-    sets = {p.stem: _read_json(p) for p in sorted(sets_dir.glob("*.json"))} if sets_dir.exists() else {}
-    return RunData(root, manifest, videos, sets)
-
-
-# ----------------------------------------------------------------------------------------------
-# Aggregation
-# ----------------------------------------------------------------------------------------------
-def column_info(col: str) -> tuple[str, bool | None, int]:
-    """(label, higher_is_better or None, decimals) for a metric or bookkeeping id; unknown ids are unranked."""
-    return METRICS_KNOWN.get(col) or BOOKKEEPING_INFO.get(col) or (col, None, 4)
-
-
-def value_columns(run: RunData) -> list[str]:
-    """Metric ids present in the run (known order first, then unknown sorted), then bookkeeping."""
-    present = {c for c in run.videos.columns if c not in RECORD_KEYS and c not in BOOKKEEPING_INFO}
-    present |= {k for values in run.sets.values() for k in values}
-    known = [m for m in METRIC_ORDER if m in present]
-    extra = sorted(present - set(known))
-    return known + extra + [b for b in BOOKKEEPING_INFO if b in run.videos.columns]
-
-
-def method_order(run: RunData) -> list[str]:
-    """Methods in the manifest's order, then any others found in the run, sorted."""
-    listed = [m for m in run.manifest.get("methods") or [] if isinstance(m, str)]
-    found = set(run.videos["method"]) | set(run.sets)
-    return [m for m in listed if m in found] + sorted(found - set(listed))
-
-
-def summarize(run: RunData, methods: list[str] | None = None,
-              actions: dict[str, set[str] | None] | None = None) -> pd.DataFrame:
-    """One row per method: mean over its ok videos (per column, ignoring missing values).
-
-    ``actions`` optionally restricts a method's videos to a set of action ids. Columns ``videos``
-    (ok videos counted) and ``failed`` come first. Set-level metrics are taken only when the method's
-    videos were not filtered (they were computed on all of them).
-    """
-    methods = method_order(run) if methods is None else methods
-    cols = value_columns(run)
-    out = pd.DataFrame(index=pd.Index(methods, name="method"), columns=["videos", "failed"] + cols, dtype=float)
-    for m in methods:
-        sel = run.videos[run.videos["method"] == m]
-        keep = (actions or {}).get(m)
-        filtered = keep is not None and not set(sel["action"]) <= keep
-        if keep is not None:
-            sel = sel[sel["action"].isin(keep)]
-        ok = sel[sel["status"] == "ok"]
-        out.loc[m, "videos"], out.loc[m, "failed"] = len(ok), len(sel) - len(ok)
-        for c in cols:
-            if c in ok.columns:
-                out.loc[m, c] = ok[c].mean()  # NaN-skipping; all-missing -> NaN
-        for c, v in run.sets.get(m, {}).items():
-            if not filtered and c in out.columns and isinstance(v, (int, float)):
-                out.loc[m, c] = float(v)
-    return out
+def value_columns(run: Run) -> list[str]:
+    """The columns a table shows: the run's metrics (registered order first, then unknown sorted), then bookkeeping."""
+    return list(run.metrics) + [b for b in BOOKKEEPING if b in run.table.columns]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -191,8 +78,8 @@ class Table:
     notes: list[str] = field(default_factory=list)
 
 
-def metric_column(col: str) -> Column:
-    label, hib, dec = column_info(col)
+def metric_column(col: str, run: Run | None = None) -> Column:
+    label, hib, dec = column_info(col, run.scoring if run else None)
     return Column(col, label, dec, hib)
 
 
@@ -340,7 +227,7 @@ def render(tables: list[Table] | Path | str, fmt: str = "markdown") -> str:
 REFERENCE_METHODS = ("static", "oracle")  # bracket every table; shown, never ranked
 
 
-def run_caption(run: RunData, title: str) -> str:
+def run_caption(run: Run, title: str) -> str:
     caption = title
     if run.tiny:
         caption += " Made with tiny backbones (profile tiny): numbers are not comparable to the paper's."
@@ -353,14 +240,14 @@ def _row_values(summary: pd.DataFrame, method: str, cols: list[str]) -> dict[str
     return {c: float(summary.loc[method, c]) for c in cols if c in summary.columns}
 
 
-def run_table(run: RunData, ci: bool = False, seed: int = 0) -> Table:
+def run_table(run: Run, ci: bool = False, seed: int = 0) -> Table:
     """The generic report: one row per method, mean over its videos, every column the run holds."""
-    summary = summarize(run)
+    means = summary(run)
     cols = value_columns(run)
     rows = []
-    for m in summary.index:
-        counts = (str(int(summary.loc[m, "videos"])), str(int(summary.loc[m, "failed"])))
-        rows.append(Row((m,) + counts, _row_values(summary, m, cols), ranked=m not in REFERENCE_METHODS,
+    for m in means.index:
+        counts = (str(int(means.loc[m, "videos"])), str(int(means.loc[m, "failed"])))
+        rows.append(Row((m,) + counts, _row_values(means, m, cols), ranked=m not in REFERENCE_METHODS,
                         ci=method_intervals(run, m, cols, seed=seed) if ci else None))
     name = run.manifest.get("experiment") or run.root.name
     notes = [f"Means over ok videos; {len(run.manifest.get('failures') or [])} failure(s) in the manifest."]
@@ -368,7 +255,7 @@ def run_table(run: RunData, ci: bool = False, seed: int = 0) -> Table:
     if table:
         notes.append(f"This run holds experiment {run.manifest['experiment']}: --table {table} gives its table layout.")
     return Table(run_caption(run, f"Run {name}: mean per method."), f"tab:run-{_slug(name)}",
-                 ("Method", "Videos", "Failed"), [metric_column(c) for c in cols], rows, notes)
+                 ("Method", "Videos", "Failed"), [metric_column(c, run) for c in cols], rows, notes)
 
 
 def _experiment_table_key(name) -> str | None:
@@ -377,42 +264,41 @@ def _experiment_table_key(name) -> str | None:
     return next((t for t, e in TABLE_EXPERIMENTS.items() if e == name), None)
 
 
-def per_video_table(run: RunData) -> Table:
+def per_video_table(run: Run) -> Table:
     """One row per record; set-level metrics (no per-video value) are left out."""
-    vids = run.videos
+    vids = run.table
     cols = [c for c in value_columns(run) if c in vids.columns]
     rows = [Row((r["method"], r["action"], r["item"], r["status"]),
                 {c: float(r[c]) for c in cols if c in vids.columns}, ranked=False)
             for _, r in vids.iterrows()]
     return Table(run_caption(run, f"Run {run.root.name}: per-video values."), f"tab:videos-{_slug(run.root.name)}",
-                 ("Method", "Action", "Item", "Status"), [metric_column(c) for c in cols], rows)
+                 ("Method", "Action", "Item", "Status"), [metric_column(c, run) for c in cols], rows)
 
 
 def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "-" for ch in str(text)).strip("-").lower() or "run"
 
 
-def method_intervals(run: RunData, method: str, cols: list[str], seed: int = 0,
+def method_intervals(run: Run, method: str, cols: list[str], seed: int = 0,
                      actions: set[str] | None = None) -> dict[str, tuple[float, float]]:
     """95% bootstrap interval of the per-video mean for every per-video metric column of a method."""
     from flash_bench.stats import bootstrap_ci
 
-    ok = run.videos[(run.videos["method"] == method) & (run.videos["status"] == "ok")]
-    if actions is not None:
-        ok = ok[ok["action"].isin(actions)]
+    rows, _ = method_items(run, method, actions)
+    ok = rows[rows["status"] == "ok"]
     out = {}
     for c in cols:
-        if c not in BOOKKEEPING_INFO and c in ok.columns and ok[c].notna().sum() >= 2:
+        if c in run.item_metrics and ok[c].notna().sum() >= 2:
             out[c] = bootstrap_ci(ok[c].dropna().to_numpy(), seed=seed)
     return out
 
 
-def paired_table(run: RunData, anchor: str, others: list[str], cols: list[str], caption: str,
+def paired_table(run: Run, anchor: str, others: list[str], cols: list[str], caption: str,
                  actions: set[str] | None = None, name: str = "run") -> Table:
     """Wilcoxon signed-rank test of ``anchor`` against each other method, paired by (action, item)."""
     from flash_bench.stats import wilcoxon_paired
 
-    ok = run.videos[run.videos["status"] == "ok"]
+    ok = run.table[run.table["status"] == "ok"]
     if actions is not None:
         ok = ok[ok["action"].isin(actions)]
     base = ok[ok["method"] == anchor].set_index(["action", "item"])
@@ -425,7 +311,7 @@ def paired_table(run: RunData, anchor: str, others: list[str], cols: list[str], 
                 continue
             t = wilcoxon_paired(base.loc[pairs, c].to_numpy(float), rival.loc[pairs, c].to_numpy(float))
             if t.n:
-                rows.append(Row((other, column_info(c)[0]), {"n": t.n, "mean_diff": t.mean_diff,
+                rows.append(Row((other, column_info(c, run.scoring)[0]), {"n": t.n, "mean_diff": t.mean_diff,
                                 "median_diff": t.median_diff, "p_value": t.p_value}, ranked=False))
     columns = [Column("n", "Pairs", 0), Column("mean_diff", f"Mean diff ({anchor} - method)", 4),
                Column("median_diff", "Median diff", 4), Column("p_value", "Wilcoxon p", 4)]
@@ -454,12 +340,12 @@ def build_report(run_dir: Path | str, table: str | None = None, per_video: bool 
         raise InputError("--paper needs --table (1, 2, A1, A2, A3 or all): paper values belong to a paper table")
     tables = [per_video_table(run) if per_video else run_table(run, ci=ci, seed=seed)]
     if ci:
-        methods = method_order(run)
+        methods = run.methods
         anchor = anchor or default_anchor(methods)
         if anchor is None or anchor not in methods:
             tables[0].notes.append(f"No paired tests: FLASH anchor {anchor!r} not found among {methods}.")
         else:
-            cols = [c for c in value_columns(run) if c in METRICS_KNOWN and c in run.videos.columns]
+            cols = [c for c in run.item_metrics if c in METRIC_ORDER]
             others = [m for m in methods if m != anchor]
             tables.append(paired_table(run, anchor, others, cols, run_caption(run, f"Paired tests: {anchor} vs others.")))
     return tables
@@ -486,7 +372,7 @@ def experiment_for_table(table: str):
     return EXPERIMENTS.get(TABLE_EXPERIMENTS[key])
 
 
-def experiment_tables(run: RunData, table: str, paper: bool = False, ci: bool = False, seed: int = 0,
+def experiment_tables(run: Run, table: str, paper: bool = False, ci: bool = False, seed: int = 0,
                       anchor: str | None = None) -> list[Table]:
     """The paper's layout for one table (or ``all`` tables that have at least one row in the run).
     ``anchor``: the row label the paired tests start from (default: the experiment's, FLASH)."""
@@ -495,61 +381,62 @@ def experiment_tables(run: RunData, table: str, paper: bool = False, ci: bool = 
     exps = [e for e in (experiment_for_table(t) for t in PAPER_TABLES) if _has_rows(run, e)]
     if not exps:
         raise InputError(f"{run.root}: no row of any paper table is in this run "
-                         f"(methods: {sorted(set(run.videos['method']))})")
+                         f"(methods: {sorted(set(run.table['method']))})")
     return [t for e in exps for t in experiment_table(run, e, paper=paper, ci=ci, seed=seed, anchor=anchor)]
 
 
-def _has_rows(run: RunData, exp) -> bool:
+def _has_rows(run: Run, exp) -> bool:
     """True when some cell of ``exp`` has an ok video on that cell's actions in this run."""
     dataset = run.manifest.get("dataset") or exp.datasets[0]
     acts = {c.label: set(exp.cell_actions(c, dataset)) for c in exp.cells}
-    return bool((summarize(run, list(acts), acts)["videos"] > 0).any())
+    return bool((summary(run, list(acts), acts)["videos"] > 0).any())
 
 
-def _cell_row(run: RunData, cell, summary: pd.DataFrame, cols: list[str], paper_vals: dict | None,
+def _cell_row(run: Run, cell, means: pd.DataFrame, cols: list[str], paper_vals: dict | None,
               ci: bool, seed: int, actions: set[str]) -> Row:
     paper_row = (paper_vals or {}).get(cell.paper_row) if paper_vals is not None else None
-    return Row((cell.row,) + tuple(cell.display), _row_values(summary, cell.label, cols),
+    return Row((cell.row,) + tuple(cell.display), _row_values(means, cell.label, cols),
                ranked=not cell.reference, group=cell.group,
                paper=(paper_row or {}) if paper_vals is not None and not cell.reference else None,
                ci=method_intervals(run, cell.label, cols, seed=seed, actions=actions) if ci else None)
 
 
-def experiment_table(run: RunData, exp, paper: bool = False, ci: bool = False, seed: int = 0,
+def experiment_table(run: Run, exp, paper: bool = False, ci: bool = False, seed: int = 0,
                      anchor: str | None = None) -> list[Table]:
     from flash_bench.paper_numbers import paper_values
 
     dataset = run.manifest.get("dataset") or exp.datasets[0]
     acts = {c.label: set(exp.cell_actions(c, dataset)) for c in exp.cells}
     labels = list(dict.fromkeys(c.label for c in exp.cells))
-    summary = summarize(run, labels, acts)
+    means = summary(run, labels, acts)
     present = value_columns(run)
-    extra = [c for c in present if c in METRICS_KNOWN and c not in exp.metrics]
+    extra = [c for c in present if c in METRIC_ORDER and c not in exp.metrics]
     # the paper's metrics this run did not compute at all are left out (kept with --paper, for its values)
     cols = [c for c in exp.metrics if paper or c in present] + extra
     paper_vals = paper_values(exp.table) if paper and exp.paper_csv else None
-    rows = [_cell_row(run, c, summary, cols, paper_vals, ci, seed, acts[c.label]) for c in exp.cells]
-    notes = _experiment_notes(run, exp, summary, dataset, paper_vals is not None, acts)
+    rows = [_cell_row(run, c, means, cols, paper_vals, ci, seed, acts[c.label]) for c in exp.cells]
+    notes = _experiment_notes(run, exp, means, dataset, paper_vals is not None, acts)
     caption = run_caption(run, f"{exp.title} Ours: run {run.root.name} on {dataset}.")
-    tables = [Table(caption, f"tab:{_slug(exp.name)}", exp.key_headers, [metric_column(c) for c in cols], rows, notes)]
+    tables = [Table(caption, f"tab:{_slug(exp.name)}", exp.key_headers, [metric_column(c, run) for c in cols], rows,
+                    notes)]
     anchor = anchor or exp.anchor
     if ci and anchor not in acts:
         notes.append(f"No paired tests: {anchor!r} is not a row of this table (rows: {', '.join(labels)}).")
-    elif ci and not (anchor in summary.index and summary.loc[anchor, "videos"] > 0):
+    elif ci and not (anchor in means.index and means.loc[anchor, "videos"] > 0):
         notes.append(f"No paired tests: {anchor} has no videos in this run.")
     elif ci:
         others = [lab for lab in labels if lab != anchor]
-        metric_cols = [c for c in cols if c in run.videos.columns]
+        metric_cols = [c for c in cols if c in run.item_metrics]
         tables.append(paired_table(run, anchor, others, metric_cols,
                                    run_caption(run, f"{exp.title.split('.')[0]}: paired tests, {anchor} vs others."),
                                    actions=acts[anchor], name=exp.name))
     return tables
 
 
-def _experiment_notes(run: RunData, exp, summary: pd.DataFrame, dataset: str, with_paper: bool,
+def _experiment_notes(run: Run, exp, means: pd.DataFrame, dataset: str, with_paper: bool,
                       acts: dict[str, set[str]]) -> list[str]:
     notes = []
-    missing = [c.label for c in exp.unique_cells() if summary.loc[c.label, "videos"] == 0]
+    missing = [c.label for c in exp.unique_cells() if means.loc[c.label, "videos"] == 0]
     if missing:
         notes.append(f"Not in this run (blank rows): {', '.join(missing)}.")
     if with_paper:
@@ -557,8 +444,7 @@ def _experiment_notes(run: RunData, exp, summary: pd.DataFrame, dataset: str, wi
     mapped = [f"{a} → {exp.synthetic_actions[a]}" for a in exp.actions if exp.synthetic_actions[a] != a]
     if dataset == "synthetic" and mapped:
         notes.append(f"Actions mapped to synthetic twins: {', '.join(mapped)}.")
-    filtered = [lab for lab in summary.index if lab in run.sets
-                and not set(run.videos.loc[run.videos["method"] == lab, "action"]) <= acts[lab]]
+    filtered = [lab for lab in means.index if lab in run.sets and not method_items(run, lab, acts[lab])[1]]
     if filtered:
         notes.append(f"Set-level metrics left blank for {', '.join(filtered)}: computed on other actions than this table's.")
     return notes

@@ -295,21 +295,7 @@ def _score(cfg: RunConfig, store: RunStore, actions: list[Action]) -> None:
 
 
 def export_tables(store: RunStore) -> None:
-    """per_video.csv and summary.csv: derived, rewritten every run (the records are the source of truth)."""
-    import pandas as pd
+    """per_video.csv and summary.csv: derived, rewritten every run (:func:`flash_bench.results.export_tables`)."""
+    from flash_bench.results import export_tables as write_tables
 
-    from flash_bench.store import atomic_write_bytes
-
-    rows = [{k: v for k, v in r.items() if k not in ("metrics", "metric_errors", "traceback")} | (r.get("metrics") or {})
-            for r in store.records()]
-    if not rows:
-        return
-    table = pd.DataFrame(rows)
-    atomic_write_bytes(store.root / "per_video.csv", table.to_csv(index=False).encode())
-    numeric = table[table["status"] == "ok"].select_dtypes("number").drop(columns=["seed"], errors="ignore")
-    summary = numeric.groupby(table["method"]).mean()
-    sets = store.set_metrics()
-    for method, values in sets.items():
-        for k, v in values.items():
-            summary.loc[method, k] = v
-    atomic_write_bytes(store.root / "summary.csv", summary.to_csv().encode())
+    write_tables(store.root)

@@ -34,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from flash_bench.gallery import RunView, Truth, asset, clip_geometry, esc, load_run_view, load_truth
+from flash_bench.gallery import Truth, asset, clip_geometry, esc, load_truth
+from flash_bench.results import Run, load_run
 from flash_bench.store import atomic_write_bytes, atomic_write_json
 from flash_bench.types import InputError
 
@@ -105,28 +106,28 @@ class _Media:
         return tok
 
 
-def study_methods(view: RunView, methods: list[str] | None) -> list[str]:
-    chosen = methods or [m for m in view.methods if m not in REFERENCE_METHODS]
-    unknown = [m for m in chosen if m not in view.methods]
+def study_methods(run: Run, methods: list[str] | None) -> list[str]:
+    chosen = methods or [m for m in run.methods if m not in REFERENCE_METHODS]
+    unknown = [m for m in chosen if m not in run.methods]
     if unknown:
-        raise InputError(f"{view.root}: method(s) {unknown} are not in this run (it has {view.methods})")
+        raise InputError(f"{run.root}: method(s) {unknown} are not in this run (it has {run.methods})")
     if len(chosen) < 2:
-        raise InputError(f"{view.root}: a preference study needs at least 2 methods, got {chosen}")
+        raise InputError(f"{run.root}: a preference study needs at least 2 methods, got {chosen}")
     return chosen
 
 
-def eligible_items(view: RunView, truth: Truth, methods: list[str], action: str) -> list[str]:
+def eligible_items(run: Run, truth: Truth, methods: list[str], action: str) -> list[str]:
     """Test items with a reference image and an ok video from every study method."""
-    return [i for i in view.items[action]
-            if (action, i) in truth.items and all(view.video(m, action, i) for m in methods)]
+    return [i for i in run.items[action]
+            if (action, i) in truth.items and all(run.video(m, action, i) for m in methods)]
 
 
-def main_question(view, truth, media, methods, action, item, rng) -> Question:
+def main_question(run, truth, media, methods, action, item, rng) -> Question:
     from flash_bench.video_io import read_video
 
     order = [methods[k] for k in rng.permutation(len(methods))]
     cands = tuple(Candidate(chr(65 + k), m, media.video(f"run|{m}|{action}|{item}",
-                                                       lambda m=m: read_video(view.video(m, action, item))))
+                                                       lambda m=m: read_video(run.video(m, action, item))))
                   for k, m in enumerate(order))
     ref = media.image(f"ref|{action}|{item}", truth.items[(action, item)].reference)
     return Question("main", action, item, truth.prompts.get(action, action), ref, cands)
@@ -167,20 +168,20 @@ def control_question(truth, media, n, rng, num_frames) -> Question:
     return Question("control", action, item, truth.prompts.get(action, action), ref, cands, correct)
 
 
-def make_pairs(view, truth, methods, per_action, rng, media) -> list[Pair]:
+def make_pairs(run, truth, methods, per_action, rng, media) -> list[Pair]:
     from tqdm import tqdm
 
-    num_frames, _ = clip_geometry(view)
+    num_frames, _ = clip_geometry(run)
     chosen = []
-    for action in view.actions:
-        items = eligible_items(view, truth, methods, action)
+    for action in run.actions:
+        items = eligible_items(run, truth, methods, action)
         pick = sorted(rng.choice(len(items), size=min(per_action, len(items)), replace=False)) if items else []
         chosen += [(action, items[k]) for k in pick]
     if not chosen:
-        raise InputError(f"{view.root}: no test item has a reference image and a video from every method {methods}")
+        raise InputError(f"{run.root}: no test item has a reference image and a video from every method {methods}")
     pairs = []
     for n, (action, item) in enumerate(tqdm(chosen, desc="user-study pairs", leave=False, disable=None)):
-        main = main_question(view, truth, media, methods, action, item, rng)
+        main = main_question(run, truth, media, methods, action, item, rng)
         control = control_question(truth, media, len(methods), rng, num_frames)
         first, second = (main, control) if rng.random() < 0.5 else (control, main)
         pairs.append(Pair(f"pair-{n + 1:03d}", (first, second)))
@@ -190,29 +191,29 @@ def make_pairs(view, truth, methods, per_action, rng, media) -> list[Pair]:
 def build_study(run_dir: Path | str, out: Path | str, per_action: int = 4, seed: int = 0,
                 methods: list[str] | None = None, base_url: str = "") -> dict:
     """Write the study kit (see the module docstring); return the key (also written to ``out/key.json``)."""
-    view, out = load_run_view(run_dir), Path(out)
-    methods = study_methods(view, methods)
-    truth = load_truth(view)
+    run, out = load_run(run_dir, need_items=True), Path(out)
+    methods = study_methods(run, methods)
+    truth = load_truth(run)
     rng = np.random.default_rng(seed)
-    media = _Media(out, rng.bytes(16).hex(), clip_geometry(view)[0])
-    pairs = make_pairs(view, truth, methods, per_action, rng, media)
+    media = _Media(out, rng.bytes(16).hex(), clip_geometry(run)[0])
+    pairs = make_pairs(run, truth, methods, per_action, rng, media)
     instruction = INSTRUCTION.format(n=NUMBERS.get(len(methods), str(len(methods))))
-    write_mturk(out, pairs, instruction, base_url, view.tiny)
-    write_forms(out, pairs, instruction, view.tiny)
-    key = study_key(view, truth, pairs, methods, seed, per_action)
+    write_mturk(out, pairs, instruction, base_url, run.tiny)
+    write_forms(out, pairs, instruction, run.tiny)
+    key = study_key(run, truth, pairs, methods, seed, per_action)
     atomic_write_json(out / "key.json", key)
-    atomic_write_bytes(out / "README.txt", readme(len(pairs), view.tiny).encode())
+    atomic_write_bytes(out / "README.txt", readme(len(pairs), run.tiny).encode())
     return key
 
 
-def study_key(view, truth, pairs, methods, seed, per_action) -> dict:
+def study_key(run, truth, pairs, methods, seed, per_action) -> dict:
     questions = {p.pair_id: {f"q{k + 1}": {"kind": q.kind, "action": q.action, "item": q.item,
                                            "labels": {c.label: c.source for c in q.candidates},
                                            "media": {c.label: c.token for c in q.candidates},
                                            **({"correct": q.correct} if q.correct else {})}
                              for k, q in enumerate(p.questions)} for p in pairs}
-    return {"version": KEY_VERSION, "run_dir": str(view.root), "profile": view.manifest.get("profile"),
-            "tiny": view.tiny, "methods": methods, "seed": seed, "per_action": per_action,
+    return {"version": KEY_VERSION, "run_dir": str(run.root), "profile": run.manifest.get("profile"),
+            "tiny": run.tiny, "methods": methods, "seed": seed, "per_action": per_action,
             "truth": truth.note, "pairs": questions}
 
 

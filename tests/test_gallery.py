@@ -20,7 +20,9 @@ import numpy as np
 import pytest
 
 from conftest import make_folder_dataset
-from flash_bench.gallery import build_gallery, load_run_view, method_means
+from test_results import gallery_table
+
+from flash_bench.gallery import build_gallery
 from flash_bench.store import RunStore
 from flash_bench.video_io import read_image, read_video, write_video
 
@@ -76,15 +78,14 @@ def parse(path: Path) -> _Links:
     return p
 
 
-def test_means_are_computed_from_the_records(tmp_path):
-    view = load_run_view(make_run(tmp_path))
-    means = method_means(view)
+def test_metric_tables_are_the_hand_computed_means(site):
+    index = gallery_table(site / "index.html")
     # alpha (m_i = 0): text_alignment = i over ok videos: wave 0,1,2 and jump 0,2 -> mean 1.0 over 5 videos
-    assert means["alpha"]["text_alignment"] == (pytest.approx(1.0), 5)
-    assert means["alpha"]["videos"][0] == 5 and means["alpha"]["failed"][0] == 1
-    assert means["alpha"]["image_alignment"] == (None, 0)        # all null -> missing, never zero
-    assert means["alpha"]["cd_fvd"][0] == 123.5                  # set-level metric
-    assert method_means(view, "jump")["flash#5@shots=8"]["text_alignment"][0] == pytest.approx(11.0)
+    assert index["alpha"] == {"videos": "5", "failed": "1", "Text Alignment ↑": "1.00",
+                              "Image Alignment ↑": "–", "CD-FVD ↓": "123.50"}   # all null -> missing, never zero
+    # flash#5@shots=8 (m_i = 1) on jump: 10 + 0, 10 + 1, 10 + 2 -> 11.0; its set is not jump's only: no CD-FVD
+    assert gallery_table(site / "action-jump.html")["flash#5@shots=8"] == {
+        "videos": "3", "failed": "0", "Text Alignment ↑": "11.00", "Image Alignment ↑": "–", "CD-FVD ↓": "–"}
 
 
 def test_site_is_self_contained_and_complete(site):

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from flash_bench.metrics import METRIC_INFO, METRICS
+from flash_bench.metrics import METRICS
 from flash_bench.metrics.base import Sample, cosine
 from flash_bench.metrics.cd_fvd import CDFVD, GaussianStats, frechet_distance, fvd_from_features
 from flash_bench.metrics.image_alignment import image_alignment
@@ -114,11 +114,8 @@ def test_cosine_of_a_vector_with_itself_and_its_opposite():
 def test_registry_name_module_and_facts_agree(name):
     cls = METRICS.get(name)
     assert cls.name == name and cls.__module__ == f"flash_bench.metrics.{name}"
-    info = METRIC_INFO[name]
-    assert (info["label"], info["higher_is_better"], info["scale"], info["level"], info["needs_ground_truth"],
-            info["decimals"]) == (cls.label, cls.higher_is_better, cls.scale, cls.level, cls.needs_ground_truth,
-                                  cls.decimals)
-    assert cls.version and cls.features
+    assert cls.label and cls.scale and isinstance(cls.higher_is_better, bool) and isinstance(cls.decimals, int)
+    assert cls.level in ("video", "set") and cls.version and cls.features
 
 
 def test_metric_registry_and_info_import_no_model_library():

@@ -1,5 +1,9 @@
-"""The paper's six metrics (A3.3) and the synthetic-only action yardstick. ``METRICS`` is the lazy registry (id → class); ``METRIC_INFO`` holds the
-torch-free facts a report needs. Importing this package imports no model library."""
+"""The paper's six metrics (A3.3) and the synthetic-only action yardstick. ``METRICS`` is the lazy registry (id → class).
+
+A metric's facts (``label``, ``higher_is_better``, ``decimals``, ``scale``, ``level``, …) are its class attributes,
+stated once; reports read them from the class (:func:`flash_bench.results.column_info`). Importing this package or
+any metric class imports no model library: the metric modules need numpy only, the backbones live in
+:mod:`flash_bench.features`."""
 from __future__ import annotations
 
 from flash_bench.registry import Registry
@@ -15,25 +19,3 @@ METRICS: Registry = Registry("metric", {
     "action_accuracy": "flash_bench.metrics.action_accuracy:ActionAccuracy",
     "action_confidence": "flash_bench.metrics.action_confidence:ActionConfidence",
 })
-
-# id → facts for reports (kept equal to the classes' attributes by tests/test_metrics_registry.py).
-METRIC_INFO: dict[str, dict] = {
-    "text_alignment": {"label": "Text Alignment", "higher_is_better": True, "scale": "cosine x 100", "decimals": 2,
-                       "level": "video", "needs_ground_truth": False},
-    "image_alignment": {"label": "Image Alignment", "higher_is_better": True, "scale": "cosine x 100", "decimals": 2,
-                        "level": "video", "needs_ground_truth": False},
-    "temporal_consistency": {"label": "Temporal Consistency", "higher_is_better": True, "scale": "cosine x 100",
-                             "decimals": 2, "level": "video", "needs_ground_truth": False},
-    "cd_fvd": {"label": "CD-FVD", "higher_is_better": False, "scale": "Frechet distance of VideoMAE-v2 features",
-               "decimals": 2, "level": "set", "needs_ground_truth": False},
-    "cosine_rgb": {"label": "Cosine RGB", "higher_is_better": True, "scale": "cosine", "decimals": 4,
-                   "level": "video", "needs_ground_truth": True},
-    "cosine_flow": {"label": "Cosine Flow", "higher_is_better": True, "scale": "cosine", "decimals": 4,
-                    "level": "video", "needs_ground_truth": True},
-    "action_accuracy": {"label": "Action Accuracy", "higher_is_better": True,
-                        "scale": "percent of videos classified as the intended action (yardstick; chance 8.3)",
-                        "decimals": 1, "level": "video", "needs_ground_truth": False},
-    "action_confidence": {"label": "Action Confidence", "higher_is_better": True,
-                          "scale": "probability of the intended action x 100 (yardstick; uniform 8.3)",
-                          "decimals": 1, "level": "video", "needs_ground_truth": False},
-}

@@ -77,8 +77,8 @@ class Metric:
 
     def facts(self) -> dict:
         return {"name": self.name, "label": self.label, "higher_is_better": self.higher_is_better, "scale": self.scale,
-                "version": self.version, "level": self.level, "needs_ground_truth": self.needs_ground_truth,
-                "features": list(self.features)}
+                "decimals": self.decimals, "version": self.version, "level": self.level,
+                "needs_ground_truth": self.needs_ground_truth, "features": list(self.features)}
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

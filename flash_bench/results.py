@@ -1,0 +1,233 @@
+"""A run's results, read and aggregated in one place: ``load_run`` → per-item table → ``summary``.
+
+``load_run(run_dir)`` reads the JSON a run dir holds (``items/…/*.json`` records, ``sets/*.json``, ``manifest.json``,
+``scoring.json``) into a :class:`Run` whose ``table`` has one row per item: ``method``, ``action``, ``item``,
+``status``, the record's other scalar fields, and one float column per per-item metric (NaN: missing, never zero).
+:func:`summary` is the one aggregation rule, used by ``per_video.csv``/``summary.csv``, the report, the plots,
+``regress`` and the gallery: per method, the mean over its ``ok`` items of every metric and numeric bookkeeping
+column (missing values skipped), the counts of ``ok`` (``videos``) and ``failed`` items, and the set-level metrics
+(``cd_fvd``) merged — only when the items averaged are all of the method's items, the set they were computed on.
+
+Metric facts (label, direction, decimals) are the metric classes' attributes (:mod:`flash_bench.metrics`; their
+modules import no model library), or, for an id no class is registered for, the run's own scoring record. Imports no
+model code.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+from flash_bench.metrics import METRICS
+from flash_bench.store import RunStore, atomic_write_bytes
+from flash_bench.types import InputError
+
+ITEM_KEYS = ("method", "action", "item", "status")
+METRIC_ORDER = tuple(METRICS.names())
+# Record fields shown beside the metrics: id -> (label, higher_is_better (None: never ranked), decimals).
+BOOKKEEPING: dict[str, tuple[str, bool | None, int]] = {
+    "seconds": ("Seconds / video", None, 2),
+    "num_frames": ("Frames", None, 1),
+}
+NOT_AVERAGED = ("seed",)   # numeric record fields that are identifiers, not measurements
+UNKNOWN_DECIMALS = 4
+
+
+def _class_facts(metric_id: str) -> tuple[str, bool, int] | None:
+    if metric_id not in METRICS:
+        return None
+    cls = METRICS.get(metric_id)
+    return cls.label, cls.higher_is_better, int(cls.decimals)
+
+
+def column_info(col: str, scoring: dict | None = None) -> tuple[str, bool | None, int]:
+    """(label, higher_is_better or None, decimals) of a metric or bookkeeping column: from the metric's class, else
+    from ``scoring`` (a run's ``scoring.json``), else the id itself, never ranked."""
+    known = _class_facts(col) or BOOKKEEPING.get(col)
+    if known:
+        return known
+    recorded = ((scoring or {}).get("metrics") or {}).get(col) or {}
+    if recorded.get("label") and isinstance(recorded.get("higher_is_better"), bool):
+        return recorded["label"], recorded["higher_is_better"], int(recorded.get("decimals", UNKNOWN_DECIMALS))
+    return col, None, UNKNOWN_DECIMALS
+
+
+def _order(ids) -> tuple[str, ...]:
+    """Registered metrics in the registry's order, then unknown ids sorted."""
+    ids = set(ids)
+    return tuple(m for m in METRIC_ORDER if m in ids) + tuple(sorted(ids - set(METRIC_ORDER)))
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run dir, read. ``table``: one row per item; ``sets``: method -> set-level metric values."""
+
+    root: Path
+    manifest: dict
+    table: pd.DataFrame
+    sets: dict[str, dict]            # of the methods with items
+    scoring: dict
+    item_metrics: tuple[str, ...]    # metric ids with a per-item column in ``table``
+    metrics: tuple[str, ...]         # every metric id of the run: per-item and set-level
+
+    @property
+    def tiny(self) -> bool:
+        return bool(self.manifest.get("tiny_backbones")) or self.manifest.get("profile") == "tiny"
+
+    @cached_property
+    def methods(self) -> list[str]:
+        """The methods with items in the run: the manifest's order, then any others, sorted."""
+        listed = [m for m in self.manifest.get("methods") or [] if isinstance(m, str)]
+        found = set(self.table["method"])
+        return [m for m in listed if m in found] + sorted(found - set(listed))
+
+    @cached_property
+    def items(self) -> dict[str, list[str]]:
+        """action -> its item ids, both sorted."""
+        return {a: sorted(set(ids)) for a, ids in self.table.groupby("action")["item"]}
+
+    @property
+    def actions(self) -> list[str]:
+        return list(self.items)
+
+    @cached_property
+    def bookkeeping(self) -> tuple[str, ...]:
+        """Numeric record fields that :func:`summary` averages (``seconds``, ``num_frames``, ``height``, …)."""
+        t = self.table
+        return tuple(c for c in t.columns if c not in self.item_metrics and c not in NOT_AVERAGED
+                     and pd.api.types.is_numeric_dtype(t[c]) and not pd.api.types.is_bool_dtype(t[c]))
+
+    @cached_property
+    def _rows(self) -> dict[tuple[str, str, str], int]:
+        return {k: i for i, k in enumerate(zip(self.table["method"], self.table["action"], self.table["item"]))}
+
+    def record(self, method: str, action: str, item: str) -> dict | None:
+        """One item's row (missing values as None), or None when the run has no such item."""
+        i = self._rows.get((method, action, item))
+        if i is None:
+            return None
+        return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in self.table.iloc[i].items()}
+
+    def video(self, method: str, action: str, item: str) -> Path | None:
+        """The item's video, or None when it failed or the file is missing."""
+        rec = self.record(method, action, item)
+        path = RunStore(self.root).video_path(method, action, item)
+        return path if rec and rec["status"] == "ok" and path.is_file() else None
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading
+# ----------------------------------------------------------------------------------------------
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"{path}: not a readable JSON file ({e})") from None
+
+
+def _item_row(path: Path, metric_ids: dict[str, None]) -> dict:
+    rec = _read_json(path)
+    if not isinstance(rec, dict) or any(k not in rec for k in ITEM_KEYS[:3]):
+        raise InputError(f"{path}: not a per-video record (needs method, action, item)")
+    metrics = rec.get("metrics") or {}
+    if not isinstance(metrics, dict):
+        raise InputError(f"{path}: 'metrics' must be an object, got {type(metrics).__name__}")
+    metric_ids.update(dict.fromkeys(metrics))
+    # scalar fields only: the traceback, per-metric errors and other nested fields stay in the record
+    fields = {k: v for k, v in rec.items() if k != "traceback" and not isinstance(v, (dict, list))}
+    return {**fields, "status": rec.get("status") or "ok"} | metrics
+
+
+def load_run(run_dir: Path | str, need_items: bool = False) -> Run:
+    """Read a run dir (no lock needed: every file in it is written atomically). ``need_items``: a run dir without a
+    single per-item record is an error."""
+    root = Path(run_dir)
+    if not root.is_dir():
+        raise InputError(f"{root}: run dir not found")
+    manifest_path, items = root / "manifest.json", root / "items"
+    if not manifest_path.exists() and not items.exists():
+        raise InputError(f"{root}: not a run dir (no manifest.json and no items/)")
+    manifest = _read_json(manifest_path) if manifest_path.exists() else {}
+    metric_ids: dict[str, None] = {}
+    rows = [_item_row(p, metric_ids) for p in sorted(items.glob("*/*/*.json"))] if items.exists() else []
+    if need_items and not rows:
+        raise InputError(f"{root}: no per-video records under items/ (is this a run dir?)")
+    table = pd.DataFrame(rows) if rows else pd.DataFrame(columns=list(ITEM_KEYS))
+    for m in metric_ids:
+        table[m] = pd.to_numeric(table[m], errors="coerce").astype(float)
+    for b in BOOKKEEPING:
+        if b in table.columns:
+            table[b] = pd.to_numeric(table[b], errors="coerce")
+    sets_dir = root / "sets"
+    # a set is computed on a method's items: one without items in the run (a stale file) has nothing behind it
+    sets = {p.stem: _read_json(p) for p in sorted(sets_dir.glob("*.json"))
+            if p.stem in set(table["method"])} if sets_dir.exists() else {}
+    scoring = _read_json(root / "scoring.json") if (root / "scoring.json").exists() else {}
+    set_ids = {k for values in sets.values() for k in values}
+    return Run(root, manifest, table, sets, scoring, _order(metric_ids), _order(set(metric_ids) | set_ids))
+
+
+# ----------------------------------------------------------------------------------------------
+# The one aggregation
+# ----------------------------------------------------------------------------------------------
+def method_items(run: Run, method: str, actions: set[str] | None = None) -> tuple[pd.DataFrame, bool]:
+    """A method's rows (only those of ``actions`` when given) and whether that is all of them — the set its
+    set-level metrics were computed on."""
+    rows = run.table[run.table["method"] == method]
+    if actions is None:
+        return rows, True
+    keep = rows["action"].isin(actions)
+    return rows[keep], bool(keep.all())
+
+
+def _selected(run: Run, methods: list[str] | None, actions: dict[str, set[str] | None] | None):
+    for m in run.methods if methods is None else methods:
+        rows, whole = method_items(run, m, (actions or {}).get(m))
+        yield m, rows[rows["status"] == "ok"], len(rows), whole
+
+
+def summary(run: Run, methods: list[str] | None = None,
+            actions: dict[str, set[str] | None] | None = None) -> pd.DataFrame:
+    """One row per method (default: :attr:`Run.methods`): ``videos`` (ok items), ``failed``, then the mean over its
+    ok items of every metric and bookkeeping column, missing values skipped (all missing: NaN). ``actions``
+    optionally restricts a method's items to a set of action ids; set-level metrics are merged only when nothing of
+    the method was left out."""
+    values = list(run.item_metrics) + list(run.bookkeeping)
+    rows = {}
+    for m, ok, n, whole in _selected(run, methods, actions):
+        row = {"videos": len(ok), "failed": n - len(ok), **ok[values].astype(float).mean().to_dict()}
+        if whole:
+            row.update({k: float(v) for k, v in run.sets.get(m, {}).items()
+                        if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        rows[m] = row
+    columns = ["videos", "failed", *run.metrics, *run.bookkeeping]
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=columns, dtype=float)
+    out.index.name = "method"
+    return out.astype({"videos": int, "failed": int})
+
+
+def counts(run: Run, methods: list[str] | None = None,
+           actions: dict[str, set[str] | None] | None = None) -> pd.DataFrame:
+    """How many values each mean of :func:`summary` is over: per method and metric, its ok items with a value (a
+    merged set-level metric: all its ok items)."""
+    rows = {}
+    for m, ok, _, whole in _selected(run, methods, actions):
+        rows[m] = {**ok[list(run.item_metrics)].notna().sum().to_dict(),
+                   **({k: len(ok) for k in run.sets.get(m, {})} if whole else {})}
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=list(run.metrics)).fillna(0).astype(int)
+    out.index.name = "method"
+    return out
+
+
+def export_tables(run_dir: Path | str) -> None:
+    """``per_video.csv`` (the per-item table) and ``summary.csv`` (:func:`summary`), derived from the records and
+    rewritten on every run; nothing is written for a run without records."""
+    run = load_run(run_dir)
+    if run.table.empty:
+        return
+    atomic_write_bytes(run.root / "per_video.csv", run.table.to_csv(index=False).encode())
+    atomic_write_bytes(run.root / "summary.csv", summary(run).to_csv().encode())
