@@ -73,6 +73,7 @@ class Run:
     scoring: dict
     item_metrics: tuple[str, ...]    # metric ids with a per-item column in ``table``
     metrics: tuple[str, ...]         # every metric id of the run: per-item and set-level
+    unreadable: tuple[tuple[str, str], ...] = ()  # (file, why) left out by ``load_run(skip_unreadable=True)``
 
     @property
     def tiny(self) -> bool:
@@ -142,9 +143,11 @@ def _item_row(path: Path, metric_ids: dict[str, None]) -> dict:
     return {**fields, "status": rec.get("status") or "ok"} | metrics
 
 
-def load_run(run_dir: Path | str, need_items: bool = False) -> Run:
+def load_run(run_dir: Path | str, need_items: bool = False, skip_unreadable: bool = False) -> Run:
     """Read a run dir (no lock needed: every file in it is written atomically). ``need_items``: a run dir without a
-    single per-item record is an error."""
+    single per-item record is an error. A record or set file that cannot be read is an error naming it, unless
+    ``skip_unreadable`` (the end of a run, which has already named it among its failures): then it is left out and
+    listed in :attr:`Run.unreadable`."""
     root = Path(run_dir)
     if not root.is_dir():
         raise InputError(f"{root}: run dir not found")
@@ -153,7 +156,19 @@ def load_run(run_dir: Path | str, need_items: bool = False) -> Run:
         raise InputError(f"{root}: not a run dir (no manifest.json and no items/)")
     manifest = _read_json(manifest_path) if manifest_path.exists() else {}
     metric_ids: dict[str, None] = {}
-    rows = [_item_row(p, metric_ids) for p in sorted(items.glob("*/*/*.json"))] if items.exists() else []
+    unreadable: list[tuple[str, str]] = []
+
+    def readable(read, path: Path):
+        try:
+            return read(path)
+        except InputError as e:
+            if not skip_unreadable:
+                raise
+            unreadable.append((str(path), str(e)))
+            return None
+
+    rows = [r for p in (sorted(items.glob("*/*/*.json")) if items.exists() else [])
+            if (r := readable(lambda q: _item_row(q, metric_ids), p)) is not None]
     if need_items and not rows:
         raise InputError(f"{root}: no per-video records under items/ (is this a run dir?)")
     table = pd.DataFrame(rows) if rows else pd.DataFrame(columns=list(ITEM_KEYS))
@@ -164,11 +179,12 @@ def load_run(run_dir: Path | str, need_items: bool = False) -> Run:
             table[b] = pd.to_numeric(table[b], errors="coerce")
     sets_dir = root / "sets"
     # a set is computed on a method's items: one without items in the run (a stale file) has nothing behind it
-    sets = {p.stem: _read_json(p) for p in sorted(sets_dir.glob("*.json"))
-            if p.stem in set(table["method"])} if sets_dir.exists() else {}
+    sets = {p.stem: v for p in (sorted(sets_dir.glob("*.json")) if sets_dir.exists() else [])
+            if p.stem in set(table["method"]) and (v := readable(_read_json, p)) is not None}
     scoring = _read_json(root / "scoring.json") if (root / "scoring.json").exists() else {}
     set_ids = {k for values in sets.values() for k in values}
-    return Run(root, manifest, table, sets, scoring, _order(metric_ids), _order(set(metric_ids) | set_ids))
+    return Run(root, manifest, table, sets, scoring, _order(metric_ids), _order(set(metric_ids) | set_ids),
+               tuple(unreadable))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -223,11 +239,12 @@ def counts(run: Run, methods: list[str] | None = None,
     return out
 
 
-def export_tables(run_dir: Path | str) -> None:
+def export_tables(run_dir: Path | str) -> tuple[tuple[str, str], ...]:
     """``per_video.csv`` (the per-item table) and ``summary.csv`` (:func:`summary`), derived from the records and
-    rewritten on every run; nothing is written for a run without records."""
-    run = load_run(run_dir)
-    if run.table.empty:
-        return
-    atomic_write_bytes(run.root / "per_video.csv", run.table.to_csv(index=False).encode())
-    atomic_write_bytes(run.root / "summary.csv", summary(run).to_csv().encode())
+    rewritten on every run; nothing is written for a run without records. Unreadable record or set files are left
+    out and returned as (file, why) pairs, for the run to list among its failures."""
+    run = load_run(run_dir, skip_unreadable=True)
+    if not run.table.empty:
+        atomic_write_bytes(run.root / "per_video.csv", run.table.to_csv(index=False).encode())
+        atomic_write_bytes(run.root / "summary.csv", summary(run).to_csv().encode())
+    return run.unreadable

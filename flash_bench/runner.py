@@ -298,4 +298,5 @@ def export_tables(store: RunStore) -> None:
     """per_video.csv and summary.csv: derived, rewritten every run (:func:`flash_bench.results.export_tables`)."""
     from flash_bench.results import export_tables as write_tables
 
-    write_tables(store.root)
+    for path, error in write_tables(store.root):   # files the run did not rewrite: named among its failures
+        store.unreadable.setdefault(path, error)

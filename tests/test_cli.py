@@ -88,7 +88,7 @@ def test_resume_refuses_a_pickled_optimizer_state_naming_it(tmp_path):
 
     torch.save({"optimizer": Evil()}, optim)
     result = runner.invoke(app, [*args, "--steps", "2"])
-    assert result.exit_code == 2 and f"error: {optim}: holds objects other than tensors" in result.output
+    assert result.exit_code == 2 and f"error: {optim}: not a FLASH optimizer state" in result.output
     assert "PAYLOAD RAN" not in result.output and "weights_only=False" not in result.output
 
 

@@ -46,13 +46,10 @@ def train_flash_cmd(
     base_dir: Optional[Path] = typer.Option(None, help="tiny: another pretrained tiny base folder."),
 ) -> None:
     """Train FLASH on the training videos of one or more actions (resumes from an existing --out)."""
-    import pickle
-
     import torch
 
     from flash.config import variant as make_variant
     from flash.method import load_videos, train_on_actions
-    from flash.train import optimizer_path
     from flash_bench.cli import checks
     from flash_bench.types import InputError
 
@@ -75,9 +72,6 @@ def train_flash_cmd(
         seconds = train_on_actions(cfg, videos, out, device)
     except InputError as e:
         _fail(str(e))
-    except pickle.UnpicklingError:   # resuming: the optimizer state beside --out holds more than tensors
-        _fail(f"{optimizer_path(out)}: holds objects other than tensors (not loadable with "
-              "torch.load(weights_only=True)), so it is not loaded; delete it to resume with a fresh optimizer")
     typer.echo(f"trained FLASH-{profile} on {len(videos)} videos in {seconds:.1f} s -> {out}")
 
 

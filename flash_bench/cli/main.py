@@ -26,6 +26,7 @@ def _mount() -> None:
     from flash_bench.cli.evaluate import evaluate
     from flash_bench.cli.flash import animate, pretrain_base, train_app
     from flash_bench.cli.report import regress, report
+    from flash_bench.cli.validate import validate_metrics
     from flash_bench.cli.weights import app as weights_app
     from flash_bench.cli.yardstick import train_yardstick
 
@@ -37,6 +38,7 @@ def _mount() -> None:
     app.command()(animate)
     app.command("pretrain-base")(pretrain_base)
     app.command()(evaluate)
+    app.command("validate-metrics")(validate_metrics)
     app.add_typer(weights_app, name="weights")
     app.command()(gallery)
     app.add_typer(userstudy_app, name="userstudy")
