@@ -102,3 +102,34 @@ def test_flash_commands_check_their_values_first(args, message, tmp_path):
     out = tmp_path / "out.safetensors"
     result = runner.invoke(app, [str(out) if a == "OUT" else a for a in args])
     assert result.exit_code == 2 and message in result.output and not out.exists()
+
+
+def test_run_size_defaults_by_profile_and_an_explicit_size_is_kept(tmp_path, monkeypatch):
+    """`--size` is 64 in the tiny profile and 512 in the paper one unless given; a given 64 stays 64 (it once became
+    512 silently in the paper profile). `--weights-dir` reaches the weights lookup of the run and its workers."""
+    import flash_bench.runner as runner_module
+
+    seen = {}
+
+    def fake_run(cfg, run_dir, progress=None):
+        import os
+
+        seen[cfg.profile] = (cfg.size, os.environ.get("FLASH_BENCH_WEIGHTS"))
+        raise runner_module.InputError("stop here")
+
+    monkeypatch.setattr(runner_module, "run", fake_run)
+    monkeypatch.setenv("FLASH_BENCH_WEIGHTS", "placeholder")   # restored after the test, whatever the CLI sets
+    monkeypatch.delenv("FLASH_BENCH_WEIGHTS")
+    weights = tmp_path / "w"
+    weights.mkdir()
+    for profile, extra in (("tiny", []), ("paper", []), ("paper", ["--size", "64", "--weights-dir", str(weights)])):
+        result = runner.invoke(app, ["run", "--methods", "static", "--profile", profile, "--run-dir",
+                                     str(tmp_path / f"r-{profile}-{len(extra)}"), *extra])
+        assert result.exit_code == 2 and "stop here" in result.output, result.output
+        if profile == "tiny":
+            assert seen["tiny"] == (64, None)
+        elif not extra:
+            assert seen["paper"] == (512, None)
+    assert seen["paper"] == (64, str(weights.resolve()))
+    result = runner.invoke(app, ["run", "--methods", "static", "--weights-dir", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and "--weights-dir" in result.output and "not a folder" in result.output

@@ -14,12 +14,13 @@ def evaluate(
     videos: Path = typer.Option(..., "--videos", help="Folder laid out as <action>/<item>.mp4."),
     dataset: str = typer.Option(..., "--dataset", help="Dataset whose test items the videos answer."),
     root: Optional[Path] = typer.Option(None, "--root", help="Dataset folder (all but `synthetic`)."),
-    profile: str = typer.Option("paper", help="paper (published backbones) | tiny (reduced, random weights)."),
+    profile: Optional[str] = typer.Option(None, help="paper (published backbones) | tiny (reduced backbones); "
+                                          "default: tiny on synthetic, paper elsewhere."),
     metrics: str = typer.Option("all", help="'all' or a comma list of metric ids."),
     method: Optional[str] = typer.Option(None, help="Label of these videos in tables (default: folder name)."),
     run_dir: Optional[Path] = typer.Option(None, help="Default: results/runs/eval-<dataset>-<label>."),
     frames: int = typer.Option(16, help="Frames the dataset's ground-truth clips are sampled to."),
-    size: int = typer.Option(64, help="Ground-truth frame size (paper profile default 512)."),
+    size: Optional[int] = typer.Option(None, help="Ground-truth frame size (default: 64 tiny, 512 paper)."),
     real_set: str = typer.Option("test", help="CD-FVD real set: test | test+train."),
     device: str = typer.Option("cpu", help="cpu | cuda."),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir",
@@ -36,8 +37,10 @@ def evaluate(
 
     try:  # every value checked before any model or dataset loads
         checks.known("--dataset", DATASETS, dataset)
+        profile = profile or ("tiny" if dataset == "synthetic" else "paper")
         if profile not in ("tiny", "paper"):
             raise InputError(f"--profile must be tiny or paper, got {profile!r}")
+        size = size if size is not None else (512 if profile == "paper" else 64)
         checks.frame_args(frames, size)
         device = checks.device(device)
         chosen = None if metrics == "all" else list(checks.listed("--metrics", metrics))
@@ -48,7 +51,6 @@ def evaluate(
         label = method or videos.resolve().name
         run_dir = run_dir or Path("results/runs") / f"eval-{dataset}-{label}"
         checks.out_dir("--run-dir", run_dir)
-        size = 512 if profile == "paper" and size == 64 else size
         ds = DATASETS.get(dataset)(root, num_frames=frames, size=size)
         store = evaluate_videos(videos, ds, run_dir, method=label, metrics=chosen, profile=profile, device=device,
                                 cache_dir=cache_dir, weights_dir=weights_dir, real_set=real_set)

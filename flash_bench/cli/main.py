@@ -6,6 +6,7 @@ imports what it needs.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -63,9 +64,11 @@ def run(
     limit: Optional[int] = typer.Option(None, help="Test items per action."),
     metrics: str = typer.Option("all", help="'all', 'none' or a comma list of metric ids."),
     device: Optional[str] = typer.Option(None, help="cpu | cuda (default: cuda when present)."),
-    size: int = typer.Option(64, help="Frame height = width in pixels for the tiny profile (paper: 512)."),
+    size: Optional[int] = typer.Option(None, help="Frame height = width in pixels (default: 64 tiny, 512 paper)."),
     frames: int = typer.Option(16, help="Frames per video."),
     cache_dir: Path = typer.Option(Path("results/cache"), help="Shared cache of fitted methods and features."),
+    weights_dir: Optional[Path] = typer.Option(None, "--weights-dir",
+                                               help="Checkpoints for the paper profile (default $FLASH_BENCH_WEIGHTS)."),
     jobs: Optional[int] = typer.Option(None, help="Worker processes for fitting and animating (default: one per "
                                        "CPU core, at most 4, on the CPU; 1 on a GPU)."),
 ) -> None:
@@ -84,7 +87,12 @@ def run(
         profile = profile or ("tiny" if dataset == "synthetic" else "paper")
         if profile not in ("tiny", "paper"):
             raise InputError(f"--profile must be tiny or paper, got {profile!r}")
+        size = size if size is not None else (512 if profile == "paper" else 64)
         checks.frame_args(frames, size)
+        if weights_dir is not None:
+            if not weights_dir.is_dir():
+                raise InputError(f"--weights-dir {weights_dir}: not a folder")
+            os.environ["FLASH_BENCH_WEIGHTS"] = str(weights_dir.resolve())   # this process and its workers
         for option, value in (("--limit", limit), ("--jobs", jobs), ("--shots", shots)):
             checks.at_least(option, value, 1)
         device = checks.device(device or _default_device())
@@ -95,7 +103,7 @@ def run(
         cfg = RunConfig(dataset=dataset, cells=cells, root=str(root.resolve()) if root else None,
                         actions=checks.listed("--actions", actions) or exp_actions, shots=shots, profile=profile,
                         seed=seed, limit=limit if limit is not None else exp_limit,
-                        num_frames=frames, size=512 if profile == "paper" and size == 64 else size,
+                        num_frames=frames, size=size,
                         device=device, metrics=_metrics(metrics), experiment=experiment,
                         cache_dir=str(cache_dir), jobs=jobs or default_workers(device))
         columns = [TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]

@@ -38,7 +38,7 @@ def validate_metrics(
         profile = profile or ("tiny" if dataset == "synthetic" else "paper")
         if profile not in ("tiny", "paper"):
             raise InputError(f"--profile must be tiny or paper, got {profile!r}")
-        size = size or (512 if profile == "paper" else 64)
+        size = size if size is not None else (512 if profile == "paper" else 64)
         checks.frame_args(frames, size)
         device = checks.device(device)
         chosen = None if metrics == "all" else list(checks.listed("--metrics", metrics))
