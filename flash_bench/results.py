@@ -239,12 +239,13 @@ def counts(run: Run, methods: list[str] | None = None,
     return out
 
 
-def export_tables(run_dir: Path | str) -> tuple[tuple[str, str], ...]:
+def export_tables(store: RunStore) -> None:
     """``per_video.csv`` (the per-item table) and ``summary.csv`` (:func:`summary`), derived from the records and
-    rewritten on every run; nothing is written for a run without records. Unreadable record or set files are left
-    out and returned as (file, why) pairs, for the run to list among its failures."""
-    run = load_run(run_dir, skip_unreadable=True)
+    rewritten on every run; nothing is written for a run without records. Record or set files it cannot read are
+    left out and noted in ``store.unreadable``, which the run's manifest lists among its failures."""
+    run = load_run(store.root, skip_unreadable=True)
+    for path, error in run.unreadable:
+        store.unreadable.setdefault(path, error)
     if not run.table.empty:
         atomic_write_bytes(run.root / "per_video.csv", run.table.to_csv(index=False).encode())
         atomic_write_bytes(run.root / "summary.csv", summary(run).to_csv().encode())
-    return run.unreadable

@@ -13,7 +13,6 @@ Every item is seeded from (seed, action, item) alone, so which worker makes it d
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import sys
@@ -25,6 +24,7 @@ from flash_bench.config import Cell, RunConfig
 from flash_bench.datasets.base import FewShotDataset
 from flash_bench.manifest import new_manifest
 from flash_bench.registry import DATASETS, METHODS
+from flash_bench.results import export_tables
 from flash_bench.store import RunStore
 from flash_bench.types import Action, InputError, MethodContext
 from flash_bench.video_io import write_video
@@ -61,7 +61,7 @@ def run(cfg: RunConfig, run_dir: Path, command: list[str] | None = None, progres
     with store.lock():
         store.claim("run", {k: v for k, v in cfg.to_dict().items() if k in RUN_INPUTS})
         manifest = new_manifest(cfg.to_dict(), command or sys.argv)
-        with closed_manifest(store, manifest) as failures:
+        with store.closed_manifest(manifest) as failures:
             if cfg.metrics != ():
                 from flash_bench.scoring import check_weights
 
@@ -85,27 +85,6 @@ def run(cfg: RunConfig, run_dir: Path, command: list[str] | None = None, progres
     return store
 
 
-@contextlib.contextmanager
-def closed_manifest(store: RunStore, manifest: dict):
-    """Mark the manifest ``running``, yield the failures list to fill, and close it either way: ``finished``, or
-    ``failed`` with the error that stopped the run (then re-raised). Unreadable records and set files that are
-    left (the redone ones are fixed) join the failures."""
-    failures: list[dict] = []
-    store.write_manifest({**manifest, "status": "running"})
-    try:
-        yield failures
-    except BaseException as e:
-        failures.append({"error": f"run stopped: {type(e).__name__}: {e}".strip()})
-        with contextlib.suppress(Exception):
-            store.write_manifest({**manifest, "status": "failed", "failures": failures + _unreadable(store)})
-        raise
-    store.write_manifest({**manifest, "status": "finished", "failures": failures + _unreadable(store)})
-
-
-def _unreadable(store: RunStore) -> list[dict]:
-    return [{"file": p, "error": e} for p, e in store.unreadable.items()]
-
-
 def _context(cfg: RunConfig, cell: Cell) -> MethodContext:
     return MethodContext(profile=cfg.profile, device=cfg.device, size=cfg.size, num_frames=cfg.num_frames,
                          cache_dir=Path(cfg.cache_dir),
@@ -121,7 +100,7 @@ def _run_cell(cfg: RunConfig, cell: Cell, actions: list[Action], store: RunStore
     failures = []
     task = progress.add_task(cell.label, total=sum(len(_items(a, cfg)) for a in actions)) if progress else None
     for action in actions:
-        todo = [it for it in _items(action, cfg) if not finished(store, cell.label, action.id, it.id)]
+        todo = [it for it in _items(action, cfg) if not store.finished(cell.label, action.id, it.id)]
         if progress:
             progress.advance(task, len(_items(action, cfg)) - len(todo))
         if not todo:
@@ -148,7 +127,7 @@ def _run_parallel(cfg: RunConfig, cells: list[tuple[Cell, list[Action]]], store:
     units, tasks, failures = [], {}, []
     for cell, actions in cells:
         todo = [a for a in actions
-                if any(not finished(store, cell.label, a.id, it.id) for it in _items(a, cfg))]
+                if any(not store.finished(cell.label, a.id, it.id) for it in _items(a, cfg))]
         total = sum(len(_items(a, cfg)) for a in actions)
         if progress:
             tasks[cell.label] = progress.add_task(cell.label, total=total)
@@ -242,12 +221,6 @@ def _items(action: Action, cfg: RunConfig):
     return action.test[: cfg.limit] if cfg.limit else action.test
 
 
-def finished(store: RunStore, label: str, action: str, item: str) -> bool:
-    """An ok record (valid JSON) with its video: never redone."""
-    record = store.read_record(label, action, item)
-    return bool(record) and record["status"] == "ok" and store.video_path(label, action, item).exists()
-
-
 def _fit(method, actions: list[Action], joint: bool = False) -> tuple[str | None, float]:
     start = time.perf_counter()
     try:
@@ -294,9 +267,3 @@ def _score(cfg: RunConfig, store: RunStore, actions: list[Action]) -> None:
               Path(cfg.cache_dir))
 
 
-def export_tables(store: RunStore) -> None:
-    """per_video.csv and summary.csv: derived, rewritten every run (:func:`flash_bench.results.export_tables`)."""
-    from flash_bench.results import export_tables as write_tables
-
-    for path, error in write_tables(store.root):   # files the run did not rewrite: named among its failures
-        store.unreadable.setdefault(path, error)

@@ -510,7 +510,7 @@ def evaluate_videos(videos: Path | str, dataset, run_dir: Path | str, *, method:
     import sys
 
     from flash_bench.manifest import new_manifest
-    from flash_bench.runner import closed_manifest, export_tables
+    from flash_bench.results import export_tables
 
     videos = Path(videos)
     if not videos.is_dir():
@@ -526,7 +526,7 @@ def evaluate_videos(videos: Path | str, dataset, run_dir: Path | str, *, method:
                   "cache_dir": str(cache_dir), "dataset_config": dataset.describe()}
         store.claim("evaluate", {k: config[k] for k in EVALUATE_INPUTS})
         manifest = new_manifest(config, command or sys.argv, made_by="evaluate")
-        with closed_manifest(store, manifest) as failures:
+        with store.closed_manifest(manifest) as failures:
             failures += list(dataset.failures) + _import_videos(videos, actions, store, method)
             score_run(store, actions, metrics, profile, device, cache_dir, weights_dir=weights_dir,
                       real_set=real_set)
@@ -537,14 +537,13 @@ def evaluate_videos(videos: Path | str, dataset, run_dir: Path | str, *, method:
 def _import_videos(videos: Path, actions: list[Action], store: RunStore, method: str) -> list[dict]:
     import shutil
 
-    from flash_bench.runner import finished
     from flash_bench.video_io import VIDEO_SUFFIXES, read_video, write_video
 
     failures, known = [], set()
     for action in actions:
         for item in action.test:
             known.add((action.id, item.id))
-            if finished(store, method, action.id, item.id):
+            if store.finished(method, action.id, item.id):
                 continue
             found = sorted(p for p in (videos / action.id).glob(f"{item.id}.*") if p.suffix.lower() in VIDEO_SUFFIXES)
             record = {"method": method, "action": action.id, "item": item.id, "metrics": {},

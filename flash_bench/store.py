@@ -159,7 +159,31 @@ class RunStore:
     def write_manifest(self, manifest: dict) -> None:
         atomic_write_json(self.root / "manifest.json", manifest)
 
+    @contextlib.contextmanager
+    def closed_manifest(self, manifest: dict):
+        """Mark the manifest ``running``, yield the failures list to fill, and close it either way: ``finished``,
+        or ``failed`` with the error that stopped the run (then re-raised). Unreadable records and set files that
+        are left (the redone ones are fixed) join the failures."""
+        failures: list[dict] = []
+        self.write_manifest({**manifest, "status": "running"})
+        try:
+            yield failures
+        except BaseException as e:
+            failures.append({"error": f"run stopped: {type(e).__name__}: {e}".strip()})
+            with contextlib.suppress(Exception):
+                self.write_manifest({**manifest, "status": "failed", "failures": failures + self._unreadable()})
+            raise
+        self.write_manifest({**manifest, "status": "finished", "failures": failures + self._unreadable()})
+
+    def _unreadable(self) -> list[dict]:
+        return [{"file": p, "error": e} for p, e in self.unreadable.items()]
+
     # -- per-video records -------------------------------------------------------------------
+    def finished(self, method: str, action: str, item: str) -> bool:
+        """An ok record (valid JSON) with its video: never redone."""
+        record = self.read_record(method, action, item)
+        return bool(record) and record["status"] == "ok" and self.video_path(method, action, item).exists()
+
     def read_record(self, method: str, action: str, item: str) -> dict | None:
         return self._read_or_none(self.record_path(method, action, item))
 

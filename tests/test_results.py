@@ -86,7 +86,7 @@ def test_csvs_report_and_regress_show_the_same_numbers(tmp_path):
     records = [ok("static", "wave", f"{i:03d}", text_alignment=20.0 + i, cosine_flow=None) for i in range(3)]
     records += [ok("flash", "wave", f"{i:03d}", text_alignment=30.0 + 2 * i, cosine_flow=None) for i in range(3)]
     write_records(tmp_path / "run", records, {"flash": {"cd_fvd": 5.0}}, methods=["static", "flash"])
-    export_tables(tmp_path / "run")
+    export_tables(RunStore(tmp_path / "run"))
     expected = pd.DataFrame({"videos": [3.0, 3.0], "failed": [0.0, 0.0], "text_alignment": [21.0, 32.0],
                              "cd_fvd": [math.nan, 5.0], "cosine_flow": [math.nan, math.nan]},
                             index=pd.Index(["static", "flash"], name="method"))
@@ -108,7 +108,7 @@ def test_csvs_report_and_regress_show_the_same_numbers(tmp_path):
 
 def test_no_tables_for_a_run_without_records(tmp_path):
     RunStore(tmp_path / "run").write_manifest({"methods": []})
-    export_tables(tmp_path / "run")
+    export_tables(RunStore(tmp_path / "run"))
     assert not (tmp_path / "run" / "summary.csv").exists()
     assert summary(load_run(tmp_path / "run")).empty
 
