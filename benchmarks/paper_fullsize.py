@@ -421,6 +421,8 @@ class Meter:
     def start(self):
         gc.collect()
         self._peak, self.trainable, self.saved = 0, {}, {}
+        with open("/proc/self/statm") as f:
+            self.rss_at_start = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
         return time.perf_counter()
 
     def pack(self, t):
@@ -482,7 +484,7 @@ def install_meters(meter: Meter):
             start = meter.start()
             out = build(*a, **kw)
             model = out[0] if isinstance(out, tuple) else out.model
-            meter.rows[label_of(a)] = _row(meter, start, [model], kind="metric backbone")
+            meter.rows[label_of(a)] = _row(meter, start, list(model.modules()), kind="metric backbone")
             return out
         module.build = wrapped
 
@@ -505,6 +507,7 @@ def _row(meter: Meter, start: float, modules, kind: str) -> dict:
             params[p.data_ptr()] = p.numel()
     activations = sum(n for ptr, n in meter.saved.items() if ptr not in params)
     return {"kind": kind, "seconds": time.perf_counter() - start, "peak_rss_gib": meter._peak / GIB,
+            "rss_at_start_gib": meter.rss_at_start / GIB,
             "params": sum(params.values()), "trainable": sum(meter.trainable.values()),
             "saved_activation_bytes": activations}
 
@@ -580,14 +583,15 @@ def report(stand_ins: list[dict], run: dict | None) -> str:
                      f"{r['disk_gib']:.2f} |")
     if run:
         lines += ["", f"## End-to-end run ({run['seconds'] / 60:.1f} min, peak RSS {run['peak_rss_gib']:.1f} GiB)", "",
-                  "| method / metric backbone | wall s | peak RSS GiB | parameters M | trainable M | "
+                  "| method / metric backbone | wall s | peak RSS GiB (at start) | parameters M | trainable M | "
                   "est. GPU GiB @512²×16 (weights + grads/Adam + activations) |", "|---|---:|---:|---:|---:|---|"]
         for label, r in run["rows"].items():
             g = gpu_estimate(r)
             est = (f"{g['total_gib']:.1f} = {g['weights_gib']:.1f} + {g['train_states_gib']:.1f} + "
                    f"{g['activations_gib']:.1f}" if r["trainable"] else f"{g['weights_gib']:.1f} (weights; no "
                    "training step)")
-            lines.append(f"| {label} | {r['seconds']:.0f} | {r['peak_rss_gib']:.1f} | {r['params'] / 1e6:.0f} | "
+            rss = f"{r['peak_rss_gib']:.1f} ({r.get('rss_at_start_gib', 0):.1f})"
+            lines.append(f"| {label} | {r['seconds']:.0f} | {rss} | {r['params'] / 1e6:.0f} | "
                          f"{r['trainable'] / 1e6:.1f} | {est} |")
         ok = [r for r in run["records"] if r["status"] == "ok"]
         lines += ["", f"videos ok: {len(ok)} of {len(run['records'])}; failures:"]
