@@ -143,6 +143,19 @@ def build_sd15(d: Path, args) -> int:
     return n
 
 
+def build_flash_decoder(d: Path, args) -> int:
+    """FLASH's Detail Enhancement Decoder on SD1.5's VAE. No public FLASH code exists, so our module is its
+    definition; trained one step by the library `flash-bench train decoder --profile paper` calls, on one small clip."""
+    from flash.train_decoder import DecoderTrainConfig, load_vae, train_decoder
+    from flash_bench.datasets.synthetic import render_video
+
+    os.environ["FLASH_BENCH_WEIGHTS"] = str(d)
+    clip = render_video("arm_wave", 0, num_frames=SMALL["frames"], size=SMALL["size"])
+    decoder, _ = train_decoder(load_vae("paper"), [clip], DecoderTrainConfig(steps=1),
+                               out=d / "flash_detail_decoder_sd15.safetensors", extra={"profile": "paper"})
+    return _params(decoder)
+
+
 def _adapter(d: Path, name: str, official: dict | None = None, **kw) -> int:
     """A MotionAdapter; with ``official`` (an AnimateDiff motion-module state dict) its tensors, converted by
     diffusers' own converter and loaded strictly but for the sinusoidal ``pos_embed.pe`` tables (not saved by
@@ -335,7 +348,8 @@ def build_dynamicrafter(d, args):
 
 
 # weights-table row -> builder (dynamicrafter-256 runs under --dynamicrafter-python: the official lvdm's packages)
-STAND_INS = {"sd-v1-5 (+ sd-v1-4 link)": build_sd15, "animatediff-motion-adapter-v1-5-2": build_adapter_v152,
+STAND_INS = {"sd-v1-5 (+ sd-v1-4 link)": build_sd15, "flash-detail-decoder-sd15": build_flash_decoder,
+             "animatediff-motion-adapter-v1-5-2": build_adapter_v152,
              "animatediff-motion-adapter-v1-5-3": build_adapter_v153, "pia-condition-adapter": build_pia,
              "animatediff-sparsectrl-rgb": build_sparsectrl, "animatediff-v3-domain-adapter": build_domain_lora,
              "modelscope-t2v": build_modelscope, "openclip-vit-h-14": build_openclip_h,

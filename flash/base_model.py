@@ -170,7 +170,7 @@ def _offline(fn, what: str, **kw):
 MOTION_ADAPTER_ROW = "animatediff-motion-adapter-v1-5-2"
 
 
-def _weights_row(path: str, row: str) -> str:
+def paper_folder(path: str, row: str) -> str:
     """A folder from flash_bench.weights when ``path`` is the default hub id and that table has the row
     (weights dir, then hub cache; a miss raises WeightsMissing naming the file); else ``path`` unchanged."""
     if path not in (SD15_REPO, MOTION_ADAPTER_REPO):
@@ -188,7 +188,7 @@ def load_paper_base(sd_path: str = SD15_REPO, adapter_path: str = MOTION_ADAPTER
     from diffusers import AutoencoderKL, DDIMScheduler, MotionAdapter, UNet2DConditionModel, UNetMotionModel
     from transformers import CLIPTextModel, CLIPTokenizer
 
-    sd_path, adapter_path = _weights_row(sd_path, "sd-v1-5"), _weights_row(adapter_path, MOTION_ADAPTER_ROW)
+    sd_path, adapter_path = paper_folder(sd_path, "sd-v1-5"), paper_folder(adapter_path, MOTION_ADAPTER_ROW)
     common = dict(local_files_only=True)
     vae = _offline(AutoencoderKL.from_pretrained, f"{sd_path}/vae", pretrained_model_name_or_path=sd_path,
                    subfolder="vae", **common)

@@ -187,13 +187,14 @@ def load_vae(profile: str, device: str = "cpu"):
         raise InputError(f"unknown profile {profile!r}: expected 'tiny' or 'paper'")
     from diffusers import AutoencoderKL
 
-    from flash.base_model import SD15_REPO
+    from flash.base_model import SD15_REPO, paper_folder
 
+    folder = paper_folder(SD15_REPO, "sd-v1-5")   # the weights folder, else the hub cache; WeightsMissing names it
     try:
-        vae = AutoencoderKL.from_pretrained(SD15_REPO, subfolder="vae", local_files_only=True)
+        vae = AutoencoderKL.from_pretrained(folder, subfolder="vae", local_files_only=True)
     except (OSError, ValueError) as err:
-        raise InputError(f"paper-profile VAE not found offline: {SD15_REPO}/vae ({err.__class__.__name__}); "
-                         "put it in the Hugging Face hub cache; nothing is downloaded") from err
+        raise InputError(f"paper-profile VAE not found offline: {folder}/vae ({err.__class__.__name__}); "
+                         "put SD1.5 in the weights folder or the Hugging Face hub cache; nothing is downloaded") from err
     return vae.to(device).eval()
 
 

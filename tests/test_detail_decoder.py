@@ -265,3 +265,24 @@ def test_cli_trains_and_reports(tmp_path, monkeypatch):
     assert "tiny profile" in res.output
     bad = CliRunner().invoke(app, ["train-decoder", "--profile", "huge", "--out", str(out)])
     assert bad.exit_code == 2 and "huge" in bad.output
+
+
+def test_paper_vae_comes_from_the_weights_folder(tmp_path, monkeypatch):
+    """`train decoder --profile paper` finds SD1.5's VAE where every other paper loader looks: the weights folder
+    (it once looked in the hub cache only); a folder without it is one error naming the row."""
+    import torch
+
+    from flash.train_decoder import load_vae
+    from flash_bench import weights
+    from tests.conftest import write_sd15_snapshot
+
+    sd = write_sd15_snapshot(tmp_path / "sd-v1-5")
+    monkeypatch.setenv("FLASH_BENCH_WEIGHTS", str(tmp_path))
+    monkeypatch.setattr(weights, "check_sha256", lambda *a, **k: None)     # seeded stand-in, not the real file
+    vae = load_vae("paper")
+    want = sd["vae"].state_dict()
+    assert all(torch.equal(vae.state_dict()[k], want[k]) for k in want)
+    monkeypatch.setenv("FLASH_BENCH_WEIGHTS", str(tmp_path / "empty"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(weights.WeightsMissing, match="sd-v1-5"):
+        load_vae("paper")
