@@ -151,8 +151,11 @@ def build_flash_decoder(d: Path, args) -> int:
 
     os.environ["FLASH_BENCH_WEIGHTS"] = str(d)
     clip = render_video("arm_wave", 0, num_frames=SMALL["frames"], size=SMALL["size"])
-    decoder, _ = train_decoder(load_vae("paper"), [clip], DecoderTrainConfig(steps=1),
-                               out=d / "flash_detail_decoder_sd15.safetensors", extra={"profile": "paper"})
+    import torch
+
+    with torch.enable_grad():   # the builders run under no_grad; this one takes a training step
+        decoder, _ = train_decoder(load_vae("paper"), [clip], DecoderTrainConfig(steps=1),
+                                   out=d / "flash_detail_decoder_sd15.safetensors", extra={"profile": "paper"})
     return _params(decoder)
 
 
