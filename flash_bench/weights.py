@@ -51,7 +51,9 @@ class WeightFile:
     def source(self) -> str:
         if self.hf_repo:
             return f"https://huggingface.co/{self.hf_repo}" + (f" (file {self.filename})" if self.filename else "")
-        return self.url or "?"
+        if self.url:
+            return self.url
+        return f"made by `{self.recipe}`" if self.recipe else "unknown source"
 
 
 _VIDEOMAE_URL = ("https://pjlab-gvm-data.oss-cn-shanghai.aliyuncs.com/internvideo/videomaev2/"
