@@ -15,6 +15,11 @@ pretrained tiny base folder, e.g. ``flash/weights/tiny_v2``:
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tiny_world_vae.py --minutes 5 --candidates 64px-x4,32px-x2
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tiny_world_vae.py --base-dir flash/weights/tiny_v2
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tiny_world_vae.py --base-dir flash/weights/tiny_v2 \
+        --decoder-minutes 5,10,15    # then tune the decoder alone (``pretrain_base.DecoderTuner``) and re-judge
+
+The decoder-only run asks whether G1 can be reached without retraining the encoder (whose latents the UNet
+is pretrained on).
 
 One thread. ``--png`` writes, per action, a test video's frames 0 and 4, original above each VAE's round trip.
 """
@@ -142,6 +147,24 @@ def train_candidate(name: str, minutes: float, pool_videos: int, pool_random: in
     return base.vae.eval(), size
 
 
+def tuned_decoders(base, minutes: list[float], args) -> dict:
+    """Copies of ``base.vae`` after each cumulative number of minutes of decoder-only tuning on pool frames."""
+    import copy
+
+    from flash.pretrain_base import DecoderTuner, PretrainConfig
+    from flash_bench.datasets import synthetic_v2 as v2
+
+    size = int(base.vae.config.sample_size)
+    pool = v2.pretrain_pool(args.pool_videos, args.pool_random, num_frames=args.frames, size=size)
+    frames = np.concatenate([clip.load() for _, _, clip in pool])
+    tuner, out, start = DecoderTuner(base, frames, PretrainConfig()), {}, time.time()
+    for m in sorted(minutes):
+        while time.time() - start < m * 60:
+            tuner.step()
+        out[f"{args.base_dir} VAE + decoder {m:g} min ({tuner.steps} steps)"] = (copy.deepcopy(base.vae), size)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=5.0, help="training wall time per candidate")
@@ -150,6 +173,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--pool-videos", type=int, default=30, help="per pool action")
     parser.add_argument("--pool-random", type=int, default=300, help="random choreographies")
+    parser.add_argument("--decoder-minutes", default="", help="with --base-dir: comma list of cumulative minutes "
+                        "of decoder-only tuning on the pool after which to judge again")
     parser.add_argument("--json", default=None, help="write the figures here")
     parser.add_argument("--png", default=None)
     args = parser.parse_args()
@@ -161,6 +186,8 @@ def main() -> None:
 
         base = load_tiny_base(args.base_dir)
         vaes[f"{args.base_dir} VAE"] = (base.vae, int(base.vae.config.sample_size))
+        if args.decoder_minutes:
+            vaes.update(tuned_decoders(base, [float(m) for m in args.decoder_minutes.split(",")], args))
     else:
         for name in (n.strip() for n in args.candidates.split(",")):
             if name not in CANDIDATES:

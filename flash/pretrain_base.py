@@ -3,9 +3,10 @@ FLASH from AnimateDiff (which was pretrained on WebVid). Run once, in the backgr
 
     flash-bench pretrain-base --profile tiny [--minutes 90] [--seed 0]
 
-``source="synthetic-v2"`` pretrains on the tiny world in development (issue 17, :mod:`flash_bench.datasets.
-synthetic_v2`: the 10 pool actions plus ``random_videos`` random choreographies) with its own geometry
-(:data:`TINY_V2_COMPONENTS`: 32x32 canvas, 8 frames, 16x16 latents) into ``flash/weights/tiny_v2/`` (see docs/tiny_world_v2.md).
+``source="synthetic-v2"`` pretrains on the tiny world in development (issue 17,
+:mod:`flash_bench.datasets.synthetic_v2`: the 10 pool actions plus ``random_videos`` random choreographies) with
+its own geometry (:data:`TINY_V2_COMPONENTS`: 32x32 canvas, 8 frames, 16x16 latents), e.g. into
+``flash/weights/tiny_v2/`` (docs/tiny_world_v2.md).
 
 Stages (each resumable from ``resume_dir``):
 1. the tiny VAE (x8) is trained on pool frames (L1 + MSE + a tiny KL term), its latent scale set to 1/std;

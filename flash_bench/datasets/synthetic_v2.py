@@ -134,8 +134,7 @@ def _camera(rng, spec, figs, T: int, size: int) -> dict:
     m = float(rng.choice([-1.0, 1.0]))
     slack = max(0.0, (0.96 * size - k * (x1 - x0)) / 2)
     cx = size / 2 + rng.uniform(-0.8, 0.8) * slack - m * k * (x0 + x1) / 2
-    const = lambda value: np.full(T, value, dtype=float)   # noqa: E731
-    return dict(k=const(k), cx=const(cx), gy=const(ground + bottom * k), camx=const(0.0), m=m)
+    return dict(k=np.full(T, k), cx=np.full(T, cx), gy=np.full(T, ground + bottom * k), camx=np.zeros(T), m=m)
 
 
 def _background(cv, spec, scene: dict) -> None:
