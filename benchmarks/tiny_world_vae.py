@@ -154,6 +154,7 @@ def tuned_decoders(base, minutes: list[float], args) -> dict:
     from flash.pretrain_base import DecoderTuner, PretrainConfig
     from flash_bench.datasets import synthetic_v2 as v2
 
+    base = copy.deepcopy(base)                   # the caller's VAE stays as it was
     size = int(base.vae.config.sample_size)
     pool = v2.pretrain_pool(args.pool_videos, args.pool_random, num_frames=args.frames, size=size)
     frames = np.concatenate([clip.load() for _, _, clip in pool])
