@@ -102,8 +102,15 @@ def pool_videos(cfg: PretrainConfig) -> list[tuple[np.ndarray, str]]:
 
 
 def components_for(cfg: PretrainConfig) -> dict:
-    """The tiny base's component configs for the world it is pretrained on."""
-    return TINY_V2_COMPONENTS if cfg.source == "synthetic-v2" else TINY_COMPONENTS
+    """The tiny base's component configs for the world it is pretrained on (v2: its canvas size is fixed)."""
+    if cfg.source != "synthetic-v2":
+        return TINY_COMPONENTS
+    if cfg.size != TINY_V2_COMPONENTS["vae"]["sample_size"]:
+        from flash_bench.types import InputError
+
+        raise InputError(f"source synthetic-v2 renders at size {TINY_V2_COMPONENTS['vae']['sample_size']} "
+                         f"(TINY_V2_COMPONENTS), got size={cfg.size}")
+    return TINY_V2_COMPONENTS
 
 
 def to_unit(frames: np.ndarray) -> torch.Tensor:

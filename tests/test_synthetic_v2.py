@@ -99,3 +99,12 @@ def test_v2_pretraining_builds_its_own_geometry_32px_to_16x16_latents(tmp_path):
     log = [json.loads(line) for line in (tmp_path / "out" / "train_log.jsonl").read_text().splitlines()]
     data = next(r for r in log if r["stage"] == "data")
     assert data["videos"] == 10 + 2 and v2.RANDOM_PROMPT in data["prompts"]
+
+
+def test_v2_pretraining_refuses_another_canvas_size(tmp_path):
+    from flash.pretrain_base import PretrainConfig, pretrain_base
+    from flash_bench.types import InputError
+
+    with pytest.raises(InputError, match="size=64"):
+        pretrain_base(PretrainConfig(out_dir=str(tmp_path / "o"), resume_dir=str(tmp_path / "r"),
+                                     source="synthetic-v2", size=64))
