@@ -578,6 +578,9 @@ class _Canvas:
         self.X, self.Y = self.X.astype(np.float32), self.Y.astype(np.float32)
         self.px = (1.0 / cam["k"]).astype(np.float32)[:, None, None]   # world size of one pixel
         self.img = np.zeros((T, size, size, 3), np.float32)
+        # Optional coverage channel (synthetic_v2's figure mask): shapes blend ``mask_value`` into it as they
+        # blend their colour into ``img``, so later shapes occlude earlier ones in the mask too.
+        self.mask, self.mask_value = None, 0.0
 
     def _window(self, a, b, r):
         """Pixel rows/columns that the shape can touch in any frame, so we only shade those."""
@@ -611,6 +614,9 @@ class _Canvas:
             col = np.where((np.mod(h * stripes, 1.0) < 0.5)[..., None], col, np.asarray(color2, np.float32))
         sub = self.img[:, rows, cols]
         sub += cov * (col - sub)
+        if self.mask is not None:
+            m = self.mask[:, rows, cols]
+            m += cov[..., 0] * (self.mask_value - m)
 
 
 def _draw_limbs(cv, J, look, s, vis, shade):
@@ -724,22 +730,23 @@ def render_video(action_id: str, index: int, *, num_frames: int = 16, size: int 
 
 
 @functools.lru_cache(maxsize=32)   # one action's 20 videos fit; ~6 MB at 64 px, ~100 MB at 256 px
-def _render_cached(action_id, index, num_frames, size, seed):
-    video = render_video(action_id, index, num_frames=num_frames, size=size, seed=seed)
+def _render_cached(render, action_id, index, num_frames, size, seed):
+    video = render(action_id, index, num_frames=num_frames, size=size, seed=seed)
     video.flags.writeable = False
     return video
 
 
-def _load(action_id, index, num_frames, size, seed) -> np.ndarray:
-    return _render_cached(action_id, index, num_frames, size, seed).copy()   # callers may write
+def _load(render, action_id, index, num_frames, size, seed) -> np.ndarray:
+    return _render_cached(render, action_id, index, num_frames, size, seed).copy()   # callers may write
 
 
 def _first_frame(clip: Clip) -> np.ndarray:
     return clip.load()[0]
 
 
-def _clip(action_id, index, num_frames, size, seed) -> Clip:
-    return Clip(f"{index:03d}", functools.partial(_load, action_id, index, num_frames, size, seed))
+def _clip(action_id, index, num_frames, size, seed, render=render_video) -> Clip:
+    """A lazy, cached Clip of ``render(action_id, index, ...)`` (v1's renderer, or synthetic_v2's)."""
+    return Clip(f"{index:03d}", functools.partial(_load, render, action_id, index, num_frames, size, seed))
 
 
 def pretrain_pool(num_videos: int = 50, num_frames: int = 16, size: int = 64,
@@ -755,15 +762,16 @@ class SyntheticDataset(FewShotDataset):
     name = "synthetic"
     needs_root = False
     version = VERSION
+    make_clip = staticmethod(_clip)   # (action id, index, frames, size, seed) -> Clip; synthetic_v2 renders its own
 
     def actions(self) -> list[Action]:
         return [self._action(a) for a in ACTIONS]
 
     def _action(self, action_id: str) -> Action:
-        clips = [_clip(action_id, i, self.num_frames, self.size, self.seed) for i in range(NUM_VIDEOS)]
+        clips = [self.make_clip(action_id, i, self.num_frames, self.size, self.seed) for i in range(NUM_VIDEOS)]
         test = tuple(TestItem(c.id, functools.partial(_first_frame, c), c) for c in clips[NUM_TRAIN:])
         return Action(action_id, ACTIONS[action_id].prompt, select_shots(tuple(clips[:NUM_TRAIN]), self.shots,
                                                                           self.seed), test)
 
     def describe(self) -> dict:
-        return {**super().describe(), "version": VERSION}
+        return {**super().describe(), "version": self.version}

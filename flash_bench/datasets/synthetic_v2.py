@@ -1,0 +1,224 @@
+"""`synthetic-v2`: the tiny world in development (issue 17) — the 12 few-shot actions of ``synthetic``, drawn
+so that CPU-scale models can master the appearance and the motion is the only hard part.
+
+Same choreographies, bodies' kinematics and props as :mod:`flash_bench.datasets.synthetic` (v1), rendered
+simpler: a flat two-tone scene (wall and floor, a faint vertical gradient on the wall), a static camera (no
+pan, no zoom; actions that travel in v1 run on the spot), a large figure with thick limbs, solid clothes from a
+small palette, solid thickened props. Appearance still changes from video to video (palette colours, skin
+tone, hair, proportions, position, mirror, light or dark scene), so the few-shot problem stays motion versus
+appearance. The renderer also returns the figure's foreground mask (coverage >= 0.5 after occlusion by props
+in front), for figure-only PSNR and figure-presence measures.
+
+Pretraining data (never the 12 few-shot actions): the 10 ``PRETRAIN_ACTIONS`` of v1 plus procedurally random
+choreographies (``RANDOM_ACTION``: smooth random joint trajectories of the same bodies, one per index).
+
+Meant to replace ``synthetic`` once the tiny profile's weights are retrained on it; until then it is its own
+dataset with its own VERSION, and v1's videos are untouched.
+
+Public API:
+  * ``render(action_id, index, *, num_frames=8, size=64, seed=0)`` -> (uint8 video (T, H, W, 3), bool mask (T, H, W)).
+  * ``render_video(...)`` -- the video alone.
+  * ``pretrain_pool(num_videos=50, num_random=0, num_frames=8, size=64, seed=0)`` -- lazy (action id, prompt, Clip).
+  * ``SyntheticV2Dataset`` -- the 12 few-shot actions, videos 000-015 train, 016-019 test (as v1).
+"""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from flash_bench.datasets import synthetic as v1
+from flash_bench.types import Clip
+
+VERSION = "2-dev"      # the tiny world in development; bump when the rendering changes: results record it
+ACTIONS, PRETRAIN_ACTIONS, PI = v1.ACTIONS, v1.PRETRAIN_ACTIONS, v1.PI   # the same choreographies
+NUM_VIDEOS, NUM_TRAIN = v1.NUM_VIDEOS, v1.NUM_TRAIN
+RANDOM_ACTION, RANDOM_PROMPT = "random_motion", "a person is moving."
+
+# Figure scale: thick limbs and trunk, a slightly bigger head (multipliers on v1's body proportions).
+THICKNESS = dict(limb_r=1.8, torso_r=1.35, head_r=1.15)
+CYCLE_SCALE = 0.5       # half the action time of v1 per clip: at 8 frames a cycle still spans >= 4 frames
+MIN_PROP_R = 0.05       # props are at least this thick (body heights)
+
+# A few solid clothing colours (and hair colours); each video draws from them.
+PALETTE = np.array([[0.85, 0.15, 0.15], [0.15, 0.35, 0.85], [0.15, 0.65, 0.25], [0.95, 0.8, 0.15],
+                    [0.95, 0.5, 0.1], [0.55, 0.2, 0.7], [0.1, 0.7, 0.75], [0.95, 0.95, 0.95],
+                    [0.12, 0.12, 0.14], [0.9, 0.4, 0.6]])
+HAIR = np.array([[0.08, 0.06, 0.05], [0.35, 0.2, 0.1], [0.85, 0.7, 0.35], [0.55, 0.55, 0.55]])
+
+
+# ----------------------------------------------------------------------------- random choreographies
+
+# Degrees of freedom of a random choreography: (lo, hi) per view; elbows and knees are bends relative to
+# the upper limb, so a forearm never folds backwards and a shin never kicks forwards through the knee.
+_SIDE_DOF = dict(torso=(PI - 0.45, PI + 0.1), head=(-0.3, 0.3), ua_l=(-0.9, 2.9), ua_r=(-0.9, 2.9),
+                 bend_l=(0.0, 2.0), bend_r=(0.0, 2.0), th_l=(-0.6, 1.3), th_r=(-0.6, 1.3),
+                 flex_l=(0.0, 1.6), flex_r=(0.0, 1.6))
+_FRONT_DOF = dict(torso=(PI - 0.15, PI + 0.15), head=(-0.25, 0.25), ua_l=(0.0, 3.0), ua_r=(0.0, 3.0),
+                  bend_l=(-0.8, 1.5), bend_r=(-0.8, 1.5), th_l=(-0.05, 0.5), th_r=(-0.05, 0.5),
+                  flex_l=(0.0, 0.3), flex_r=(0.0, 0.3))
+
+
+def _smooth(rng, t: np.ndarray) -> np.ndarray:
+    """A smooth random signal in [-1, 1] over clip time t in [0, 1]: three sinusoids of 0.3-1.5 cycles."""
+    amp = rng.uniform(0.0, 1.0, 3)
+    out = sum(a * np.sin(2 * PI * rng.uniform(0.3, 1.5) * t + rng.uniform(0, 2 * PI)) for a in amp)
+    return out / max(amp.sum(), 1e-6)
+
+
+def _random_pose(ph, v, b):
+    """A pose dict with every degree of freedom on its own smooth random trajectory (within its range)."""
+    rng = np.random.default_rng(v["drop_seed"])
+    dof = {}
+    for name, (lo, hi) in (_FRONT_DOF if v["front"] else _SIDE_DOF).items():
+        centre, swing = rng.uniform(0.25, 0.75), rng.uniform(0.1, 0.5)
+        dof[name] = lo + (hi - lo) * np.clip(centre + swing * _smooth(rng, ph), 0, 1)
+    out = dict(torso=dof["torso"], head=dof["torso"] + dof["head"])
+    for s in ("l", "r"):
+        out.update({f"ua_{s}": dof[f"ua_{s}"], f"la_{s}": dof[f"ua_{s}"] + dof[f"bend_{s}"],
+                    f"th_{s}": dof[f"th_{s}"], f"sh_{s}": dof[f"th_{s}"] - dof[f"flex_{s}"]})
+    return out
+
+
+def _random_spec(rng) -> v1.ActionSpec:
+    return v1.ActionSpec(RANDOM_PROMPT, _random_pose, cycles=None, front=bool(rng.random() < 0.4), top=1.5,
+                         width=1.3)
+
+
+# ----------------------------------------------------------------------------- look, scene, camera
+
+def _sample_body(rng) -> dict:
+    body = v1._sample_body(rng)
+    return {k: val * THICKNESS.get(k, 1.0) for k, val in body.items()}
+
+
+def _distinct(rng, avoid: list, k: int) -> list:
+    """``k`` palette colours, each far from the colours in ``avoid`` (and from each other's picks)."""
+    out = []
+    for i in rng.permutation(len(PALETTE)):
+        if all(np.abs(PALETTE[i] - c).sum() > 0.6 for c in avoid + out):
+            out.append(PALETTE[i])
+        if len(out) == k:
+            return out
+    return out + [PALETTE[rng.integers(len(PALETTE))] for _ in range(k - len(out))]
+
+
+def _sample_scene(rng, scene: str) -> dict:
+    light = rng.random() < 0.6
+    lo, hi = (0.6, 0.92) if light else (0.1, 0.35)
+    wall = v1._color(rng, lo, hi, (0.05, 0.4))
+    floor = (np.array([0.2, 0.4, 0.65]) if scene == "water" else v1._color(rng, lo * 0.8, hi * 0.85, (0.05, 0.4)))
+    return dict(wall=wall, floor=floor, grad=rng.uniform(-0.06, 0.06))
+
+
+def _sample_look(rng, scene: dict) -> dict:
+    skin = v1.SKIN_LIGHT + (v1.SKIN_DARK - v1.SKIN_LIGHT) * rng.uniform()
+    shirt, pants, shoes = _distinct(rng, [scene["wall"], scene["floor"], skin], 3)
+    sleeve = shirt if rng.random() < 0.5 else skin
+    return dict(skin=skin, shirt=shirt, shirt2=shirt, stripes=0.0, pants=pants, shoes=shoes, sleeve=sleeve,
+                hair=HAIR[rng.integers(len(HAIR))])
+
+
+def _camera(rng, spec, figs, T: int, size: int) -> dict:
+    """A static camera framing the figures' joints over the whole clip (so every action fills most of the
+    frame, whatever its travel or reach), at a random position within the room left and a random mirror."""
+    floor = v1.FLOOR[spec.scene]
+    pts = np.concatenate([val.reshape(-1, 2) for J in figs for val in J.values()
+                          if isinstance(val, np.ndarray) and val.ndim == 2 and val.shape[-1] == 2])
+    margin = max(J["body"]["head_r"] for J in figs) * 1.2
+    x0, x1 = pts[:, 0].min() - margin, pts[:, 0].max() + margin
+    bottom = max(floor, min(pts[:, 1].min() - margin, 0.0))      # a figure on a beam: the floor may be out of view
+    top = max(pts[:, 1].max() + margin, bottom + 0.5)
+    ground = size * rng.uniform(0.9, 0.95)                        # pixel row of ``bottom``
+    k = rng.uniform(0.88, 1.0) * min((ground - 0.04 * size) / (top - bottom), 0.94 * size / (x1 - x0))
+    m = float(rng.choice([-1.0, 1.0]))
+    slack = max(0.0, (0.96 * size - k * (x1 - x0)) / 2)
+    cx = size / 2 + rng.uniform(-0.8, 0.8) * slack - m * k * (x0 + x1) / 2
+    return dict(k=np.full(T, k), cx=np.full(T, cx), gy=np.full(T, ground + bottom * k), camx=np.zeros(T), m=m)
+
+
+def _background(cv, spec, scene: dict) -> None:
+    """Wall (with a faint vertical gradient) above the floor line, a flat floor below it."""
+    floor = v1.FLOOR[spec.scene]
+    wall = scene["wall"] + scene["grad"] * np.clip(cv.Y - floor, 0, 2)[..., None]
+    gcov = np.clip((floor - cv.Y) / cv.px + 0.5, 0, 1)[..., None]
+    cv.img[:] = wall * (1 - gcov) + scene["floor"] * gcov
+
+
+def _solid(shape: dict) -> dict:
+    """A v1 prop made solid (no stripes) and at least MIN_PROP_R thick."""
+    r = np.asarray(shape["r"], float)
+    return {**shape, "stripes": 0.0, "color2": None, "r": np.where(r > 0, np.maximum(r, MIN_PROP_R), 0.0)}
+
+
+# ----------------------------------------------------------------------------- rendering entry points
+
+def _spec(action_id: str, rng) -> v1.ActionSpec:
+    if action_id == RANDOM_ACTION:
+        return _random_spec(rng)
+    return v1._spec(action_id)
+
+
+def _phases(spec, rng, T):
+    if spec.cycles is not None:
+        lo, hi = spec.cycles
+        spec = spec._replace(cycles=(max(1.0, lo * CYCLE_SCALE), max(1.25, hi * CYCLE_SCALE)))
+    return v1._phases(spec, rng, T)
+
+
+def render(action_id: str, index: int, *, num_frames: int = 8, size: int = 64,
+           seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """One video, uint8 (T, H, W, 3), and its figure mask, bool (T, H, W); determined by (seed, action_id, index)."""
+    rng = np.random.default_rng([int(seed), zlib.crc32(action_id.encode()), int(index), 2])
+    spec = _spec(action_id, rng)
+    T = int(num_frames)
+    ph = _phases(spec, rng, T)
+    bodies = [_sample_body(rng) for _ in range(spec.figures)]
+    v = dict(amp=rng.uniform(0.8, 1.15), side=float(rng.choice([-1.0, 1.0])), tint=PALETTE[rng.integers(7)],
+             drop_seed=int(rng.integers(2 ** 31)), front=spec.front)
+    poses = spec.pose(ph, v, bodies[0] if spec.figures == 1 else bodies)
+    poses = [poses] if isinstance(poses, dict) else poses
+    if spec.follow:                  # no camera to follow a travelling figure: it moves on the spot
+        poses = [{**p, "x": np.zeros(T)} for p in poses]
+    figs = [v1._pose_joints(p, b, spec.front, rng.uniform(-0.3, 0.3), T) for p, b in zip(poses, bodies)]
+    scene = _sample_scene(rng, spec.scene)
+    looks = [_sample_look(rng, scene) for _ in figs]
+    cv = v1._Canvas(_camera(rng, spec, figs, T, int(size)), int(size), T)
+    _background(cv, spec, scene)
+    props = [(layer, _solid(s)) for layer, s in (spec.props(figs, ph, v) if spec.props else [])]
+    cv.mask = np.zeros((T, int(size), int(size)), np.float32)
+    for shape in (s for layer, s in props if layer == "back"):
+        cv.capsule(**shape)
+    cv.mask_value = 1.0
+    for J, look in zip(figs, looks):
+        v1._draw_figure(cv, J, look)
+    cv.mask_value = 0.0              # props in front occlude the figure in its mask too
+    for shape in (s for layer, s in props if layer == "front"):
+        cv.capsule(**shape)
+    return np.round(np.clip(cv.img, 0, 1) * 255).astype(np.uint8), cv.mask >= 0.5
+
+
+def render_video(action_id: str, index: int, *, num_frames: int = 8, size: int = 64, seed: int = 0) -> np.ndarray:
+    return render(action_id, index, num_frames=num_frames, size=size, seed=seed)[0]
+
+
+def _clip(action_id, index, num_frames, size, seed) -> Clip:
+    return v1._clip(action_id, index, num_frames, size, seed, render=render_video)
+
+
+def pretrain_pool(num_videos: int = 50, num_random: int = 0, num_frames: int = 8, size: int = 64,
+                  seed: int = 0) -> list[tuple[str, str, Clip]]:
+    """(action id, prompt, lazy Clip): ``num_videos`` of each pretraining action, then ``num_random`` random
+    choreographies; none of the 12 few-shot actions."""
+    pool = [(a, spec.prompt, _clip(a, i, num_frames, size, seed))
+            for a, spec in PRETRAIN_ACTIONS.items() for i in range(num_videos)]
+    return pool + [(RANDOM_ACTION, RANDOM_PROMPT, _clip(RANDOM_ACTION, i, num_frames, size, seed))
+                   for i in range(num_random)]
+
+
+class SyntheticV2Dataset(v1.SyntheticDataset):
+    """The 12 few-shot actions in the v2 world: videos 000-015 train (``shots`` keeps a seeded subset), 016-019 test."""
+
+    name = "synthetic-v2"
+    version = VERSION
+    make_clip = staticmethod(_clip)
