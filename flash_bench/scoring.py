@@ -308,9 +308,12 @@ def _check(frames, what: str, min_frames: int = 1) -> np.ndarray:
 
 
 def check_weights(metrics: list[str] | None, profile: str, weights_dir=None) -> None:
-    """Raise :class:`WeightsMissing` now if any checkpoint the metrics need is absent, and
-    :class:`~flash_bench.weights.WeightsCorrupt` if one differs from its sha256 or does not load as tensors
-    (call before long work)."""
+    """Raise :class:`WeightsMissing` now if any checkpoint the metrics need is absent,
+    :class:`~flash_bench.weights.WeightsCorrupt` if one differs from its sha256 or does not load as tensors, and
+    :class:`WeightsBroken` if it loads but does not fit its backbone (wrong keys or shapes): in the paper profile
+    each backbone is built once from its checkpoint, then freed (call before long work; scoring builds them again)."""
+    import gc
+
     from flash_bench import weights
 
     features = Featurisers(profile, "cpu", weights_dir)
@@ -319,6 +322,9 @@ def check_weights(metrics: list[str] | None, profile: str, weights_dir=None) -> 
         if profile == "paper":
             for w in FEATURISERS[name].weights:
                 weights.check_loadable(weights.resolve(w, weights_dir))
+            features.model(name)                         # WeightsBroken names the checkpoint
+            features._models.pop(name, None)
+            gc.collect()
 
 
 # --------------------------------------------------------------------------------------------------

@@ -292,3 +292,26 @@ def test_a_pickle_named_safetensors_for_open_clip_is_refused_before_any_work(off
     with pytest.raises(WeightsCorrupt, match=f"{path}: does not load as tensors"):
         check_weights(["text_alignment"], "paper")
     assert weights.verify("clip-vit-l-14-openai")["state"] == "unloadable"
+
+
+def test_a_checkpoint_with_wrong_keys_fails_the_run_before_any_video(offline, tmp_path):
+    """An I3D file that loads as tensors but does not fit InceptionI3d: the run stops before generating, naming
+    the file (once it was found only when scoring began, after every video had been made)."""
+    import torch
+
+    from flash_bench.config import RunConfig, method_cells
+    from flash_bench.runner import run
+    from flash_bench.scoring import WeightsBroken
+    from flash_bench.store import RunStore
+    from tests.conftest import make_folder_dataset
+
+    bad = offline / WEIGHTS["i3d-rgb-imagenet"].local_name
+    torch.save({"conv.weight": torch.zeros(3, 3)}, bad)
+    root = make_folder_dataset(tmp_path / "data")
+    cfg = RunConfig(dataset="folder", root=str(root), cells=method_cells(["static"]), profile="paper", num_frames=8,
+                    size=32, metrics=("cosine_rgb",))
+    with pytest.raises(WeightsBroken, match=f"i3d_rgb.*{bad}"):
+        run(cfg, tmp_path / "run")
+    store = RunStore(tmp_path / "run")
+    assert store.records() == [] and store.read_manifest()["status"] == "failed"
+    assert not list((tmp_path / "run").glob("videos/**/*.mp4"))
