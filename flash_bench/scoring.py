@@ -348,7 +348,7 @@ def score_run(store: RunStore, actions: list[Action], metrics: list[str] | None 
     for name in sorted({f for cls in classes.values() for f in cls.features}):
         engine.features.key(name)  # paper profile: every checkpoint resolved (or one error) before any video
     dataset = store.read_manifest().get("dataset")
-    video_metrics = {m: _make(cls, engine, dataset) for m, cls in classes.items() if cls.level == "video"}
+    video_metrics = {m: make_metric(cls, engine, dataset) for m, cls in classes.items() if cls.level == "video"}
     set_ids = [m for m, cls in classes.items() if cls.level == "set"]
     items = {(a.id, it.id): (a, it) for a in actions for it in a.test}
     errors: list[dict] = []
@@ -446,7 +446,7 @@ def _read(path: Path) -> np.ndarray:
     return read_video(path)
 
 
-def _make(cls, engine: Engine, dataset: str | None):
+def make_metric(cls, engine: Engine, dataset: str | None):
     """A metric object told its backbones (and the dataset, for metrics whose constructor asks for it)."""
     kwargs = {"backbone": {f: engine.features.key(f) for f in cls.features}}
     if "dataset" in inspect.signature(cls.__init__).parameters:
@@ -460,7 +460,7 @@ def _set_values(engine: Engine, samples: list, set_ids: list[str], classes: dict
     out = {}
     actions = {a.id: a for a, _ in samples}
     for m in set_ids:
-        metric = _make(classes[m], engine, dataset)
+        metric = make_metric(classes[m], engine, dataset)
         for _, sample in samples:
             metric.update(sample)
         for action in actions.values():
@@ -485,7 +485,7 @@ def _provenance(store: RunStore, engine: Engine, classes: dict, real_set: str, e
         "tiny_backbones": profile == "tiny",
         "note": ("tiny profile: reduced-size backbones with seeded random weights; numbers are not comparable "
                  "to the paper's") if profile == "tiny" else "paper profile: published backbones and weights",
-        "metrics": {**old.get("metrics", {}), **{m: _make(cls, engine, None).facts() for m, cls in classes.items()}},
+        "metrics": {**old.get("metrics", {}), **{m: make_metric(cls, engine, None).facts() for m, cls in classes.items()}},
         "featurisers": featurisers,
         "real_set": real_set,
         "frames": "all frames count (frame 1 included) in the CLIP metrics; temporal consistency uses all T-1 pairs",

@@ -12,7 +12,6 @@ a table; on ``synthetic`` with the tiny profile's random backbones many lines FA
 """
 from __future__ import annotations
 
-import inspect
 from dataclasses import asdict, dataclass
 from typing import Callable
 
@@ -21,7 +20,6 @@ import numpy as np
 from flash_bench.metrics.base import Sample, cosine
 from flash_bench.types import Action, InputError, TestItem
 
-VARIANTS = ("gt", "static", "reversed", "shuffled", "blurred", "noise")
 SEED = 0
 
 
@@ -66,13 +64,11 @@ def variants(gt: np.ndarray, reference: np.ndarray, rng: np.random.Generator) ->
 
 
 def _metric(name: str, engine, dataset: str):
+    """A fresh metric object, told its backbones as a run's are (:func:`flash_bench.scoring.make_metric`)."""
     from flash_bench.metrics import METRICS
+    from flash_bench.scoring import make_metric
 
-    cls = METRICS.get(name)
-    kwargs = {"backbone": {f: engine.features.key(f) for f in cls.features}}
-    if "dataset" in inspect.signature(cls.__init__).parameters:
-        kwargs["dataset"] = dataset
-    return cls(**kwargs)
+    return make_metric(METRICS.get(name), engine, dataset)
 
 
 class Validation:
@@ -95,13 +91,13 @@ class Validation:
                                for k, v in variants(gt, item.reference(), rng).items()})
 
     # -- helpers ---------------------------------------------------------------------------------
-    def sample(self, i: int, variant: str, *, prompt_of: int | None = None, reference_of: int | None = None,
-               truth_of: int | None = None) -> Sample:
-        """Item ``i``'s ``variant`` as a generated video, judged against item ``*_of``'s prompt/reference/truth."""
+    def sample(self, i: int, variant: str, *, prompt_of: int | None = None, reference_of: int | None = None) -> Sample:
+        """Item ``i``'s ``variant`` as a generated video, judged against its ground truth and item ``*_of``'s
+        prompt / reference (default: its own)."""
         action, _ = self.items[i]
         pa, pi = self.items[i if prompt_of is None else prompt_of]
         ra, ri = self.items[i if reference_of is None else reference_of]
-        truth = self.feats[i if truth_of is None else truth_of]["gt"]
+        truth = self.feats[i]["gt"]
         clip = "clip" in self.names
         return Sample(f"{variant}/{action.id}/{self.items[i][1].id}", self.feats[i][variant], truth,
                       self.engine.prompt(pa) if clip else None, self.engine.reference(ra, ri) if clip else None)

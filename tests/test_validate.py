@@ -126,3 +126,15 @@ def test_too_few_items_is_one_clear_error():
 
     with pytest.raises(InputError, match="needs ground-truth test videos of ≥ 2 actions"):
         Validation(_dataset(n_items=1), ToyEngine(), ["temporal_consistency"])
+
+
+def test_cli_checks_its_values_before_any_work():
+    from typer.testing import CliRunner
+
+    from flash_bench.cli.main import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["validate-metrics", "--metrics", "bogus"])
+    assert result.exit_code == 2 and "bogus" in result.output
+    result = runner.invoke(app, ["validate-metrics", "--frames", "1"])
+    assert result.exit_code == 2 and "--frames must be >= 2" in result.output

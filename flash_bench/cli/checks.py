@@ -58,3 +58,26 @@ def out_dir(option: str, path: Path) -> None:
 def frame_args(frames: int, size: int | None) -> None:
     at_least("--frames", frames, 2)   # temporal metrics and every video method need two frames
     at_least("--size", size, 8)
+
+
+def profile_and_size(dataset: str, profile: str | None, frames: int, size: int | None) -> tuple[str, int]:
+    """The profile (default: tiny on synthetic, paper elsewhere) and frame size (default: 64 tiny, 512 paper),
+    checked with the frame count."""
+    profile = profile or ("tiny" if dataset == "synthetic" else "paper")
+    if profile not in ("tiny", "paper"):
+        raise InputError(f"--profile must be tiny or paper, got {profile!r}")
+    size = size if size is not None else (512 if profile == "paper" else 64)
+    frame_args(frames, size)
+    return profile, size
+
+
+def metric_ids(value: str) -> tuple[str, ...] | None:
+    """``--metrics``: 'all' → None, 'none' → (), else the listed registered ids."""
+    from flash_bench.metrics import METRICS
+
+    if value in ("all", "none"):
+        return None if value == "all" else ()
+    chosen = listed("--metrics", value)
+    for m in chosen:
+        known("--metrics", METRICS, m)
+    return chosen

@@ -29,7 +29,6 @@ def evaluate(
 ) -> None:
     """Score DIR/<action>/<item>.mp4 against a dataset's test items and write a run dir `report` reads."""
     from flash_bench.cli import checks
-    from flash_bench.metrics import METRICS
     from flash_bench.registry import DATASETS
     from flash_bench.scoring import evaluate_videos
     from flash_bench.store import RunLocked
@@ -37,15 +36,9 @@ def evaluate(
 
     try:  # every value checked before any model or dataset loads
         checks.known("--dataset", DATASETS, dataset)
-        profile = profile or ("tiny" if dataset == "synthetic" else "paper")
-        if profile not in ("tiny", "paper"):
-            raise InputError(f"--profile must be tiny or paper, got {profile!r}")
-        size = size if size is not None else (512 if profile == "paper" else 64)
-        checks.frame_args(frames, size)
+        profile, size = checks.profile_and_size(dataset, profile, frames, size)
         device = checks.device(device)
-        chosen = None if metrics == "all" else list(checks.listed("--metrics", metrics))
-        for m in chosen or ():
-            checks.known("--metrics", METRICS, m)
+        chosen = checks.metric_ids(metrics)
         if not videos.is_dir():
             raise InputError(f"--videos {videos}: not a folder (lay it out as <action>/<item>.mp4)")
         label = method or videos.resolve().name

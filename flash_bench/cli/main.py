@@ -84,11 +84,7 @@ def run(
 
     try:  # every value checked before any model or dataset loads
         checks.known("--dataset", DATASETS, dataset)
-        profile = profile or ("tiny" if dataset == "synthetic" else "paper")
-        if profile not in ("tiny", "paper"):
-            raise InputError(f"--profile must be tiny or paper, got {profile!r}")
-        size = size if size is not None else (512 if profile == "paper" else 64)
-        checks.frame_args(frames, size)
+        profile, size = checks.profile_and_size(dataset, profile, frames, size)
         if weights_dir is not None:
             if not weights_dir.is_dir():
                 raise InputError(f"--weights-dir {weights_dir}: not a folder")
@@ -104,7 +100,7 @@ def run(
                         actions=checks.listed("--actions", actions) or exp_actions, shots=shots, profile=profile,
                         seed=seed, limit=limit if limit is not None else exp_limit,
                         num_frames=frames, size=size,
-                        device=device, metrics=_metrics(metrics), experiment=experiment,
+                        device=device, metrics=checks.metric_ids(metrics), experiment=experiment,
                         cache_dir=str(cache_dir), jobs=jobs or default_workers(device))
         columns = [TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
         with Progress(*columns) as progress:
@@ -128,18 +124,6 @@ def _cells(methods, experiment, dataset, registry):
     for n in names:
         registry.target(n)  # unknown name → did-you-mean error before any work starts
     return method_cells(names), None, None
-
-
-def _metrics(value: str):
-    from flash_bench.cli.checks import known, listed
-    from flash_bench.metrics import METRICS
-
-    if value in ("all", "none"):
-        return None if value == "all" else ()
-    chosen = listed("--metrics", value)
-    for m in chosen:
-        known("--metrics", METRICS, m)
-    return chosen
 
 
 def _default_device() -> str:

@@ -4,7 +4,6 @@ Register with ``app.command("validate-metrics")(validate_metrics)``.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -27,7 +26,6 @@ def validate_metrics(
     time-reversed, frame-shuffled, blurred, noise, other items) and print, per metric, whether it orders them as it
     must, with the statistic and a PASS/FAIL. Exit 1 if any check fails."""
     from flash_bench.cli import checks
-    from flash_bench.metrics import METRICS
     from flash_bench.registry import DATASETS
     from flash_bench.store import atomic_write_json
     from flash_bench.types import InputError
@@ -35,15 +33,9 @@ def validate_metrics(
 
     try:
         checks.known("--dataset", DATASETS, dataset)
-        profile = profile or ("tiny" if dataset == "synthetic" else "paper")
-        if profile not in ("tiny", "paper"):
-            raise InputError(f"--profile must be tiny or paper, got {profile!r}")
-        size = size if size is not None else (512 if profile == "paper" else 64)
-        checks.frame_args(frames, size)
+        profile, size = checks.profile_and_size(dataset, profile, frames, size)
         device = checks.device(device)
-        chosen = None if metrics == "all" else list(checks.listed("--metrics", metrics))
-        for m in chosen or ():
-            checks.known("--metrics", METRICS, m)
+        chosen = checks.metric_ids(metrics)
         ds = DATASETS.get(dataset)(root, num_frames=frames, size=size) if root is not None else \
             DATASETS.get(dataset)(num_frames=frames, size=size)
         results = run_checks(ds, chosen, profile=profile, device=device, cache_dir=cache_dir,
