@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from baselines import tiny_base as tb
 from flash.config import TINY_DDIM_STEPS
-from flash_bench.method import Method
+from flash_bench.method import TINY_BASE_WEIGHTS, Method
 from flash_bench.types import InputError
 
 SUBLAYERS = ("attn1", "attn2", "ff")
@@ -152,6 +152,7 @@ class DreamVideoMethod(Method):
     """Registered as ``dreamvideo``: ``fit`` trains the motion adapters of one action (cached)."""
 
     name = "dreamvideo"
+    weights = {"tiny": TINY_BASE_WEIGHTS, "paper": ("modelscope-t2v", "openclip-vit-h-14")}
 
     def __init__(self, ctx):
         super().__init__(ctx)

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from baselines import tiny_components as tc
 from flash.config import TINY_DDIM_STEPS
 from flash.noise_prior import video_noise
-from flash_bench.method import Method
+from flash_bench.method import TINY_BASE_WEIGHTS, Method
 from flash_bench.types import InputError
 
 WEIGHTS_NAME = "dynamicrafter_tiny"
@@ -510,6 +510,8 @@ class DynamiCrafterMethod(Method):
     """Registered as ``dynamicrafter``; training-free per action (``fit`` is a no-op)."""
 
     name = "dynamicrafter"
+    weights = {"tiny": (*TINY_BASE_WEIGHTS, "baselines/weights/dynamicrafter_tiny.safetensors"),
+               "paper": ("dynamicrafter-256",)}
 
     def __init__(self, ctx):
         super().__init__(ctx)

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from baselines import tiny_base as tb
 from flash.config import TINY_DDIM_STEPS
-from flash_bench.method import Method
+from flash_bench.method import TINY_BASE_WEIGHTS, Method
 from flash_bench.types import InputError
 
 TRAINABLE = ("conv1d", "conv_gate", "attn1.to_q", "attn_temp")   # LAMP's trainable_modules
@@ -226,6 +226,7 @@ class LAMPMethod(Method):
     """Registered as ``lamp``: ``fit`` trains LAMP's layer set for one action (cached)."""
 
     name = "lamp"
+    weights = {"tiny": TINY_BASE_WEIGHTS, "paper": ("sd-v1-4",)}
 
     def __init__(self, ctx):
         super().__init__(ctx)

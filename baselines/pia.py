@@ -23,7 +23,7 @@ import torch
 
 from baselines import tiny_components as tc
 from flash.config import TINY_DDIM_STEPS
-from flash_bench.method import Method
+from flash_bench.method import TINY_BASE_WEIGHTS, Method
 from flash_bench.types import InputError
 
 WEIGHTS_NAME = "pia_tiny"
@@ -107,6 +107,8 @@ class PIAMethod(tc.PipelineMethod, Method):
     """Registered as ``pia``; training-free per action (``fit`` is a no-op)."""
 
     name = "pia"
+    weights = {"tiny": (*TINY_BASE_WEIGHTS, "baselines/weights/pia_tiny.safetensors"),
+               "paper": ("sd-v1-5", "pia-condition-adapter")}
 
     config_class = PIAConfig
     profiles = PROFILES

@@ -26,7 +26,7 @@ import torch
 
 from baselines import tiny_components as tc
 from flash.config import TINY_DDIM_STEPS
-from flash_bench.method import Method
+from flash_bench.method import TINY_BASE_WEIGHTS, Method
 from flash_bench.types import InputError
 
 WEIGHTS_NAME = "sparsectrl_tiny"
@@ -148,6 +148,9 @@ class SparseCtrlMethod(tc.PipelineMethod, Method):
     """Registered as ``sparsectrl``; training-free per action (``fit`` is a no-op)."""
 
     name = "sparsectrl"
+    weights = {"tiny": (*TINY_BASE_WEIGHTS, "baselines/weights/sparsectrl_tiny.safetensors"),
+               "paper": ("sd-v1-5", "animatediff-motion-adapter-v1-5-3", "animatediff-sparsectrl-rgb",
+                         "animatediff-v3-domain-adapter")}
 
     config_class = SparseCtrlConfig
     profiles = PROFILES

@@ -28,7 +28,7 @@ import torch
 
 from baselines import tiny_base as tb
 from flash.noise_prior import video_noise
-from flash_bench.method import Method
+from flash_bench.method import TINY_BASE_WEIGHTS, Method
 from flash_bench.types import InputError
 
 
@@ -129,6 +129,7 @@ class TI2VZeroMethod(Method):
     """Registered as ``ti2v-zero``; training-free (``fit`` is a no-op)."""
 
     name = "ti2v-zero"
+    weights = {"tiny": TINY_BASE_WEIGHTS, "paper": ("modelscope-t2v",)}
 
     def __init__(self, ctx):
         super().__init__(ctx)

@@ -114,6 +114,23 @@ class FlashMethod(Method):
         return {"name": self.name, "profile": self.ctx.profile, "config": self.cfg.to_dict(),
                 "config_sha256": self.cfg.sha256(), "tiny": self.ctx.profile == "tiny"}
 
+    def weight_files(self) -> dict[str, Path]:
+        """The base's files (tiny: the base folder's config and safetensors; paper: the SD1.5 and motion-adapter
+        folders) and the Detail Enhancement Decoder checkpoint when the config has one."""
+        if self.cfg.profile == "paper":
+            from flash.base_model import MOTION_ADAPTER_ROW, paper_folder
+
+            out = {"sd": Path(paper_folder(self.cfg.sd_path, "sd-v1-5")),
+                   "motion_adapter": Path(paper_folder(self.cfg.adapter_path, MOTION_ADAPTER_ROW))}
+        else:
+            from flash.base_model import TINY_BASE_DIR
+
+            folder = Path(self.cfg.base_dir) if self.cfg.base_dir else TINY_BASE_DIR
+            out = {f"base/{p.name}": p for p in [folder / "config.json", *sorted(folder.glob("*.safetensors"))]}
+        if self.cfg.decoder:
+            out["decoder"] = Path(self.cfg.decoder)
+        return {k: p for k, p in out.items() if p.exists()}
+
     # -- model -------------------------------------------------------------------------------
     def _load_base(self):
         if self.base is None:

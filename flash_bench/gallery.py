@@ -8,9 +8,9 @@
     media/truth/<action>/<item>.mp4|.gif          ground-truth videos, where they exist
     media/reference/<action>/<item>.png           reference images
 
-References and ground truth come from the run's dataset (``manifest["dataset"]``/``["dataset_root"]``);
-when it cannot be loaded they come from the ``oracle`` method's videos (its first frame is the reference),
-and the pages say so. The metric tables are :func:`flash_bench.results.summary` (the numbers of
+Prompts, references and ground truth come from the run dir's requests (:mod:`flash_bench.requests`: the frames as
+the run sampled them); the gallery never opens a dataset. For items without a request they come from the ``oracle``
+method's videos (its first frame is the reference), and the pages say so. The metric tables are :func:`flash_bench.results.summary` (the numbers of
 ``flash-bench report``). CSS and JS live in ``flash_bench/assets/`` and are inlined into every page.
 """
 from __future__ import annotations
@@ -59,25 +59,27 @@ def clip_geometry(run: Run) -> tuple[int, int]:
 
 
 def load_truth(run: Run) -> Truth:
-    """References and ground truth from the run's dataset; from the oracle's videos when that fails."""
-    from flash_bench.registry import DATASETS
+    """Prompts, references and ground truth from the run dir's requests; from the oracle's videos where it has none."""
+    import functools
 
-    name, root = run.manifest.get("dataset"), run.manifest.get("dataset_root")
-    num_frames, size = clip_geometry(run)
-    try:
-        if not name:
-            raise InputError("the manifest names no dataset")
-        actions = DATASETS.get(name)(root=root, num_frames=num_frames, size=size).actions()
-    except Exception as e:  # noqa: BLE001 - any failure means "use the fallback", and the page says why
-        return _oracle_truth(run, f"dataset {name!r} could not be loaded ({type(e).__name__}: {e})")
-    truth = Truth({a.id: a.prompt for a in actions},
-                  {(a.id, t.id): t for a in actions for t in a.test}, {a.id: a.train for a in actions},
-                  f"References and ground truth from dataset {name!r}" + (f" at {root}" if root else "") + ".")
+    from flash_bench.requests import load_requests
+
+    requests = load_requests(run.root)
+    if not requests:
+        return _oracle_truth(run, "the run dir holds no requests")
+    items = {}
+    for (a, i), req in requests.items.items():
+        if req.get("reference"):
+            truth = Clip(i, load=functools.partial(requests.truth, a, i)) if requests.has_truth(a, i) else None
+            items[(a, i)] = TestItem(i, reference=functools.partial(requests.reference, a, i), ground_truth=truth)
+    truth = Truth({a: v.get("prompt", a) for a, v in requests.actions.items()}, items,
+                  {a: tuple(Clip(c, load=load) for c, load in requests.train(a)) for a in requests.actions},
+                  "References and ground truth from the requests in the run dir (as the run sampled them).")
     missing = [(a, i) for a in run.actions for i in run.items[a] if (a, i) not in truth.items]
     if missing:
         extra = _oracle_truth(run, "")
         truth.items.update({k: extra.items[k] for k in missing if k in extra.items})
-        truth.note += f" {len(missing)} test item(s) not in the dataset: taken from the oracle's videos where present."
+        truth.note += f" {len(missing)} test item(s) without a request: taken from the oracle's videos where present."
     return truth
 
 
@@ -194,7 +196,7 @@ def export_truth(item: TestItem | None, out: Path, action: str, item_id: str) ->
         export_image(item.reference(), out / f"media/reference/{action}/{item_id}.png")
         present["reference"] = True
         if item.ground_truth is not None:
-            # the dataset's clip as the run saw it (sampled + resized), not the raw file
+            # the clip as the run saw it (sampled + resized), not the raw file
             export_video(None, item.ground_truth.load, out / f"media/truth/{action}/{item_id}")
             present["truth"] = True
     except InputError:

@@ -7,14 +7,23 @@ may be a no-op), then ``animate`` once per test item. Fitted weights belong unde
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Sequence
 
 from flash_bench.types import Action, ImageArray, MethodContext, TestItem, VideoArray
 
 
+REPO = Path(__file__).resolve().parent.parent   # shipped weights are named relative to the repository
+TINY_BASE_WEIGHTS = tuple(f"flash/weights/tiny_base/{f}" for f in
+                          ("config.json", "unet.safetensors", "vae.safetensors", "text_encoder.safetensors"))
+
+
 class Method(ABC):
     name: str = ""
     needs_ground_truth: bool = False   # only the oracle reads the answer
+    # The checkpoints the method loads, per profile: rows of flash_bench.weights (found in the weights folder) or files
+    # and folders shipped in this repository (paths relative to its root). Their sha256 is part of every item key.
+    weights: dict[str, tuple[str, ...]] = {}
 
     def __init__(self, ctx: MethodContext):
         self.ctx = ctx
@@ -40,5 +49,19 @@ class Method(ABC):
         """
 
     def describe(self) -> dict:
-        """Settings that identify this method's outputs (recorded in the manifest, part of cache keys)."""
+        """The resolved settings that determine this method's outputs: part of every item's key (and record)."""
         return {"name": self.name, "profile": self.ctx.profile, **self.ctx.options}
+
+    def weight_files(self) -> dict[str, Path]:
+        """Every checkpoint file or folder the method loads, by name (default: :attr:`weights` of the profile). A
+        row of :mod:`flash_bench.weights` that is absent raises its ``WeightsMissing``; a shipped file that is
+        absent is left out (the method then runs without it, and its ``describe`` says so)."""
+        from flash_bench import weights
+
+        out = {}
+        for name in self.weights.get(self.ctx.profile, ()):
+            if name in weights.WEIGHTS:
+                out[name] = weights.resolve(name, self.ctx.options.get("weights_dir"))
+            elif (REPO / name).exists():
+                out[name] = REPO / name
+        return out

@@ -1,8 +1,9 @@
 """A run's results, read and aggregated in one place: ``load_run`` → per-item table → ``summary``.
 
-``load_run(run_dir)`` reads the JSON a run dir holds (``items/…/*.json`` records, ``sets/*.json``, ``manifest.json``,
-``scoring.json``) into a :class:`Run` whose ``table`` has one row per item: ``method``, ``action``, ``item``,
-``status``, the record's other scalar fields, and one float column per per-item metric (NaN: missing, never zero).
+``load_run(run_dir)`` reads the JSON a run dir holds (``index.json``, the ``items/<key>/record.json`` it points at,
+``scores/<metric>/<key>.json``, ``sets/*.json``, the latest invocation of ``manifest.jsonl``, ``scoring.json``) into a
+:class:`Run` whose ``table`` has one row per indexed item: ``method``, ``action``, ``item``, ``key``, ``status``, the
+record's other scalar fields, and one float column per per-item metric (NaN: missing, never zero).
 :func:`summary` is the one aggregation rule, used by ``per_video.csv``/``summary.csv``, the report, the plots,
 ``regress`` and the gallery: per method, the mean over its ``ok`` items of every metric and numeric bookkeeping
 column (missing values skipped), the counts of ``ok`` (``videos``) and ``failed`` items, and the set-level metrics
@@ -23,10 +24,10 @@ from pathlib import Path
 import pandas as pd
 
 from flash_bench.metrics import METRICS
-from flash_bench.store import RunStore, atomic_write_bytes
+from flash_bench.store import HISTORY, RunStore, atomic_write_bytes, read_history
 from flash_bench.types import InputError
 
-ITEM_KEYS = ("method", "action", "item", "status")
+ITEM_KEYS = ("method", "action", "item", "key", "status")
 METRIC_ORDER = tuple(METRICS.names())
 # Record fields shown beside the metrics: id -> (label, higher_is_better (None: never ranked), decimals).
 BOOKKEEPING: dict[str, tuple[str, bool | None, int]] = {
@@ -116,8 +117,10 @@ class Run:
     def video(self, method: str, action: str, item: str) -> Path | None:
         """The item's video, or None when it failed or the file is missing."""
         rec = self.record(method, action, item)
-        path = RunStore(self.root).video_path(method, action, item)
-        return path if rec and rec["status"] == "ok" and path.is_file() else None
+        if not rec or rec["status"] != "ok":
+            return None
+        path = RunStore(self.root).video_file(rec["key"])
+        return path if path.is_file() else None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -130,32 +133,35 @@ def _read_json(path: Path):
         raise InputError(f"{path}: not a readable JSON file ({e})") from None
 
 
-def _item_row(path: Path, metric_ids: dict[str, None]) -> dict:
+def _record_row(path: Path, entry: dict) -> dict:
     rec = _read_json(path)
-    if not isinstance(rec, dict) or any(k not in rec for k in ITEM_KEYS[:3]):
-        raise InputError(f"{path}: not a per-video record (needs method, action, item)")
-    metrics = rec.get("metrics") or {}
-    if not isinstance(metrics, dict):
-        raise InputError(f"{path}: 'metrics' must be an object, got {type(metrics).__name__}")
-    metric_ids.update(dict.fromkeys(metrics))
-    # scalar fields only: the traceback, per-metric errors and other nested fields stay in the record
+    if not isinstance(rec, dict):
+        raise InputError(f"{path}: not a per-video record (a JSON object)")
+    # scalar fields only: the inputs, the traceback and other nested fields stay in the record
     fields = {k: v for k, v in rec.items() if k != "traceback" and not isinstance(v, (dict, list))}
-    return {**fields, "status": rec.get("status") or "ok"} | metrics
+    return {**fields, **{k: entry[k] for k in ITEM_KEYS[:4]}, "status": rec.get("status") or "ok"}
+
+
+def _score_value(path: Path):
+    score = _read_json(path)
+    if not isinstance(score, dict) or "value" not in score:
+        raise InputError(f"{path}: not a score (a JSON object with a value)")
+    return score["value"]
 
 
 def load_run(run_dir: Path | str, need_items: bool = False, skip_unreadable: bool = False) -> Run:
     """Read a run dir (no lock needed: every file in it is written atomically). ``need_items``: a run dir without a
-    single per-item record is an error. A record or set file that cannot be read is an error naming it, unless
-    ``skip_unreadable`` (the end of a run, which has already named it among its failures): then it is left out and
-    listed in :attr:`Run.unreadable`."""
+    single per-item record is an error. A record, score or set file that cannot be read is an error naming it,
+    unless ``skip_unreadable`` (the end of a run, which has already named it among its failures): then it is left
+    out and listed in :attr:`Run.unreadable`."""
     root = Path(run_dir)
     if not root.is_dir():
         raise InputError(f"{root}: run dir not found")
-    manifest_path, items = root / "manifest.json", root / "items"
-    if not manifest_path.exists() and not items.exists():
-        raise InputError(f"{root}: not a run dir (no manifest.json and no items/)")
-    manifest = _read_json(manifest_path) if manifest_path.exists() else {}
-    metric_ids: dict[str, None] = {}
+    if not (root / HISTORY).exists() and not (root / "index.json").exists():
+        raise InputError(f"{root}: not a run dir (no {HISTORY} and no index.json)")
+    history = read_history(root)
+    manifest = history[-1] if history else {}
+    index = _read_json(root / "index.json").get("items", []) if (root / "index.json").exists() else []
     unreadable: list[tuple[str, str]] = []
 
     def readable(read, path: Path):
@@ -167,12 +173,22 @@ def load_run(run_dir: Path | str, need_items: bool = False, skip_unreadable: boo
             unreadable.append((str(path), str(e)))
             return None
 
-    rows = [r for p in (sorted(items.glob("*/*/*.json")) if items.exists() else [])
-            if (r := readable(lambda q: _item_row(q, metric_ids), p)) is not None]
+    items = RunStore(root)
+    rows = [r for e in index if items.record_file(e["key"]).exists()
+            and (r := readable(lambda q, e=e: _record_row(q, e), items.record_file(e["key"]))) is not None]
     if need_items and not rows:
-        raise InputError(f"{root}: no per-video records under items/ (is this a run dir?)")
+        raise InputError(f"{root}: no per-video records (is this a run dir?)")
+    keys = {r["key"] for r in rows}
+    scores: dict[str, dict[str, float | None]] = {}
+    for metric_dir in sorted(p for p in (root / "scores").glob("*") if p.is_dir()):
+        found = {p.stem: readable(lambda q: [_score_value(q)], p) for p in sorted(metric_dir.glob("*.json"))
+                 if p.stem in keys}
+        if found := {k: v[0] for k, v in found.items() if v is not None}:   # [value]; None: unreadable
+            scores[metric_dir.name] = found
+    for r in rows:
+        r.update({m: values.get(r["key"]) for m, values in scores.items()})
     table = pd.DataFrame(rows) if rows else pd.DataFrame(columns=list(ITEM_KEYS))
-    for m in metric_ids:
+    for m in scores:
         table[m] = pd.to_numeric(table[m], errors="coerce").astype(float)
     for b in BOOKKEEPING:
         if b in table.columns:
@@ -183,7 +199,7 @@ def load_run(run_dir: Path | str, need_items: bool = False, skip_unreadable: boo
             if p.stem in set(table["method"]) and (v := readable(_read_json, p)) is not None}
     scoring = _read_json(root / "scoring.json") if (root / "scoring.json").exists() else {}
     set_ids = {k for values in sets.values() for k in values}
-    return Run(root, manifest, table, sets, scoring, _order(metric_ids), _order(set(metric_ids) | set_ids),
+    return Run(root, manifest, table, sets, scoring, _order(scores), _order(set(scores) | set_ids),
                tuple(unreadable))
 
 

@@ -5,13 +5,14 @@ VideoMAE, I3D-RGB, RAFT→I3D-flow), each built lazily on its first cache miss. 
 under ``<cache_dir>/features/<featuriser>/<backbone key>/<hh>/<sha256 of the frames>.npy`` (plain ``.npy``,
 ``allow_pickle=False``), the key naming backbone, weights (sha256 prefix, or the tiny profile's seed) and
 preprocessing version — so ground-truth features are computed once for all methods, and re-scoring or
-re-reporting never recomputes a feature. Per-video values go into each record (``None`` = missing, e.g. no
-ground truth); CD-FVD goes into ``sets/<method>.json``; which backbones and weights produced the numbers goes
-into ``scoring.json`` at the run root (``"tiny_backbones": true`` for the tiny profile). Resume: a per-video
-metric already in a record is not recomputed unless it failed there (its error is kept in the record's
-``metric_errors``); set metrics are recomputed from cached features every time. A checkpoint that does
-not load stops the scoring once, naming the file (:class:`WeightsBroken`), instead of blanking a metric
-on every video.
+re-reporting never recomputes a feature. Scoring reads only the run dir: its index, its videos and its requests
+(prompts, references, ground truth; :mod:`flash_bench.requests`) — never a dataset — and never edits a generation
+record. Per-video values go to ``scores/<metric>/<key>.json`` (``None`` = missing, e.g. no ground truth), with the
+basis they were computed from; CD-FVD goes into ``sets/<method>.json``; which backbones and weights produced the
+numbers goes into ``scoring.json`` at the run root (``"tiny_backbones": true`` for the tiny profile). Resume: a
+per-video value whose basis still holds is not recomputed unless it failed (its error is kept in its score file);
+set metrics are recomputed from cached features every time. A checkpoint that does not load stops the scoring
+once, naming the file (:class:`WeightsBroken`), instead of blanking a metric on every video.
 """
 from __future__ import annotations
 
@@ -29,8 +30,9 @@ import numpy as np
 
 from flash_bench.metrics import METRICS
 from flash_bench.metrics.base import Sample
-from flash_bench.store import RunStore, atomic_path, atomic_write_json
-from flash_bench.types import Action, InputError, TestItem
+from flash_bench.requests import Requests, checked, frames_digest, load_requests
+from flash_bench.store import RunStore, atomic_path, atomic_write_json, content_key
+from flash_bench.types import InputError
 from flash_bench.weights import WeightsMissing
 
 
@@ -60,13 +62,6 @@ FEATURISERS: dict[str, FeaturiserSpec] = {
     # suite-trained action classifier (not a paper backbone): same weights in both profiles
     "yardstick": FeaturiserSpec(("flash_bench.yardstick",), (), "yardstick-3dcnn", "yardstick-3dcnn", plugin=True),
 }
-
-
-def frames_digest(frames: np.ndarray) -> str:
-    """Content hash of decoded frames (shape and dtype included)."""
-    h = hashlib.sha256(f"{frames.dtype}{frames.shape}".encode())
-    h.update(np.ascontiguousarray(frames).tobytes())
-    return h.hexdigest()
 
 
 def select_metrics(metrics: list[str] | tuple[str, ...] | None) -> list[str]:
@@ -228,11 +223,14 @@ def _strip_weights(info: dict) -> dict:
 
 
 class Engine:
-    """Decode once, featurise once (cached), hand :class:`Sample` objects to the metrics."""
+    """Decode once, featurise once (cached), hand :class:`Sample` objects to the metrics. ``requests``: the run
+    dir's (ground truth, prompts, references); none for featurising alone (``validate``)."""
 
-    def __init__(self, profile: str, device: str, cache_dir: Path | str, weights_dir=None, seed: int = SEED):
+    def __init__(self, profile: str, device: str, cache_dir: Path | str, weights_dir=None, seed: int = SEED,
+                 requests: Requests | None = None):
         self.features = Featurisers(profile, device, weights_dir, seed)
         self.cache = FeatureCache(cache_dir)
+        self.requests = requests
         self._gt: dict[tuple, dict] = {}
         self._text: dict[str, np.ndarray] = {}
         self._ref: dict[tuple, np.ndarray] = {}
@@ -244,67 +242,71 @@ class Engine:
         return {n: self.cache.get(self.features.key(n), digest, lambda n=n: self.features.compute(n, frames))
                 for n in names}
 
-    def ground_truth(self, action: Action, item: TestItem, names) -> dict[str, np.ndarray] | None:
+    def ground_truth(self, action: str, item: str, names) -> dict[str, np.ndarray] | None:
         """Features of the item's real video; None without one, or when it cannot be read (error kept)."""
-        if item.ground_truth is None or (action.id, item.id) in self._bad_gt:
+        if not self.requests.has_truth(action, item) or (action, item) in self._bad_gt:
             return None
-        cached = self._gt.setdefault((action.id, item.id), {})
+        cached = self._gt.setdefault((action, item), {})
         missing = [n for n in names if n not in cached]
         if missing:
             try:
-                frames = _check(item.ground_truth.load(), f"{action.id}/{item.id} ground truth")
+                frames = checked(self.requests.truth(action, item), f"{action}/{item} ground truth")
             except InputError as e:
-                self._bad_gt.add((action.id, item.id))
-                self.errors.append({"video": f"ground truth {action.id}/{item.id}", "error": str(e)})
+                self._bad_gt.add((action, item))
+                self.errors.append({"video": f"ground truth {action}/{item}", "error": str(e)})
                 return None
             cached.update(self.featurise(frames, missing))
         return cached
 
-    def prompt(self, action: Action) -> np.ndarray:
-        if action.prompt not in self._text:
-            digest = hashlib.sha256(action.prompt.encode()).hexdigest()
-            self._text[action.prompt] = self.cache.get(
+    def text(self, prompt: str) -> np.ndarray:
+        """The CLIP embedding of a prompt (cached by its sha256)."""
+        if prompt not in self._text:
+            digest = hashlib.sha256(prompt.encode()).hexdigest()
+            self._text[prompt] = self.cache.get(
                 self.features.key("clip") + "-text", digest,
-                lambda: self.features.model("clip").encode_texts([action.prompt])[0])
-        return self._text[action.prompt]
+                lambda: self.features.model("clip").encode_texts([prompt])[0])
+        return self._text[prompt]
 
-    def reference(self, action: Action, item: TestItem) -> np.ndarray:
-        key = (action.id, item.id)
-        if key not in self._ref:
-            image = _check(item.reference()[None], f"{action.id}/{item.id} reference image")
-            self._ref[key] = self.featurise(image, ["clip"])["clip"][0]
-        return self._ref[key]
+    def image(self, image: np.ndarray, what: str = "reference image") -> np.ndarray:
+        """The CLIP embedding of an image."""
+        return self.featurise(checked(image[None], what), ["clip"])["clip"][0]
 
-    def sample(self, key: str, frames: np.ndarray, action: Action, item: TestItem, names: set[str]) -> Sample:
+    def reference(self, action: str, item: str) -> np.ndarray:
+        if (action, item) not in self._ref:
+            self._ref[(action, item)] = self.image(self.requests.reference(action, item),
+                                                   f"{action}/{item} reference image")
+        return self._ref[(action, item)]
+
+    def sample(self, key: str, frames: np.ndarray, action: str, item: str, names: set[str]) -> Sample:
         feats = self.featurise(frames, sorted(names))
         clip_needed = "clip" in names
         gt_names = sorted(names & {"i3d_rgb", "i3d_flow"})
+        prompt = self.requests.prompt(action)
         return Sample(key, feats, self.ground_truth(action, item, gt_names) if gt_names else None,
-                      self.prompt(action) if clip_needed else None,
+                      self.text(prompt) if clip_needed else None,
                       self.reference(action, item) if clip_needed else None)
 
-    def real_features(self, action: Action, real_set: str) -> list[np.ndarray]:
-        """VideoMAE features of an action's real videos: ground-truth test videos (+ training videos)."""
-        gts = [self.ground_truth(action, it, ["videomae"]) for it in action.test]
+    def real_features(self, action: str, real_set: str) -> list[np.ndarray]:
+        """VideoMAE features of an action's real videos: its requests' ground truth (+ training clips)."""
+        items = sorted(i for a, i in self.requests.items if a == action)
+        gts = [self.ground_truth(action, i, ["videomae"]) for i in items]
         out = [g["videomae"] for g in gts if g is not None]
         if real_set == "test+train":
-            for clip in action.train:
+            clips = self.requests.train(action)
+            if not clips and not self.requests.train_errors(action):
+                raise InputError(f"{self.requests.root}: real set test+train needs the training clips' frames, and "
+                                 f"the run dir holds none of action {action!r} (`evaluate --real-set test+train` "
+                                 "writes them)")
+            for error in self.requests.train_errors(action):
+                self.errors.append({"video": f"training video of {action}", "error": error})
+            for clip_id, load in clips:
                 try:
-                    frames = _check(clip.load(), f"{action.id} training video {clip.id}")
+                    frames = checked(load(), f"{action} training video {clip_id}")
                 except InputError as e:
-                    self.errors.append({"video": f"training video {action.id}/{clip.id}", "error": str(e)})
+                    self.errors.append({"video": f"training video {action}/{clip_id}", "error": str(e)})
                     continue
                 out.append(self.featurise(frames, ["videomae"])["videomae"])
         return out
-
-
-def _check(frames, what: str, min_frames: int = 1) -> np.ndarray:
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
-        raise InputError(f"{what}: expected uint8 (T, H, W, 3) frames, got {frames.dtype} {frames.shape}")
-    if len(frames) < min_frames:
-        raise InputError(f"{what}: has {len(frames)} frame(s); a scored video needs at least {min_frames}")
-    return frames
 
 
 def check_weights(metrics: list[str] | None, profile: str, weights_dir=None) -> None:
@@ -330,34 +332,36 @@ def check_weights(metrics: list[str] | None, profile: str, weights_dir=None) -> 
 # --------------------------------------------------------------------------------------------------
 # score_run: the entry point the runner and `flash-bench evaluate` call
 # --------------------------------------------------------------------------------------------------
-def score_run(store: RunStore, actions: list[Action], metrics: list[str] | None = None, profile: str = "tiny",
-              device: str = "cpu", cache_dir: Path | str = Path("results/cache"), *, weights_dir=None,
-              real_set: str = "test", progress: bool | None = None, workers: int | None = None) -> dict:
-    """Score every ``ok`` video of ``store``; returns the provenance written to ``scoring.json``.
+def score_run(store: RunStore, metrics: list[str] | None = None, profile: str = "tiny", device: str = "cpu",
+              cache_dir: Path | str = Path("results/cache"), *, weights_dir=None, real_set: str = "test",
+              progress: bool | None = None, workers: int | None = None) -> dict:
+    """Score every ``ok`` item of ``store``'s index against the run dir's requests; returns the provenance written to
+    ``scoring.json``. Reads only the run dir. Each per-video value goes to ``scores/<metric>/<key>.json`` with the
+    basis it was computed from (backbone, ground truth, prompt, reference); a value whose basis still holds is not
+    recomputed, a failed one is.
 
     ``workers``: threads that decode and featurise videos concurrently (default: the CPU count, at most 4, on
     the CPU; 1 on a GPU). With more than one, each runs torch ops single-threaded — on small CPU models two
-    videos at once use two cores better than one video on two intra-op threads. Metrics are updated in record
+    videos at once use two cores better than one video on two intra-op threads. Metrics are updated in index
     order in the calling thread either way, so the numbers do not depend on ``workers``.
     """
     if real_set not in REAL_SETS:
         raise InputError(f"real_set must be one of {REAL_SETS}, got {real_set!r}")
     ids = select_metrics(metrics)
     classes = {m: METRICS.get(m) for m in ids}
-    engine = Engine(profile, device, cache_dir, weights_dir)
+    engine = Engine(profile, device, cache_dir, weights_dir, requests=load_requests(store.root))
     for name in sorted({f for cls in classes.values() for f in cls.features}):
         engine.features.key(name)  # paper profile: every checkpoint resolved (or one error) before any video
-    dataset = store.read_manifest().get("dataset")
+    dataset = (engine.requests.dataset or {}).get("name")
     video_metrics = {m: make_metric(cls, engine, dataset) for m, cls in classes.items() if cls.level == "video"}
     set_ids = [m for m, cls in classes.items() if cls.level == "set"]
-    items = {(a.id, it.id): (a, it) for a in actions for it in a.test}
     errors: list[dict] = []
     if workers is None:
         from flash_bench.config import default_workers
 
         workers = default_workers(device)
     with _torch_threads(1 if workers > 1 else None):
-        scored = _score_videos(store, engine, items, video_metrics, classes, set_ids, errors, progress, workers)
+        scored = _score_videos(store, engine, video_metrics, classes, set_ids, errors, progress, workers)
     for method, samples in scored.items():
         store.write_set_metrics(method, _set_values(engine, samples, set_ids, classes, real_set, dataset))
     errors += engine.errors
@@ -366,44 +370,58 @@ def score_run(store: RunStore, actions: list[Action], metrics: list[str] | None 
     return provenance
 
 
-def _score_videos(store, engine, items, video_metrics, classes, set_ids, errors, progress, workers: int = 1) -> dict:
-    """Per-video metrics into the records; returns method → [(action, Sample)] for the set metrics.
+def _basis(engine: Engine, cls, action: str, item: str) -> str:
+    """What a per-video value of ``cls`` depends on besides the video: backbones, and the request parts it reads."""
+    req = engine.requests.items.get((action, item)) or {}
+    parts = {"metric": cls.name, "version": cls.version,
+             "backbone": {f: engine.features.key(f) for f in cls.features}}
+    if cls.needs_ground_truth:
+        parts["truth"] = (req.get("ground_truth") or {}).get("sha256")
+    if "clip" in cls.features:
+        parts.update(prompt=req.get("prompt"), reference=(req.get("reference") or {}).get("sha256"))
+    return content_key(parts)
+
+
+def _score_videos(store, engine, video_metrics, classes, set_ids, errors, progress, workers: int = 1) -> dict:
+    """Per-video metrics into ``scores/``; returns method -> [(action, Sample)] for the set metrics.
 
     Videos are decoded and featurised by ``workers`` threads (a bounded window ahead of the consumer); the
-    metrics are updated and the records written here, in record order.
+    metrics are updated and the scores written here, in index order.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     from tqdm import tqdm
 
     scored: dict[str, list] = defaultdict(list)
-    jobs = []  # (record, todo metrics, action, feature names)
-    for rec in (r for r in store.records() if r.get("status") == "ok"):
-        method, a_id, i_id = rec["method"], rec["action"], rec["item"]
-        failed = rec.get("metric_errors") or {}
-        todo = [m for m in video_metrics if m not in (rec.get("metrics") or {}) or m in failed]
-        if not todo and not set_ids:
+    jobs = []  # (entry, {metric: basis} to compute, feature names)
+    for entry in (e for e in store.read_index() if (store.record(e["key"]) or {}).get("status") == "ok"):
+        a_id, i_id = entry["action"], entry["item"]
+        if (a_id, i_id) not in engine.requests.items:
+            errors.append({"video": f"{entry['method']}/{a_id}/{i_id}", "error": "no request for this item in the run dir"})
             continue
-        if (a_id, i_id) not in items:
-            errors.append({"video": f"{method}/{a_id}/{i_id}", "error": "not among the scored dataset's test items"})
-            continue
-        jobs.append((rec, todo, *items[(a_id, i_id)], {f for m in todo + set_ids for f in classes[m].features}))
+        todo = {}
+        for m in video_metrics:
+            basis, old = _basis(engine, classes[m], a_id, i_id), store.score(m, entry["key"])
+            if not old or old.get("error") or old.get("basis") != basis:
+                todo[m] = basis
+        if todo or set_ids:
+            jobs.append((entry, todo, {f for m in [*todo, *set_ids] for f in classes[m].features}))
 
     def featurise(job):
-        rec, _todo, action, item, names = job
-        path = store.video_path(rec["method"], rec["action"], rec["item"])
-        frames = _check(_read(path), str(path), min_frames=2)
-        return engine.sample(f"{rec['method']}/{rec['action']}/{rec['item']}", frames, action, item, names)
+        entry, _todo, names = job
+        path = store.video_file(entry["key"])
+        frames = checked(_read(path), str(path), min_frames=2)
+        return engine.sample(f"{entry['method']}/{entry['action']}/{entry['item']}", frames, entry["action"],
+                             entry["item"], names)
 
     bar = tqdm(total=len(jobs), desc="scoring", leave=False,
                disable=True if progress is False else (False if progress else None))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         ahead = 2 * workers
         futures = [pool.submit(featurise, job) for job in jobs[:ahead]]
-        for k, (rec, todo, action, _item, _names) in enumerate(jobs):
+        for k, (entry, todo, _names) in enumerate(jobs):
             if k + ahead < len(jobs):
                 futures.append(pool.submit(featurise, jobs[k + ahead]))
-            method, a_id, i_id = rec["method"], rec["action"], rec["item"]
             bar.update(1)
             try:
                 sample = futures[k].result()
@@ -411,17 +429,16 @@ def _score_videos(store, engine, items, video_metrics, classes, set_ids, errors,
                 raise
             except Exception as e:  # noqa: BLE001 — this video's problem: its metrics stay missing, retried next time
                 error = str(e) if isinstance(e, InputError) else f"{type(e).__name__}: {e}"
-                errors.append({"video": f"{method}/{a_id}/{i_id}", "error": error})
-                if todo:
-                    store.update_metrics(method, a_id, i_id, {m: None for m in todo}, {m: error for m in todo})
+                errors.append({"video": f"{entry['method']}/{entry['action']}/{entry['item']}", "error": error})
+                for m, basis in todo.items():
+                    store.write_score(m, entry["key"], None, basis, error)
                 continue
             finally:
                 futures[k] = None  # frames and features of consumed videos are not kept
-            if todo:
-                store.update_metrics(method, a_id, i_id,
-                                     {m: _json_number(video_metrics[m].update(sample)) for m in todo})
+            for m, basis in todo.items():
+                store.write_score(m, entry["key"], _json_number(video_metrics[m].update(sample)), basis)
             if set_ids:
-                scored[method].append((action, sample))
+                scored[entry["method"]].append((entry["action"], sample))
     bar.close()
     return scored
 
@@ -458,12 +475,12 @@ def _set_values(engine: Engine, samples: list, set_ids: list[str], classes: dict
                 dataset: str | None) -> dict:
     """Set-level metrics of one method: generated set = its videos; real set = the same actions' real videos."""
     out = {}
-    actions = {a.id: a for a, _ in samples}
+    actions = sorted({a for a, _ in samples})
     for m in set_ids:
         metric = make_metric(classes[m], engine, dataset)
         for _, sample in samples:
             metric.update(sample)
-        for action in actions.values():
+        for action in actions:
             for feature in engine.real_features(action, real_set):
                 metric.update_real(feature)
         out[m] = _json_number(metric.compute().value)
@@ -493,86 +510,3 @@ def _provenance(store: RunStore, engine: Engine, classes: dict, real_set: str, e
         "cache": {"hits": engine.cache.hits, "misses": engine.cache.misses},
         "errors": errors,
     }
-
-
-# --------------------------------------------------------------------------------------------------
-# evaluate_videos: score videos made elsewhere (`flash-bench evaluate`)
-# --------------------------------------------------------------------------------------------------
-EVALUATE_INPUTS = ("dataset", "root", "profile", "cells", "real_set", "dataset_config")  # what a run dir is of
-
-
-def evaluate_videos(videos: Path | str, dataset, run_dir: Path | str, *, method: str | None = None,
-                    metrics: list[str] | None = None, profile: str = "paper", device: str = "cpu",
-                    cache_dir: Path | str = Path("results/cache"), weights_dir=None, real_set: str = "test",
-                    command: list[str] | None = None) -> RunStore:
-    """Score ``videos/<action>/<item>.<ext>`` against ``dataset``'s test items into a run dir ``report`` reads.
-
-    Each video is copied into ``videos/<method>/<action>/<item>.mp4`` (mp4 byte for byte, other formats
-    re-encoded near-losslessly). A test item without a video is recorded as failed ("no video"), a video
-    that matches no test item is listed in the manifest's failures; neither stops the others. An existing
-    run dir is reused only when an ``evaluate`` of the same inputs made it (:meth:`RunStore.claim`); its
-    finished items are kept, its failed ones retried.
-    """
-    import sys
-
-    from flash_bench.manifest import new_manifest
-    from flash_bench.results import export_tables
-
-    videos = Path(videos)
-    if not videos.is_dir():
-        raise InputError(f"{videos}: --videos must be a folder laid out as <action>/<item>.mp4")
-    method = method or videos.name
-    check_weights(metrics, profile, weights_dir)
-    actions = dataset.actions()
-    store = RunStore(run_dir)
-    with store.lock():
-        config = {"dataset": dataset.name, "root": str(dataset.root) if dataset.root else None, "profile": profile,
-                  "cells": [{"label": method, "method": "precomputed", "options": {"videos": str(videos)}}],
-                  "seed": None, "experiment": None, "metrics": metrics, "real_set": real_set,
-                  "cache_dir": str(cache_dir), "dataset_config": dataset.describe()}
-        store.claim("evaluate", {k: config[k] for k in EVALUATE_INPUTS})
-        manifest = new_manifest(config, command or sys.argv, made_by="evaluate")
-        with store.closed_manifest(manifest) as failures:
-            failures += list(dataset.failures) + _import_videos(videos, actions, store, method)
-            score_run(store, actions, metrics, profile, device, cache_dir, weights_dir=weights_dir,
-                      real_set=real_set)
-            export_tables(store)
-    return store
-
-
-def _import_videos(videos: Path, actions: list[Action], store: RunStore, method: str) -> list[dict]:
-    import shutil
-
-    from flash_bench.video_io import VIDEO_SUFFIXES, read_video, write_video
-
-    failures, known = [], set()
-    for action in actions:
-        for item in action.test:
-            known.add((action.id, item.id))
-            if store.finished(method, action.id, item.id):
-                continue
-            found = sorted(p for p in (videos / action.id).glob(f"{item.id}.*") if p.suffix.lower() in VIDEO_SUFFIXES)
-            record = {"method": method, "action": action.id, "item": item.id, "metrics": {},
-                      "has_ground_truth": item.ground_truth is not None}
-            try:
-                if not found:
-                    raise InputError(f"no video {videos / action.id / item.id}.mp4")
-                frames = _check(read_video(found[0]), str(found[0]), min_frames=2)
-                target = store.video_path(method, action.id, item.id)
-                if found[0].suffix.lower() == ".mp4" and found[0].is_file():
-                    with atomic_path(target) as tmp:
-                        shutil.copyfile(found[0], tmp)
-                else:  # other containers, and a folder of frames named like a video
-                    write_video(target, frames)
-                record.update(status="ok", source=str(found[0]), num_frames=int(frames.shape[0]),
-                              height=int(frames.shape[1]), width=int(frames.shape[2]))
-            except InputError as e:
-                record.update(status="failed", error=str(e))
-                failures.append({k: record[k] for k in ("method", "action", "item", "error")})
-            store.write_record(record)
-    for path in sorted(videos.glob("*/*")):
-        if path.suffix.lower() in VIDEO_SUFFIXES and (path.parent.name, path.stem) not in known:
-            failures.append({"method": method, "action": path.parent.name, "item": path.stem,
-                             "error": f"{path}: matches no test item of the dataset"})
-    return failures
-

@@ -1,24 +1,30 @@
-"""The run directory: videos, per-video records, set-level scores and the manifest.
+"""The run directory: content-keyed items, the requests they answer, per-metric scores and an invocation history.
 
-Layout (``RUN_DIR``)::
+Layout (docs/run_dir.md)::
 
-    manifest.json                          command, config, seeds, profile, versions, git commit, failures
-    videos/<method>/<action>/<item>.mp4    generated videos
-    items/<method>/<action>/<item>.json    one record per video: bookkeeping + per-video metric values
-    sets/<method>.json                     set-level metrics (e.g. cd_fvd) for a method
-    per_video.csv, summary.csv             derived tables, rewritten at the end of every run
+    manifest.jsonl                        append-only history: a "start" and an "end" line per invocation
+    index.json                            (method label, action, item) -> item key, as the latest invocations left it
+    requests.json                         what every test item asks for: prompt, seed, reference, ground truth
+    requests/<action>/<item>.png          reference images;  requests/<action>/<item>.truth.npz  ground truth
+    items/<key>/record.json, video.mp4    one generated video and its record, stored under its content key
+    scores/<metric>/<key>.json            one per-video score of one item
+    sets/<method>.json                    set-level metrics (cd_fvd) of a method's current items
+    scoring.json                          which backbones and weights produced the scores
+    per_video.csv, summary.csv            derived tables, rewritten at the end of every run
 
-Every file is written to a temporary name in the same folder and renamed, so a killed run leaves
-either the old file or the new one, never half of one. A run holds ``.lock`` (an ``flock``) for its
-whole life; a second process on the same run dir is refused. :meth:`RunStore.claim` refuses a run dir that
-another command made (``evaluate`` into a ``run`` dir, or the other way round), or the same command with
-other inputs, before anything is written. A record or set file that is not valid JSON (damaged outside the
-suite) is named in ``RunStore.unreadable`` and treated as absent, so its item is redone.
+An item's key hashes everything that determines its video (:func:`content_key`), so an item is never redone and
+never stale: a change makes a new key, and the old item stays addressable under its own. Every file is written to a
+temporary name in the same folder and renamed (a killed run leaves the old file or the new one); the history is
+appended, one ``os.write`` per line. A run holds ``.lock`` (an ``flock``) for its whole life; a second process on the
+same run dir is refused. :meth:`RunStore.claim` refuses a run dir that another command made, or the same command with
+other inputs, before anything is written. A record, score or set file that is not valid JSON is named in
+``RunStore.unreadable`` and treated as absent, so it is redone.
 """
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import tempfile
@@ -29,6 +35,8 @@ from flash_bench.types import InputError
 
 _UMASK = os.umask(0o022)   # read once at import (os.umask can only be read by setting it), then restored
 os.umask(_UMASK)
+HISTORY = "manifest.jsonl"
+KEY_CHARS = 32             # hex digits of sha256 kept in an item key (128 bits)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -70,6 +78,16 @@ def atomic_path(path: Path) -> Iterator[Path]:
             os.unlink(tmp)
 
 
+def canonical(obj) -> str:
+    """The JSON text a key hashes: sorted keys, no spaces, paths and other objects as strings."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def content_key(inputs: dict) -> str:
+    """An item's key: sha256 of the canonical JSON of everything that determines its video."""
+    return hashlib.sha256(canonical(inputs).encode()).hexdigest()[:KEY_CHARS]
+
+
 class RunLocked(RuntimeError):
     pass
 
@@ -82,11 +100,35 @@ def read_json(path: Path):
         raise InputError(f"{path}: unreadable ({type(e).__name__}: {e})") from None
 
 
+def read_history(root: Path) -> list[dict]:
+    """Every invocation of a run dir, oldest first: its "start" line with its "end" line's fields over it (an
+    invocation without an end line is still running, or was killed: status ``running``)."""
+    path = Path(root) / HISTORY
+    if not path.exists():
+        return []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: unreadable ({type(e).__name__}: {e})") from None
+    runs: dict[int, dict] = {}
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            inv = entry.pop("invocation")
+            entry.pop("event")
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+            raise InputError(f"{path}: unreadable (line {n}: {type(e).__name__}: {e})") from None
+        runs.setdefault(inv, {"invocation": inv}).update(entry)
+    return [runs[k] for k in sorted(runs)]
+
+
 class RunStore:
     def __init__(self, run_dir: Path | str):
         self.root = Path(run_dir)
         self._lock_file = None
-        self.unreadable: dict[str, str] = {}   # path -> error, for records / set files that are not valid JSON
+        self.unreadable: dict[str, str] = {}   # path -> error, for records / scores / set files that are not JSON
 
     # -- locking ---------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -118,7 +160,7 @@ class RunStore:
 
     def claim(self, made_by: str, inputs: dict) -> None:
         """Refuse (:class:`InputError`) a run dir made by another command than ``made_by``, or by it with
-        other ``inputs`` (compared with the old manifest's config), or a non-empty folder that is no run dir."""
+        other ``inputs`` (compared with the latest invocation's config), or a non-empty folder that is no run dir."""
         old = self.read_manifest()
         if not old:
             strays = sorted(p.name for p in self.root.iterdir() if p.name != ".lock")
@@ -127,8 +169,7 @@ class RunStore:
                                  "choose another --run-dir")
             return
         config = old.get("config") or {}
-        old_by = old.get("made_by") or ("evaluate" if [c.get("method") for c in config.get("cells", [])]
-                                        == ["precomputed"] else "run")
+        old_by = old.get("made_by") or "run"
         if old_by != made_by:
             raise InputError(f"{self.root}: made by `flash-bench {old_by}`; `flash-bench {made_by}` would overwrite "
                              "its records — choose another --run-dir")
@@ -144,48 +185,116 @@ class RunStore:
             if p.is_file() and p.name != ".lock" and p.name.count(".") >= 3:
                 p.unlink(missing_ok=True)
 
-    # -- paths -------------------------------------------------------------------------------
-    def video_path(self, method: str, action: str, item: str) -> Path:
-        return self.root / "videos" / method / action / f"{item}.mp4"
+    # -- the invocation history --------------------------------------------------------------
+    def history(self) -> list[dict]:
+        return read_history(self.root)
 
-    def record_path(self, method: str, action: str, item: str) -> Path:
-        return self.root / "items" / method / action / f"{item}.json"
-
-    # -- manifest ----------------------------------------------------------------------------
     def read_manifest(self) -> dict:
-        p = self.root / "manifest.json"
-        return read_json(p) if p.exists() else {}
+        """The latest invocation (``{}`` for a new run dir)."""
+        runs = self.history()
+        return runs[-1] if runs else {}
 
-    def write_manifest(self, manifest: dict) -> None:
-        atomic_write_json(self.root / "manifest.json", manifest)
+    def append_history(self, entry: dict) -> None:
+        """Append one line, in one ``write`` on an ``O_APPEND`` descriptor, then fsync: earlier lines are never
+        rewritten, and a reader sees the line whole or not at all."""
+        path = self.root / HISTORY
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            os.write(fd, (canonical(entry) + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     @contextlib.contextmanager
-    def closed_manifest(self, manifest: dict):
-        """Mark the manifest ``running``, yield the failures list to fill, and close it either way: ``finished``,
-        or ``failed`` with the error that stopped the run (then re-raised). Unreadable records and set files that
-        are left (the redone ones are fixed) join the failures."""
-        failures: list[dict] = []
-        self.write_manifest({**manifest, "status": "running"})
+    def invocation(self, manifest: dict) -> Iterator[dict]:
+        """Append this invocation's start line (status ``running``); yield its outcome (``failures`` to fill,
+        ``items`` counts and its ``index`` entries to set); append its end line either way: ``finished``, or ``failed`` with the error that
+        stopped the run (then re-raised). Unreadable files that are left (the redone ones are fixed) join the
+        failures."""
+        number = len(self.history()) + 1
+        self.append_history({"invocation": number, "event": "start", **manifest, "status": "running"})
+        outcome: dict = {"failures": [], "items": {}}
+        status = "finished"
         try:
-            yield failures
+            yield outcome
         except BaseException as e:
-            failures.append({"error": f"run stopped: {type(e).__name__}: {e}".strip()})
-            with contextlib.suppress(Exception):
-                self.write_manifest({**manifest, "status": "failed", "failures": failures + self._unreadable()})
+            outcome["failures"].append({"error": f"run stopped: {type(e).__name__}: {e}".strip()})
+            status = "failed"
             raise
-        self.write_manifest({**manifest, "status": "finished", "failures": failures + self._unreadable()})
+        finally:
+            with contextlib.suppress(Exception) if status == "failed" else contextlib.nullcontext():
+                self.append_history({**outcome, "invocation": number, "event": "end", "status": status,
+                                     "failures": outcome["failures"] + self._unreadable()})
 
     def _unreadable(self) -> list[dict]:
         return [{"file": p, "error": e} for p, e in self.unreadable.items()]
 
-    # -- per-video records -------------------------------------------------------------------
-    def finished(self, method: str, action: str, item: str) -> bool:
+    # -- the index: which item each (method, action, item) is now ----------------------------
+    def read_index(self) -> list[dict]:
+        """``[{"method", "action", "item", "key"}]``, sorted."""
+        p = self.root / "index.json"
+        return read_json(p)["items"] if p.exists() else []
+
+    def update_index(self, entries: list[dict]) -> None:
+        """Point each entry's (method, action, item) at its key; other entries stay."""
+        index = {(e["method"], e["action"], e["item"]): e["key"] for e in self.read_index()}
+        index.update({(e["method"], e["action"], e["item"]): e["key"] for e in entries})
+        atomic_write_json(self.root / "index.json", {"items": [
+            {"method": m, "action": a, "item": i, "key": k} for (m, a, i), k in sorted(index.items())]})
+
+    def key_of(self, method: str, action: str, item: str) -> str | None:
+        return next((e["key"] for e in self.read_index()
+                     if (e["method"], e["action"], e["item"]) == (method, action, item)), None)
+
+    # -- items -------------------------------------------------------------------------------
+    def item_dir(self, key: str) -> Path:
+        return self.root / "items" / key
+
+    def video_file(self, key: str) -> Path:
+        return self.item_dir(key) / "video.mp4"
+
+    def record_file(self, key: str) -> Path:
+        return self.item_dir(key) / "record.json"
+
+    def video_path(self, method: str, action: str, item: str) -> Path:
+        """The video the index points (method, action, item) at (``KeyError`` when it points nowhere)."""
+        return self.video_file(self._key(method, action, item))
+
+    def record_path(self, method: str, action: str, item: str) -> Path:
+        return self.record_file(self._key(method, action, item))
+
+    def _key(self, method, action, item) -> str:
+        key = self.key_of(method, action, item)
+        if key is None:
+            raise KeyError(f"no item {method}/{action}/{item} in {self.root}")
+        return key
+
+    def finished(self, key: str) -> bool:
         """An ok record (valid JSON) with its video: never redone."""
-        record = self.read_record(method, action, item)
-        return bool(record) and record["status"] == "ok" and self.video_path(method, action, item).exists()
+        record = self.record(key)
+        return bool(record) and record.get("status") == "ok" and self.video_file(key).exists()
+
+    def record(self, key: str) -> dict | None:
+        return self._read_or_none(self.record_file(key))
+
+    def write_record(self, record: dict) -> None:
+        """A generation record, stored under ``record["key"]``; scores never go into it."""
+        atomic_write_json(self.record_file(record["key"]), record)
 
     def read_record(self, method: str, action: str, item: str) -> dict | None:
-        return self._read_or_none(self.record_path(method, action, item))
+        """The record (method, action, item) points at, with those three fields; None when there is none."""
+        key = self.key_of(method, action, item)
+        record = self.record(key) if key else None
+        return {**record, "method": method, "action": action, "item": item} if record else None
+
+    def records(self) -> list[dict]:
+        """Every indexed item that has a record, with its ``method`` label, ``action`` and ``item``."""
+        out = []
+        for e in self.read_index():
+            record = self.record(e["key"])
+            if record is not None:
+                out.append({**record, **e})
+        return out
 
     def _read_or_none(self, p: Path) -> dict | None:
         if not p.exists():
@@ -200,27 +309,26 @@ class RunStore:
         self.unreadable.pop(str(p), None)
         return obj
 
-    def write_record(self, record: dict) -> None:
-        atomic_write_json(self.record_path(record["method"], record["action"], record["item"]), record)
+    # -- per-video scores: one file per metric and item --------------------------------------
+    def score_file(self, metric: str, key: str) -> Path:
+        return self.root / "scores" / metric / f"{key}.json"
 
-    def update_metrics(self, method: str, action: str, item: str, values: dict, errors: dict | None = None) -> None:
-        """Merge per-video metric values into a record (``None`` means missing, never zero). ``errors`` (metric ->
-        message) marks metrics that failed on this video, so a rerun computes them again; a value clears it."""
-        record = self.read_record(method, action, item)
-        if record is None:
-            raise KeyError(f"no record for {method}/{action}/{item} in {self.root}")
-        record.setdefault("metrics", {}).update(values)
-        failed = {k: v for k, v in (record.get("metric_errors") or {}).items() if k not in values}
-        failed.update(errors or {})
-        record.pop("metric_errors", None)
-        if failed:
-            record["metric_errors"] = failed
-        self.write_record(record)
+    def write_score(self, metric: str, key: str, value: float | None, basis: str = "", error: str | None = None):
+        """One item's value of one metric (``None``: missing, never zero); ``error`` marks a failed computation
+        (retried next time); ``basis`` names what the value was computed from (backbones, ground truth)."""
+        score = {"metric": metric, "key": key, "value": value, "basis": basis}
+        if error:
+            score["error"] = error
+        atomic_write_json(self.score_file(metric, key), score)
 
-    def records(self) -> list[dict]:
-        base = self.root / "items"
-        paths = sorted(base.glob("*/*/*.json")) if base.exists() else []
-        return [r for r in map(self._read_or_none, paths) if r is not None]
+    def score(self, metric: str, key: str) -> dict | None:
+        return self._read_or_none(self.score_file(metric, key))
+
+    def scores(self, key: str) -> dict[str, float | None]:
+        """metric -> value of every score of an item."""
+        base = self.root / "scores"
+        metrics = sorted(p.name for p in base.iterdir()) if base.is_dir() else []
+        return {m: s.get("value") for m in metrics if (s := self.score(m, key)) is not None}
 
     # -- set-level metrics -------------------------------------------------------------------
     def write_set_metrics(self, method: str, values: dict) -> None:

@@ -100,7 +100,7 @@ class Validation:
         truth = self.feats[i]["gt"]
         clip = "clip" in self.names
         return Sample(f"{variant}/{action.id}/{self.items[i][1].id}", self.feats[i][variant], truth,
-                      self.engine.prompt(pa) if clip else None, self.engine.reference(ra, ri) if clip else None)
+                      self.engine.text(pa.prompt) if clip else None, self.engine.image(ri.reference()) if clip else None)
 
     def values(self, metric: str, variant: str, **of) -> list[float]:
         m = _metric(metric, self.engine, self.dataset.name)

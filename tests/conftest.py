@@ -71,3 +71,37 @@ def animate_checks(method, reference, size: int):
     assert np.array_equal(v1, method.animate(reference(4), "a person is waving.", 16, seed=0))
     assert not np.array_equal(v1, method.animate(reference(4), "a person is waving.", 16, seed=1))
     assert not np.array_equal(v1, method.animate(reference(5), "a person is waving.", 16, seed=0))
+
+
+def put_item(store, method: str, action: str, item: str, video=None, metrics: dict | None = None, **fields) -> str:
+    """A hand-made item in a run dir: its record (``status`` ok unless given) under a key of (method, action, item),
+    indexed, with its video and per-metric scores when given. Returns the key."""
+    from flash_bench.store import content_key
+
+    key = content_key({"hand-made": [method, action, item]})
+    if video is not None:
+        write_video(store.video_file(key), video)
+    store.write_record({"key": key, "action": action, "item": item, "status": "ok", **fields})
+    store.update_index([{"method": method, "action": action, "item": item, "key": key}])
+    for metric, value in (metrics or {}).items():
+        store.write_score(metric, key, value)
+    return key
+
+
+def put_requests(store, actions, dataset: str = "folder", train_frames: bool = False) -> None:
+    """The requests of ``actions`` (a dataset's), as a run writes them."""
+    from flash_bench.requests import write_requests
+
+    write_requests(store, list(actions), lambda a, i: 0, {"name": dataset}, train_frames=train_frames)
+
+
+def write_item(store, record: dict) -> str:
+    """A hand-made item from one dict: ``method``, ``action``, ``item``, record fields and ``metrics`` (its scores)."""
+    r = dict(record)
+    return put_item(store, r.pop("method"), r.pop("action"), r.pop("item"), metrics=r.pop("metrics", None), **r)
+
+
+def write_manifest(store, manifest: dict) -> None:
+    """A hand-made invocation appended to a run dir's history."""
+    store.root.mkdir(parents=True, exist_ok=True)
+    store.append_history({"invocation": len(store.history()) + 1, "event": "start", **manifest})

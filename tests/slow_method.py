@@ -22,3 +22,21 @@ class RecordingStatic(StaticMethod):
 
     def fit_joint(self, actions):
         self.calls.append(("fit_joint", tuple(a.id for a in actions)))
+
+
+class OffsetStatic(StaticMethod):
+    """The static video shifted by ``options["offset"]`` plus the first byte of the file ``options["weight"]``:
+    videos that follow an option and a weight file's bytes (which it declares, as a method declares its checkpoints)."""
+
+    name = "offset"
+
+    def weight_files(self):
+        from pathlib import Path
+
+        return {"w": Path(self.ctx.options["weight"])} if "weight" in self.ctx.options else {}
+
+    def animate(self, reference, prompt, num_frames, seed, item=None):
+        bump = int(self.ctx.options.get("offset", 0))
+        for path in self.weight_files().values():
+            bump += path.read_bytes()[0]
+        return (super().animate(reference, prompt, num_frames, seed, item).astype(int) + bump).clip(0, 255).astype("uint8")

@@ -1,4 +1,5 @@
 """House rules that can be checked mechanically: data flows one way, registries match module names."""
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,38 @@ def test_report_side_never_imports_models():
     forbidden = ["torch", "torchvision", "diffusers", "transformers", "open_clip", "flash", "baselines",
                  "flash_bench.features", "flash_bench.scoring", "flash_bench.runner"]
     assert not _violations(files, forbidden)
+
+
+READS_THE_RUN_DIR = ("scoring", "requests", "results", "report", "regress", "stats", "plots", "gallery", "user_study")
+OPENS_A_DATASET = ("flash_bench.datasets", "flash_bench.runner", "flash", "baselines")
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module and ``module.name`` an import statement anywhere in ``path`` names (function bodies included)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return out
+
+
+def test_scoring_and_the_report_side_read_only_the_run_dir():
+    """Scoring, report, gallery and user study never open a dataset: no module they load at import (transitively)
+    is a dataset, the runner or a method, and no import anywhere in them (lazy ones included) names one, or the
+    registries of datasets and methods."""
+    files = [ROOT / f"flash_bench/{n}.py" for n in READS_THE_RUN_DIR]
+    assert not _violations(files, list(OPENS_A_DATASET))
+    forbidden = (*OPENS_A_DATASET, "flash_bench.registry.DATASETS", "flash_bench.registry.METHODS")
+    assert not [f"{f.name} imports {name}" for f in files for name in sorted(_imports(f))
+                if any(name == x or name.startswith(x + ".") for x in forbidden)]
+
+
+def test_the_import_check_sees_a_lazy_dataset_import(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from flash_bench.registry import DATASETS\n    return DATASETS\n")
+    assert "flash_bench.registry.DATASETS" in _imports(bad)
 
 
 def test_methods_never_import_metrics():

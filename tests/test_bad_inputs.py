@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import make_folder_dataset, moving_square
+from conftest import make_folder_dataset, moving_square, put_item, put_requests
 from flash_bench.cli.main import app
 from flash_bench.config import RunConfig, method_cells
 from flash_bench.runner import run
@@ -282,8 +282,9 @@ def test_a_corrupt_set_file_is_named_and_the_run_goes_on(folder_root, tmp_path):
 
 def test_a_corrupt_manifest_is_one_error_naming_it(folder_root, tmp_path):
     store = _small_run(folder_root, tmp_path / "run")
-    (store.root / "manifest.json").write_text("{")
-    with pytest.raises(InputError, match=f"{store.root / 'manifest.json'}: unreadable"):
+    with open(store.root / "manifest.jsonl", "a") as f:
+        f.write("{\n")
+    with pytest.raises(InputError, match=f"{store.root / 'manifest.jsonl'}: unreadable \\(line 3"):
         _small_run(folder_root, tmp_path / "run")
 
 
@@ -317,7 +318,7 @@ def test_a_run_stopped_by_an_error_leaves_the_manifest_closed(folder_root, tmp_p
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory):
     from flash_bench.datasets.folder import FolderDataset
-    from flash_bench.scoring import evaluate_videos
+    from flash_bench.runner import evaluate_videos
 
     tmp = tmp_path_factory.mktemp("eval")
     root = make_folder_dataset(tmp / "data", actions=("wave",), n_train=1, n_test=8)
@@ -354,7 +355,7 @@ def test_evaluate_fails_a_bad_video_alone(evaluated, item):
     assert store.read_manifest()["status"] == "finished"
     for good in ("t0", "t7"):                                # a real mp4, and a GIF87a re-encoded
         ok = store.read_record("mine", "wave", good)
-        assert ok["status"] == "ok" and ok["metrics"]["cosine_flow"] is not None, ok
+        assert ok["status"] == "ok" and store.score("cosine_flow", ok["key"])["value"] is not None, ok
 
 
 # ------------------------------------------------------------ checkpoints that do not load
@@ -373,6 +374,7 @@ def test_an_i3d_file_with_wrong_keys_stops_scoring_once_naming_it(tmp_path, monk
     """The run fails up front with the checkpoint's name — not one failed metric per video."""
     import torch
 
+    from flash_bench.datasets.folder import FolderDataset
     from flash_bench.scoring import WeightsBroken, score_run
 
     for var, sub in (("HF_HUB_CACHE", "hf"), ("TORCH_HOME", "th")):
@@ -382,16 +384,11 @@ def test_an_i3d_file_with_wrong_keys_stops_scoring_once_naming_it(tmp_path, monk
     torch.save({"conv.weight": torch.zeros(3, 3)}, weights / "rgb_imagenet.pt")
     root = make_folder_dataset(tmp_path / "data", actions=("wave",), n_train=1, n_test=2)
     store = RunStore(tmp_path / "run")
-    for i in range(2):
-        write_video(store.video_path("m", "wave", f"t{i}"), moving_square(i, frames=8, size=32))
-        store.write_record({"method": "m", "action": "wave", "item": f"t{i}", "status": "ok", "metrics": {}})
-    from flash_bench.datasets.folder import FolderDataset
-
-    actions = FolderDataset(root, num_frames=8, size=32).actions()
+    put_requests(store, FolderDataset(root, num_frames=8, size=32).actions())
+    keys = [put_item(store, "m", "wave", f"t{i}", moving_square(i, frames=8, size=32)) for i in range(2)]
     with pytest.raises(WeightsBroken, match=f"i3d_rgb.*{weights / 'rgb_imagenet.pt'}.*ValueError"):
-        score_run(store, actions, ["cosine_rgb"], "paper", cache_dir=tmp_path / "cache", weights_dir=weights,
-                  progress=False)
-    assert all(r["metrics"] == {} for r in store.records())    # no video was blamed for the checkpoint
+        score_run(store, ["cosine_rgb"], "paper", cache_dir=tmp_path / "cache", weights_dir=weights, progress=False)
+    assert all(store.scores(k) == {} for k in keys)                # no video was blamed for the checkpoint
 
 
 # ------------------------------------------------------------ a metric that failed is retried on rerun
@@ -400,22 +397,21 @@ def test_a_metric_that_failed_on_a_video_is_retried_on_rerun(tmp_path):
     from flash_bench.scoring import score_run
 
     root = make_folder_dataset(tmp_path / "data", actions=("wave",), n_train=1, n_test=2)
-    actions = FolderDataset(root, num_frames=8, size=32).actions()
     store = RunStore(tmp_path / "run")
-    for i in range(2):
-        store.write_record({"method": "m", "action": "wave", "item": f"t{i}", "status": "ok", "metrics": {}})
+    put_requests(store, FolderDataset(root, num_frames=8, size=32).actions())
     good = moving_square(1, frames=8, size=32)
-    write_video(store.video_path("m", "wave", "t0"), good)
-    store.video_path("m", "wave", "t1").write_bytes(b"broken")          # fails its metrics, not the scoring
-    score = lambda: score_run(store, actions, ["temporal_consistency"], "tiny",  # noqa: E731
+    k0, k1 = put_item(store, "m", "wave", "t0", good), put_item(store, "m", "wave", "t1")
+    store.video_file(k1).write_bytes(b"broken")                          # fails its metrics, not the scoring
+    records = {k: store.record_file(k).read_bytes() for k in (k0, k1)}
+    score = lambda: score_run(store, ["temporal_consistency"], "tiny",  # noqa: E731
                               cache_dir=tmp_path / "cache", progress=False)
     errors = score()["errors"]
-    failed = store.read_record("m", "wave", "t1")
-    assert failed["metrics"] == {"temporal_consistency": None}
-    assert str(store.video_path("m", "wave", "t1")) in failed["metric_errors"]["temporal_consistency"]
+    failed = store.score("temporal_consistency", k1)
+    assert failed["value"] is None and str(store.video_file(k1)) in failed["error"]
     assert any(e["video"] == "m/wave/t1" for e in errors)
-    first = store.read_record("m", "wave", "t0")["metrics"]["temporal_consistency"]
-    write_video(store.video_path("m", "wave", "t1"), good)               # the video is mended
+    first = store.score("temporal_consistency", k0)["value"]
+    write_video(store.video_file(k1), good)                              # the video is mended
     score()
-    retried = store.read_record("m", "wave", "t1")
-    assert retried["metrics"]["temporal_consistency"] == pytest.approx(first) and "metric_errors" not in retried
+    retried = store.score("temporal_consistency", k1)
+    assert "error" not in retried and retried["value"] == pytest.approx(first)
+    assert {k: store.record_file(k).read_bytes() for k in (k0, k1)} == records   # scoring never edits a record

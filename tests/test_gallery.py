@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import make_folder_dataset
+from conftest import make_folder_dataset, put_requests, write_item, write_manifest
 from test_results import gallery_table
 
 from flash_bench.gallery import build_gallery
@@ -29,28 +29,33 @@ from flash_bench.video_io import read_image, read_video, write_video
 METHODS = ("alpha", "flash#5@shots=8", "oracle")
 
 
-def make_run(tmp: Path, methods=METHODS, actions=("wave", "jump"), n_test=3, dataset_ok=True) -> Path:
-    """A finished tiny run on a folder dataset: every method's video is a recoloured ground truth."""
+def make_run(tmp: Path, methods=METHODS, actions=("wave", "jump"), n_test=3, with_requests=True) -> Path:
+    """A finished tiny run on a folder dataset: every method's video is a recoloured ground truth; the run dir holds
+    the requests (references, ground truth) as a run writes them, unless ``with_requests`` is False."""
+    from flash_bench.datasets.folder import FolderDataset
+
     data = make_folder_dataset(tmp / "data", actions=actions, n_test=n_test)
     store = RunStore(tmp / "run")
+    if with_requests:
+        put_requests(store, FolderDataset(data, num_frames=12, size=48).actions())
     for m_i, method in enumerate(methods):
         for action in actions:
             for i in range(n_test):
                 item, gt = f"t{i}", read_video(data / action / "test" / f"t{i}.mp4")
                 video = gt if method == "oracle" else (gt // 2 + 40 * m_i).astype(np.uint8)  # one tint per method
                 failed = m_i == 0 and action == "jump" and i == 1      # the first method failed once
+                write_item(store, {"method": method, "action": action, "item": item,
+                                   "status": "failed" if failed else "ok", "seconds": 0.1, "num_frames": 12,
+                                   "height": 48, "width": 48, "seed": i,
+                                   "metrics": {"text_alignment": None if failed else 10.0 * m_i + i,
+                                               "image_alignment": None}})
                 if not failed:
                     write_video(store.video_path(method, action, item), video)
-                store.write_record({"method": method, "action": action, "item": item,
-                                    "status": "failed" if failed else "ok", "seconds": 0.1, "num_frames": 12,
-                                    "height": 48, "width": 48, "seed": i,
-                                    "metrics": {"text_alignment": None if failed else 10.0 * m_i + i,
-                                                "image_alignment": None}})
     store.write_set_metrics("alpha", {"cd_fvd": 123.5})
-    store.write_manifest({"profile": "tiny", "tiny_backbones": True, "dataset": "folder",
-                          "dataset_root": str(data if dataset_ok else tmp / "gone"), "methods": list(methods),
-                          "command": ["flash-bench", "run"], "git_commit": "abc123", "created": "2026-11-24",
-                          "failures": [], "config": {"num_frames": 12, "size": 48}})
+    write_manifest(store, {"profile": "tiny", "tiny_backbones": True, "dataset": "folder",
+                           "dataset_root": str(data), "methods": list(methods),
+                           "command": ["flash-bench", "run"], "git_commit": "abc123", "created": "2026-11-24",
+                           "failures": [], "config": {"num_frames": 12, "size": 48}})
     return store.root
 
 
@@ -119,12 +124,27 @@ def test_media_match_the_run(site, tmp_path):
     assert len(gif) == len(gt)
 
 
-def test_oracle_fallback_when_dataset_is_gone(tmp_path):
-    index = build_gallery(make_run(tmp_path, dataset_ok=False), tmp_path / "site")
+def test_the_gallery_reads_only_the_run_dir(tmp_path, monkeypatch):
+    """References and ground truth come from the run dir's requests: the dataset may be gone."""
+    from flash_bench.registry import DATASETS
+
+    run = make_run(tmp_path)
+    ref, gt = read_image(tmp_path / "data/wave/test/t1.png"), read_video(tmp_path / "data/wave/test/t1.mp4")
+    shutil.rmtree(tmp_path / "data")
+    monkeypatch.setattr(DATASETS, "get", lambda name: pytest.fail(f"the gallery opened dataset {name!r}"))
+    index = build_gallery(run, tmp_path / "site")
+    assert np.array_equal(read_image(index.parent / "media/reference/wave/t1.png"), ref)
+    assert np.abs(read_video(index.parent / "media/truth/wave/t1.mp4").astype(int) - gt).mean() < 3
+    assert "from the requests in the run dir" in (index.parent / "action-wave.html").read_text()
+
+
+def test_oracle_fallback_when_the_run_dir_holds_no_requests(tmp_path):
+    run = make_run(tmp_path, with_requests=False)
+    index = build_gallery(run, tmp_path / "site")
     page = (index.parent / "action-wave.html").read_text()
-    assert "could not be loaded" in page and "oracle" in page
+    assert "holds no requests" in page and "oracle" in page
     ref = read_image(index.parent / "media/reference/wave/t0.png")
-    first = read_video(tmp_path / "run/videos/oracle/wave/t0.mp4")[0]
+    first = read_video(RunStore(run).video_path("oracle", "wave", "t0"))[0]
     assert np.array_equal(ref, first)
 
 

@@ -6,12 +6,13 @@ import shutil
 import numpy as np
 import pytest
 
-from flash_bench.scoring import FeatureCache, frames_digest, score_run, select_metrics
+from flash_bench.requests import frames_digest
+from flash_bench.scoring import FeatureCache, score_run, select_metrics
 from flash_bench.store import RunStore
 from flash_bench import types
 from flash_bench.types import Action, Clip
 from flash_bench.video_io import read_video, write_video
-from tests.conftest import moving_square
+from tests.conftest import moving_square, put_item, put_requests
 
 FRAMES, SIZE = 8, 64
 
@@ -30,13 +31,14 @@ def _actions(root):
 
 
 def _add(store, method, action, item, frames=None):
-    target = store.video_path(method, action.id, item.id)
+    key = put_item(store, method, action.id, item.id, frames)
     if frames is None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(item.path, target)  # byte-identical: decodes to the ground truth's frames
-    else:
-        write_video(target, frames)
-    store.write_record({"method": method, "action": action.id, "item": item.id, "status": "ok", "metrics": {}})
+        store.item_dir(key).mkdir(parents=True, exist_ok=True)
+        shutil.copy(item.path, store.video_file(key))  # byte-identical: decodes to the ground truth's frames
+
+
+def _values(store) -> dict:
+    return {(r["method"], r["action"], r["item"]): store.scores(r["key"]) for r in store.records()}
 
 
 @pytest.fixture(scope="module")
@@ -44,14 +46,15 @@ def scored(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("engine")
     actions = _actions(tmp / "data")
     store = RunStore(tmp / "run")
+    put_requests(store, actions, dataset="synthetic")
     for a in actions:
         for it in a.test:
             if it.ground_truth is not None:
                 _add(store, "copy", a, it)
             ref = read_video(it.path)[:1]
             _add(store, "still", a, it, np.repeat(ref, FRAMES, axis=0))
-    store.write_record({"method": "still", "action": "act0", "item": "t9", "status": "failed", "metrics": {}})
-    provenance = score_run(store, actions, None, "tiny", "cpu", tmp / "cache", progress=False)
+    put_item(store, "still", "act0", "t9", status="failed")
+    provenance = score_run(store, None, "tiny", "cpu", tmp / "cache", progress=False)
     return store, actions, provenance, tmp
 
 
@@ -59,8 +62,8 @@ def test_ground_truth_scored_as_generated_gives_cosines_one_and_cd_fvd_zero(scor
     store, _, _, _ = scored
     for r in store.records():
         if r["method"] == "copy":
-            assert r["metrics"]["cosine_rgb"] == pytest.approx(1.0, abs=1e-5)
-            assert r["metrics"]["cosine_flow"] == pytest.approx(1.0, abs=1e-5)
+            assert store.scores(r["key"])["cosine_rgb"] == pytest.approx(1.0, abs=1e-5)
+            assert store.scores(r["key"])["cosine_flow"] == pytest.approx(1.0, abs=1e-5)
     sets = store.set_metrics()
     assert sets["copy"]["cd_fvd"] == pytest.approx(0.0, abs=1e-6)
     assert sets["still"]["cd_fvd"] > 1e-3  # a still video is not the real set
@@ -71,14 +74,14 @@ def test_every_metric_is_written_and_missing_ground_truth_is_none_not_zero(score
     still = {r["item"] + r["action"]: r for r in store.records() if r["method"] == "still" and r["status"] == "ok"}
     assert len(still) == 6
     for r in still.values():
-        assert set(r["metrics"]) == {m for m in select_metrics(None) if m != "cd_fvd"}
-        assert r["metrics"]["temporal_consistency"] == pytest.approx(100.0, abs=1e-4)  # a constant video
+        assert set(store.scores(r["key"])) == {m for m in select_metrics(None) if m != "cd_fvd"}
+        assert store.scores(r["key"])["temporal_consistency"] == pytest.approx(100.0, abs=1e-4)  # a constant video
         if r["item"] == "t2":
-            assert r["metrics"]["cosine_rgb"] is None and r["metrics"]["cosine_flow"] is None
+            assert store.scores(r["key"])["cosine_rgb"] is None and store.scores(r["key"])["cosine_flow"] is None
         else:
-            assert r["metrics"]["cosine_rgb"] < 1.0
+            assert store.scores(r["key"])["cosine_rgb"] < 1.0
     failed = store.read_record("still", "act0", "t9")
-    assert failed["metrics"] == {}
+    assert store.scores(failed["key"]) == {}
 
 
 def test_clip_values_equal_the_functional_metrics_on_the_backbone(scored):
@@ -91,7 +94,7 @@ def test_clip_values_equal_the_functional_metrics_on_the_backbone(scored):
     action, item = actions[1], actions[1].test[0]
     frames = read_video(store.video_path("still", action.id, item.id))
     emb = backbone.encode_frames(frames)
-    record = store.read_record("still", action.id, item.id)["metrics"]
+    record = store.scores(store.read_record("still", action.id, item.id)["key"])
     assert record["text_alignment"] == pytest.approx(
         text_alignment(emb, backbone.encode_texts([action.prompt])[0]), rel=1e-5)
     assert record["image_alignment"] == pytest.approx(
@@ -110,16 +113,14 @@ def test_provenance_names_backbones_and_flags_tiny(scored):
 
 def test_rescoring_reuses_cached_features_and_keeps_values(scored):
     store, actions, _, tmp = scored
-    before = {(r["method"], r["action"], r["item"]): r["metrics"] for r in store.records()}
+    before = _values(store)
     for r in store.records():  # forget one value: only it is recomputed, from cached features
         if r["method"] == "still" and r["item"] == "t0" and r["action"] == "act1":
-            r["metrics"].pop("cosine_rgb")
-            store.write_record(r)
+            store.score_file("cosine_rgb", r["key"]).unlink()
     sets = store.set_metrics()
-    provenance = score_run(store, actions, None, "tiny", "cpu", tmp / "cache", progress=False)
+    provenance = score_run(store, None, "tiny", "cpu", tmp / "cache", progress=False)
     assert provenance["cache"]["misses"] == 0 and provenance["cache"]["hits"] > 0
-    after = {(r["method"], r["action"], r["item"]): r["metrics"] for r in store.records()}
-    assert after == before and store.set_metrics() == sets
+    assert _values(store) == before and store.set_metrics() == sets
 
 
 def test_feature_cache_is_plain_npy_keyed_by_content(tmp_path):
@@ -162,8 +163,9 @@ def test_evaluate_scores_a_folder_of_videos_into_a_run_dir(tmp_path):
     assert result.exit_code == 0, result.output
     store = RunStore(run_dir)
     ok = store.read_record("mine", "wave", "t0")
-    assert ok["status"] == "ok" and set(ok["metrics"]) == {"temporal_consistency", "cosine_rgb"}
-    assert ok["metrics"]["cosine_rgb"] == pytest.approx(1.0, abs=1e-3)  # its own ground truth, re-sampled
+    scores = store.scores(ok["key"])
+    assert ok["status"] == "ok" and set(scores) == {"temporal_consistency", "cosine_rgb"}
+    assert scores["cosine_rgb"] == pytest.approx(1.0, abs=1e-3)  # its own ground truth, re-sampled
     assert store.read_record("mine", "wave", "t1")["status"] == "failed"
     manifest = store.read_manifest()
     assert manifest["status"] == "finished" and manifest["tiny_backbones"] is True
@@ -182,10 +184,11 @@ def test_an_unreadable_ground_truth_only_blanks_the_metrics_that_need_it(tmp_pat
     item = types.TestItem("t0", reference=lambda: video[0], ground_truth=Clip("t0", load=broken))
     action = Action("act", "a person waves.", (), (item,))
     store = RunStore(tmp_path / "run")
+    put_requests(store, [action])
     _add(store, "m", action, types.TestItem("t0", reference=item.reference, path=tmp_path / "v.mp4"))
-    provenance = score_run(store, [action], ["temporal_consistency", "cosine_rgb"], "tiny", "cpu",
-                           tmp_path / "cache", progress=False)
-    metrics = store.read_record("m", "act", "t0")["metrics"]
+    provenance = score_run(store, ["temporal_consistency", "cosine_rgb"], "tiny", "cpu", tmp_path / "cache",
+                           progress=False)
+    metrics = store.scores(store.read_record("m", "act", "t0")["key"])
     assert metrics["cosine_rgb"] is None and metrics["temporal_consistency"] > 0
     assert any("not a decodable video" in e["error"] for e in provenance["errors"])
 
@@ -196,15 +199,15 @@ def test_featurising_threads_do_not_change_the_numbers(scored):
     values = {}
     for workers in (1, 3):
         run = RunStore(tmp / f"run-w{workers}")
+        put_requests(run, actions, dataset="synthetic")
         for r in store.records():
             if r["status"] == "ok":
-                run.video_path(r["method"], r["action"], r["item"]).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(store.video_path(r["method"], r["action"], r["item"]),
-                            run.video_path(r["method"], r["action"], r["item"]))
-                run.write_record({**r, "metrics": {}})
-        score_run(run, actions, None, "tiny", "cpu", tmp / f"cache-w{workers}", progress=False, workers=workers)
-        values[workers] = ({(r["method"], r["action"], r["item"]): r["metrics"] for r in run.records()},
-                           run.set_metrics())
+                run.item_dir(r["key"]).mkdir(parents=True)
+                shutil.copy(store.video_file(r["key"]), run.video_file(r["key"]))
+                shutil.copy(store.record_file(r["key"]), run.record_file(r["key"]))
+        run.update_index([e for e in store.read_index()])
+        score_run(run, None, "tiny", "cpu", tmp / f"cache-w{workers}", progress=False, workers=workers)
+        values[workers] = (_values(run), run.set_metrics())
     (one, sets_one), (three, sets_three) = values[1], values[3]
     assert one.keys() == three.keys() and len(one) == 10
     for key in one:

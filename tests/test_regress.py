@@ -11,18 +11,19 @@ from flash_bench.cli.report import regress
 from flash_bench.regress import compare, drift_table, update_golden
 from flash_bench.store import RunStore
 from flash_bench.types import InputError
+from conftest import write_item, write_manifest
 
 
 def make_run(root, delta=0.0):
     store = RunStore(root)
     for method, base in (("static", 20.0), ("flash", 23.0)):
         for item in ("016", "017"):
-            store.write_record({"method": method, "action": "arm_wave", "item": item, "status": "ok",
+            write_item(store, {"method": method, "action": "arm_wave", "item": item, "status": "ok",
                                 "seconds": 3.0 + delta * 1000, "num_frames": 16,
                                 "metrics": {"text_alignment": base + (delta if method == "flash" else 0.0),
                                             "cosine_rgb": 0.8}})
         store.write_set_metrics(method, {"cd_fvd": 500.0})
-    store.write_manifest({"profile": "tiny", "tiny_backbones": True, "dataset": "synthetic",
+    write_manifest(store, {"profile": "tiny", "tiny_backbones": True, "dataset": "synthetic",
                           "methods": ["static", "flash"], "experiment": "ci", "failures": []})
     return store
 
@@ -56,8 +57,8 @@ def test_missing_value_and_method_are_drift(tmp_path):
     make_run(tmp_path / "a")
     golden = update_golden(tmp_path / "a", tmp_path / "g.json")
     store = RunStore(tmp_path / "a")
-    store.update_metrics("flash", "arm_wave", "016", {"cosine_rgb": None})
-    store.update_metrics("flash", "arm_wave", "017", {"cosine_rgb": None})
+    for item in ("016", "017"):
+        store.write_score("cosine_rgb", store.key_of("flash", "arm_wave", item), None)
     data = json.loads(golden.read_text())
     data["values"]["lamp"] = {"text_alignment": 1.0}
     golden.write_text(json.dumps(data))

@@ -15,6 +15,7 @@ from flash_bench import report as R
 from flash_bench.results import load_run
 from flash_bench.store import RunStore
 from flash_bench.types import InputError
+from conftest import write_item, write_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,15 +26,15 @@ def write_run(root: Path, values: dict, *, sets: dict | None = None, failed=(), 
     store = RunStore(root)
     for method, per in values.items():
         for (action, item), metrics in per.items():
-            store.write_record({"method": method, "action": action, "item": item, "status": "ok",
+            write_item(store, {"method": method, "action": action, "item": item, "status": "ok",
                                 "seconds": 1.5, "num_frames": 16, "height": 64, "width": 64, "seed": 0,
                                 "metrics": metrics})
     for method, action, item in failed:
-        store.write_record({"method": method, "action": action, "item": item, "status": "failed",
+        write_item(store, {"method": method, "action": action, "item": item, "status": "failed",
                             "seconds": None, "num_frames": None, "metrics": {}})
     for method, vals in (sets or {}).items():
         store.write_set_metrics(method, vals)
-    store.write_manifest({"profile": "tiny" if tiny else "paper", "tiny_backbones": tiny, "dataset": dataset,
+    write_manifest(store, {"profile": "tiny" if tiny else "paper", "tiny_backbones": tiny, "dataset": dataset,
                           "methods": list(values), "experiment": experiment, "command": "test",
                           "git_commit": None, "created": "2026-11-24", "failures": []})
     return store
@@ -245,7 +246,7 @@ def test_bad_run_dirs_name_the_file(tmp_path):
     with pytest.raises(InputError, match="not a run dir"):
         load_run(tmp_path / "empty")
     random_run(tmp_path / "run", n_items=1)
-    bad = tmp_path / "run" / "items" / "flash" / "arm_wave" / "016.json"
+    bad = RunStore(tmp_path / "run").record_path("flash", "arm_wave", "016")
     bad.write_text("{not json")
     with pytest.raises(InputError, match=str(bad)):
         load_run(tmp_path / "run")
@@ -280,11 +281,11 @@ def test_cli_report_writes_file_and_fails_clearly(tmp_path):
     assert out.read_text().startswith(r"\begin{table}")
     res = CliRunner().invoke(app, ["report", str(tmp_path / "missing")])
     assert res.exit_code == 2 and "run dir not found" in res.output
-    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["profile"] == "tiny"
+    assert RunStore(tmp_path / "run").read_manifest()["profile"] == "tiny"
 
 
 def test_empty_run_and_unknown_metric(tmp_path):
-    RunStore(tmp_path / "fresh").write_manifest({"profile": "tiny", "methods": ["static"], "failures": []})
+    write_manifest(RunStore(tmp_path / "fresh"), {"profile": "tiny", "methods": ["static"], "failures": []})
     md = R.report_text(tmp_path / "fresh")
     assert md_row(md, "Method")[:3] == ["Method", "Videos", "Failed"] and "| static" not in md
     write_run(tmp_path / "run", {"a": {("x", "016"): {"my_score": 0.123456}},

@@ -14,6 +14,7 @@ from flash_bench import results
 from flash_bench.metrics import METRICS
 from flash_bench.results import column_info, counts, export_tables, load_run, summary
 from flash_bench.store import RunStore
+from conftest import write_item, write_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,10 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def write_records(root: Path, records: list[dict], sets: dict | None = None, methods=None) -> RunStore:
     store = RunStore(root)
     for rec in records:
-        store.write_record({"seconds": 1.0, "num_frames": 16, "height": 64, "width": 64, "seed": 7, **rec})
+        write_item(store, {"seconds": 1.0, "num_frames": 16, "height": 64, "width": 64, "seed": 7, **rec})
     for method, values in (sets or {}).items():
         store.write_set_metrics(method, values)
-    store.write_manifest({"profile": "tiny", "dataset": "synthetic", "failures": [],
+    write_manifest(store, {"profile": "tiny", "dataset": "synthetic", "failures": [],
                           "methods": methods or list(dict.fromkeys(r["method"] for r in records))})
     return store
 
@@ -107,7 +108,7 @@ def test_csvs_report_and_regress_show_the_same_numbers(tmp_path):
 
 
 def test_no_tables_for_a_run_without_records(tmp_path):
-    RunStore(tmp_path / "run").write_manifest({"methods": []})
+    write_manifest(RunStore(tmp_path / "run"), {"methods": []})
     export_tables(RunStore(tmp_path / "run"))
     assert not (tmp_path / "run" / "summary.csv").exists()
     assert summary(load_run(tmp_path / "run")).empty

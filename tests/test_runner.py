@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from flash_bench.config import RunConfig, method_cells
+from flash_bench.requests import load_requests
 from flash_bench.runner import item_seed, run
 from flash_bench.store import RunLocked, RunStore
 from flash_bench.types import InputError
@@ -39,12 +40,33 @@ def test_run_writes_records_videos_manifest_and_tables(folder_root, tmp_path):
     assert (store.root / "summary.csv").exists() and (store.root / "per_video.csv").exists()
 
 
-def test_second_run_skips_finished_items(folder_root, tmp_path):
-    run(_cfg(folder_root), tmp_path / "run")
-    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "run" / "videos").rglob("*.mp4")}
-    run(_cfg(folder_root), tmp_path / "run")
-    after = {p: p.stat().st_mtime_ns for p in (tmp_path / "run" / "videos").rglob("*.mp4")}
-    assert before == after
+def _videos(run_dir: Path) -> dict:
+    return {p: p.stat().st_mtime_ns for p in (run_dir / "items").glob("*/video.mp4")}
+
+
+def test_an_unchanged_rerun_reuses_every_item_and_appends_to_the_history(folder_root, tmp_path):
+    first = run(_cfg(folder_root), tmp_path / "run")
+    before, history = _videos(first.root), (first.root / "manifest.jsonl").read_bytes()
+    assert len(before) == 8 and first.read_manifest()["items"] == {"reused": 0, "new": 8, "failed": 0}
+    second = run(_cfg(folder_root), tmp_path / "run")
+    assert _videos(second.root) == before                                  # nothing redone
+    assert second.read_manifest()["items"] == {"reused": 8, "new": 0, "failed": 0}
+    assert (second.root / "manifest.jsonl").read_bytes().startswith(history)   # appended, never rewritten
+    runs = second.history()
+    assert [r["invocation"] for r in runs] == [1, 2] and all(r["status"] == "finished" for r in runs)
+    assert {e["key"] for e in runs[0]["index"]} == {e["key"] for e in runs[1]["index"]} == {
+        r["key"] for r in second.records()}
+
+
+def test_the_cli_says_how_many_items_were_reused_and_new(folder_root, tmp_path):
+    from typer.testing import CliRunner
+
+    from flash_bench.cli.main import app
+
+    args = ["run", "--methods", "static", "--dataset", "folder", "--root", str(folder_root), "--frames", "8",
+            "--size", "32", "--metrics", "none", "--run-dir", str(tmp_path / "run"), "--jobs", "1"]
+    assert "(0 reused, 4 new, 0 failed)" in CliRunner().invoke(app, args).output
+    assert "(4 reused, 0 new, 0 failed)" in CliRunner().invoke(app, args).output
 
 
 def test_bad_inputs_fail_their_items_and_the_run_goes_on(folder_root, tmp_path):
@@ -83,6 +105,7 @@ import sys
 from flash_bench.registry import METHODS
 from flash_bench.runner import run
 from flash_bench.config import RunConfig, method_cells
+from flash_bench.requests import load_requests
 sys.path.insert(0, {tests!r})
 METHODS.register("slow", "slow_method:SlowStatic")
 run(RunConfig(dataset="folder", root={root!r}, cells=method_cells(["slow"]), num_frames=8, size=32, metrics=()),
@@ -94,7 +117,7 @@ def test_resume_after_sigkill(folder_root, tmp_path):
     run_dir = tmp_path / "run"
     code = _KILLABLE.format(tests=str(TESTS), root=str(folder_root), run_dir=str(run_dir))
     proc = subprocess.Popen([sys.executable, "-c", code])
-    items = run_dir / "items" / "slow"
+    items = run_dir / "items"
     deadline = time.time() + 60
     while time.time() < deadline and len(list(items.rglob("*.json"))) < 2:
         time.sleep(0.05)
@@ -109,7 +132,7 @@ def test_resume_after_sigkill(folder_root, tmp_path):
     assert len(store.records()) == 4 and all(r["status"] == "ok" for r in store.records())
     assert all(p.stat().st_mtime_ns == t for p, t in done.items())   # finished items were not redone
     for r in store.records():
-        assert read_video(store.video_path("slow", r["action"], r["item"])).shape == (8, 32, 32, 3)
+        assert read_video(store.video_file(r["key"])).shape == (8, 32, 32, 3)
     assert not [p for p in run_dir.rglob(".*") if p.name != ".lock"]   # no half-written leftovers
 
 
@@ -206,7 +229,8 @@ def test_run_dir_files_get_the_umask_mode(folder_root, tmp_path):
     from flash_bench.store import _UMASK
 
     store = run(_cfg(folder_root, methods=("static",)), tmp_path / "run")
-    for p in (store.root / "manifest.json", store.root / "summary.csv", store.record_path("static", "jump", "t0")):
+    for p in (store.root / "manifest.jsonl", store.root / "summary.csv", store.record_path("static", "jump", "t0"),
+              store.root / "requests.json", store.root / "requests" / "jump" / "t0.png"):
         assert p.stat().st_mode & 0o777 == 0o666 & ~_UMASK, p
 
 
@@ -232,7 +256,7 @@ def test_worker_processes_show_no_progress_bars():
 # ------------------------------------------------------------------ who owns a run dir (RunStore.claim)
 def _evaluate(videos, root, run_dir, **kw):
     from flash_bench.datasets.folder import FolderDataset
-    from flash_bench.scoring import evaluate_videos
+    from flash_bench.runner import evaluate_videos
 
     ds = FolderDataset(root, num_frames=8, size=kw.pop("size", 32))
     return evaluate_videos(videos, ds, run_dir, metrics=[], profile="tiny", cache_dir=run_dir.parent / "cache", **kw)
@@ -272,7 +296,8 @@ def test_run_refuses_an_evaluate_dir_a_run_with_other_inputs_and_a_foreign_folde
     with pytest.raises(InputError, match=r"other inputs \(seed: 0 -> 1\)"):
         run(_cfg(folder_root, methods=("static",), seed=1), done.root)
     run(_cfg(folder_root, methods=("oracle",)), done.root)   # another method on the same items: welcome
-    assert all(_state(done.root)[p][1] == before[p][1] for p in before if "/static/" in str(p))
+    assert all(_state(done.root)[p][1] == before[p][1] for p in before if "/items/" in str(p))
+    assert {r["method"] for r in done.records()} == {"static", "oracle"}
     (tmp_path / "home").mkdir()
     (tmp_path / "home" / "notes.txt").write_text("mine")
     with pytest.raises(InputError, match="not a flash-bench run dir and not empty"):
@@ -287,10 +312,14 @@ def test_evaluate_again_keeps_finished_items_retries_failed_and_refuses_other_in
     assert store.read_record("mine", "jump", "t1")["status"] == "failed"           # no video yet
     kept = {p: _state(store.root)[p] for p in (store.video_path("mine", "jump", "t0"),
                                                 store.record_path("mine", "jump", "t0"))}
+    _evaluate(videos, folder_root, store.root)
+    assert store.read_manifest()["items"] == {"reused": 1, "new": 0, "failed": 3}  # the same video: reused
     (videos / "jump" / "t0.mp4").write_bytes((folder_root / "wave" / "test" / "t1.mp4").read_bytes())
     (videos / "jump" / "t1.mp4").write_bytes((folder_root / "jump" / "test" / "t1.mp4").read_bytes())
     _evaluate(videos, folder_root, store.root)
-    assert {p: _state(store.root)[p] for p in kept} == kept                        # finished: not overwritten
+    assert {p: _state(store.root)[p] for p in kept} == kept                        # the old item stays as it was
+    assert store.video_path("mine", "jump", "t0") not in kept                      # a changed video: a new item
+    assert store.video_path("mine", "jump", "t0").read_bytes() == (videos / "jump" / "t0.mp4").read_bytes()
     assert store.read_record("mine", "jump", "t1")["status"] == "ok"               # failed: retried
     before = _state(store.root)
     with pytest.raises(InputError, match="other inputs.*dataset_config"):
@@ -298,3 +327,122 @@ def test_evaluate_again_keeps_finished_items_retries_failed_and_refuses_other_in
     with pytest.raises(InputError, match="other inputs.*cells"):
         _evaluate(videos, folder_root, store.root, method="theirs")
     assert _state(store.root) == before
+
+
+# ------------------------------------------------------------------ content keys: nothing stale is reused
+def _offset_run(root, run_dir, weight, **options):
+    from flash_bench.config import Cell
+
+    return run(RunConfig(dataset="folder", root=str(root), cells=(Cell("m", "offset", {"weight": str(weight),
+                                                                                      **options}),),
+                         num_frames=8, size=32, metrics=()), run_dir)
+
+
+def _change_option(root, weight, monkeypatch):
+    return {"offset": 7}
+
+
+def _change_weight_bytes(root, weight, monkeypatch):
+    weight.write_bytes(b"\x09")
+    return {}
+
+
+def _change_dataset_version(root, weight, monkeypatch):
+    from flash_bench.datasets.folder import FolderDataset
+
+    monkeypatch.setattr(FolderDataset, "version", "2", raising=False)
+    return {}
+
+
+def _change_a_training_video(root, weight, monkeypatch):
+    from conftest import moving_square
+
+    from flash_bench.video_io import write_video
+
+    write_video(root / "jump" / "train" / "v000.mp4", moving_square(99))
+    return {}
+
+
+@pytest.mark.parametrize("change, new_actions", [(_change_option, {"jump", "wave"}),
+                                                 (_change_weight_bytes, {"jump", "wave"}),
+                                                 (_change_dataset_version, {"jump", "wave"}),
+                                                 (_change_a_training_video, {"jump"})])
+def test_a_changed_setting_makes_new_items_and_keeps_the_old(change, new_actions, folder_root, tmp_path,
+                                                              monkeypatch):
+    from flash_bench.registry import METHODS
+
+    sys.path.insert(0, str(TESTS))
+    monkeypatch.setitem(METHODS._entries, "offset", "slow_method:OffsetStatic")   # test-only entry
+    weight = tmp_path / "w.bin"
+    weight.write_bytes(b"\x05")
+    old = {(r["action"], r["item"]): r["key"] for r in _offset_run(folder_root, tmp_path / "run", weight).records()}
+    options = change(folder_root, weight, monkeypatch)
+    store = _offset_run(folder_root, tmp_path / "run", weight, **options)
+    new = {(r["action"], r["item"]): r["key"] for r in store.records()}
+    changed = {k for k in new if new[k] != old[k]}
+    assert {a for a, _ in changed} == new_actions and len(changed) == 2 * len(new_actions)
+    assert store.read_manifest()["items"] == {"reused": 4 - len(changed), "new": len(changed), "failed": 0}
+    bump = int(options.get("offset", 0)) + weight.read_bytes()[0]
+    requests = load_requests(store.root)
+    for (action, item), key in new.items():                    # every current video follows the current setting
+        reference = requests.reference(action, item)           # as the run's request holds it
+        expected = (reference.astype(int) + bump).clip(0, 255)
+        assert abs((read_video(store.video_file(key))[0].astype(int) - expected).mean()) < 1   # stale: off by 4 or 7
+    for key in old.values():                                   # the old items stay addressable
+        assert store.finished(key)
+
+
+def test_flash_keys_follow_its_sampling_steps_and_its_base_weights_bytes(tmp_path, monkeypatch):
+    """Without running FLASH: its key changes with the tiny profile's DDIM steps and with a base file's bytes."""
+    import shutil
+
+    import flash.config
+    from flash.base_model import TINY_BASE_DIR
+    from flash.method import FlashMethod
+    from flash_bench.config import Cell
+    from flash_bench.datasets.synthetic import SyntheticDataset
+    from flash_bench.runner import method_identity
+    from flash_bench.types import MethodContext
+
+    base = tmp_path / "base"
+    shutil.copytree(TINY_BASE_DIR, base)
+    cfg, cell, ds = RunConfig(), Cell("flash", "flash"), SyntheticDataset()
+    key = lambda: method_identity(FlashMethod(MethodContext(options={"base_dir": str(base)})), cfg, cell, ds)  # noqa: E731
+    first = key()
+    assert "base/unet.safetensors" in first["weights"] and "decoder" in first["weights"]
+    monkeypatch.setattr(flash.config, "TINY", flash.config.TINY.replace(sample_steps=flash.config.TINY_DDIM_STEPS + 1))
+    steps = key()
+    assert steps["method"] != first["method"]
+    monkeypatch.undo()
+    data = bytearray((base / "unet.safetensors").read_bytes())
+    data[-1] ^= 1
+    (base / "unet.safetensors").write_bytes(bytes(data))
+    changed = key()
+    assert changed["method"] == first["method"] and changed["weights"] != first["weights"]
+
+
+def test_scoring_reads_only_the_run_dir(folder_root, tmp_path, monkeypatch):
+    """The requests carry prompt, reference and ground truth: rescoring after the dataset is gone gives the same
+    values, and no generation record is touched."""
+    import shutil
+
+    from flash_bench.registry import DATASETS
+    from flash_bench.scoring import score_run
+
+    metrics = ("temporal_consistency", "cosine_rgb", "text_alignment")
+    store = run(RunConfig(dataset="folder", root=str(folder_root), cells=method_cells(["static", "oracle"]),
+                          num_frames=8, size=32, metrics=metrics, cache_dir=str(tmp_path / "cache")), tmp_path / "run")
+    before = {(r["method"], r["action"], r["item"]): store.scores(r["key"]) for r in store.records()}
+    assert all(set(v) == set(metrics) for v in before.values())
+    assert all(v["cosine_rgb"] > 0.9 for (m, _, _), v in before.items() if m == "oracle")
+    records = {p: p.read_bytes() for p in (store.root / "items").glob("*/record.json")}
+    shutil.rmtree(folder_root)
+    shutil.rmtree(store.root / "scores")
+    monkeypatch.setattr(DATASETS, "get", lambda name: pytest.fail(f"scoring opened dataset {name!r}"))
+    score_run(store, list(metrics), "tiny", "cpu", tmp_path / "cache2", progress=False)
+    after = {(r["method"], r["action"], r["item"]): store.scores(r["key"]) for r in store.records()}
+    assert after.keys() == before.keys()
+    for k in before:
+        for m in metrics:
+            assert after[k][m] == pytest.approx(before[k][m], rel=1e-5, abs=1e-6), (k, m)
+    assert {p: p.read_bytes() for p in (store.root / "items").glob("*/record.json")} == records

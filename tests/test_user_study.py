@@ -12,6 +12,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from flash_bench.cli.gallery import userstudy_app
+from flash_bench.store import RunStore
 from flash_bench.types import InputError
 from flash_bench.user_study import analyze_study, build_study, read_responses
 from flash_bench.video_io import read_image, read_video
@@ -70,8 +71,8 @@ def test_anonymous_videos_show_what_the_key_says(kit):
         q = next(q for q in pair.values() if q["kind"] == "main")
         for label, method in q["labels"].items():
             shown = read_video(tmp / "kit" / f"{q['media'][label]}.mp4")
-            truth = read_video(run / "videos" / method / q["action"] / f"{q['item']}.mp4")
-            others = [read_video(run / "videos" / m / q["action"] / f"{q['item']}.mp4") for m in STUDIED if m != method]
+            truth = read_video(RunStore(run).video_path(method, q["action"], q["item"]))
+            others = [read_video(RunStore(run).video_path(m, q["action"], q["item"])) for m in STUDIED if m != method]
             assert mean_abs(shown, truth) < 3 < min(mean_abs(shown, o) for o in others)
 
 
@@ -265,15 +266,15 @@ def test_form_plays_and_exports_answers_in_chromium(kit, browser):  # noqa: F811
     assert state["answer"] == f"WorkerId,Input.pair_id,Answer.q1,Answer.q2\nW9,{pid},B,A\n"
 
 
-def test_study_without_the_dataset_uses_the_oracle_videos(tmp_path):
-    run = make_run(tmp_path, methods=("flash", "lamp", "oracle"), actions=("wave",), n_test=3, dataset_ok=False)
+def test_study_without_requests_uses_the_oracle_videos(tmp_path):
+    run = make_run(tmp_path, methods=("flash", "lamp", "oracle"), actions=("wave",), n_test=3, with_requests=False)
     key = build_study(run, tmp_path / "kit", per_action=1, seed=0)
     (pair,) = key["pairs"].values()
     control = next(q for q in pair.values() if q["kind"] == "control")
     real = read_video(tmp_path / "kit" / f"{control['media'][control['correct']]}.mp4")
-    oracle = read_video(run / "videos" / "oracle" / "wave" / f"{control['item']}.mp4")
+    oracle = read_video(RunStore(run).video_path("oracle", "wave", control["item"]))
     assert mean_abs(real, oracle) < 3
-    assert "could not be loaded" in key["truth"]
+    assert "holds no requests" in key["truth"]
 
 
 def test_build_cli(tmp_path):

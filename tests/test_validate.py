@@ -87,11 +87,11 @@ class ToyEngine:
             out = {k: np.ones_like(v) for k, v in out.items()}
         return {n: out[n] for n in names}
 
-    def prompt(self, action):
+    def text(self, prompt):
         return np.ones(16 * 16 * 3)
 
-    def reference(self, action, item):
-        return item.reference().astype(np.float64).ravel() / 255
+    def image(self, image):
+        return image.astype(np.float64).ravel() / 255
 
 
 @pytest.mark.parametrize("metric", ["temporal_consistency", "cosine_rgb", "image_alignment"])

@@ -11,6 +11,7 @@ import torch
 
 from flash_bench import weights
 from flash_bench.weights import WEIGHTS, WeightFile, WeightsCorrupt, WeightsMissing
+from conftest import write_item
 
 
 @pytest.fixture(autouse=True)
@@ -158,10 +159,10 @@ def test_scoring_with_the_paper_profile_stops_at_once_on_missing_weights(tmp_pat
     from flash_bench.store import RunStore
 
     store = RunStore(tmp_path / "run")
-    store.write_record({"method": "m", "action": "a", "item": "i", "status": "ok", "metrics": {}})
+    key = write_item(store, {"method": "m", "action": "a", "item": "i", "status": "ok"})
     with pytest.raises(WeightsMissing, match="open_clip_model.safetensors"):
-        score_run(store, [], ["text_alignment"], "paper", "cpu", tmp_path / "cache")
-    assert store.read_record("m", "a", "i")["metrics"] == {}
+        score_run(store, ["text_alignment"], "paper", "cpu", tmp_path / "cache")
+    assert store.scores(key) == {}
 
 
 def test_check_weights_fails_before_any_work_and_passes_for_tiny():

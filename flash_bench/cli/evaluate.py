@@ -30,7 +30,7 @@ def evaluate(
     """Score DIR/<action>/<item>.mp4 against a dataset's test items and write a run dir `report` reads."""
     from flash_bench.cli import checks
     from flash_bench.registry import DATASETS
-    from flash_bench.scoring import evaluate_videos
+    from flash_bench.runner import evaluate_videos
     from flash_bench.store import RunLocked
     from flash_bench.types import InputError
 
@@ -50,8 +50,9 @@ def evaluate(
     except (InputError, RunLocked, KeyError) as e:
         typer.secho(f"error: {checks.message(e)}", fg="red", err=True)
         raise typer.Exit(2)
-    n_ok = sum(r["status"] == "ok" for r in store.records())
-    typer.echo(f"run dir: {store.root} ({n_ok} videos scored)")
+    n = store.read_manifest().get("items") or {}
+    typer.echo(f"run dir: {store.root} ({n.get('reused', 0)} videos reused, {n.get('new', 0)} new, "
+               f"{n.get('failed', 0)} failed)")
     if profile == "tiny":
         typer.secho("profile: tiny — reduced-size backbones with random weights; not comparable to the paper",
                     fg="yellow")

@@ -134,9 +134,10 @@ def _default_device() -> str:
 
 def _print_outcome(store) -> None:
     manifest = store.read_manifest()
-    n_ok = sum(r["status"] == "ok" for r in store.records())
+    n = manifest.get("items") or {}
     typer.echo(f"\nrun dir:   {store.root}")
-    typer.echo(f"videos:    {store.root / 'videos'} ({n_ok} ok, {len(manifest['failures'])} failed)")
+    typer.echo(f"items:     {store.root / 'items'} ({n.get('reused', 0)} reused, {n.get('new', 0)} new, "
+               f"{n.get('failed', 0)} failed)")
     typer.echo(f"per video: {store.root / 'per_video.csv'}")
     typer.echo(f"summary:   {store.root / 'summary.csv'}")
     if manifest.get("tiny_backbones"):
