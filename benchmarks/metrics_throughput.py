@@ -73,21 +73,24 @@ def load_actions(work: Path):
 def route_engine(work: Path, workers: int | None = None) -> dict:
     import shutil
 
+    from flash_bench.requests import write_requests
     from flash_bench.scoring import score_run
-    from flash_bench.store import RunStore
+    from flash_bench.store import RunStore, content_key
 
     store = RunStore(work / "run-engine")
+    write_requests(store, load_actions(work), lambda a, i: None, {"name": "demo"})
+    entries = []
     for video in sorted((work / "gen").glob("*/*.mp4")):
-        target = store.video_path(video.parent.name, "demo", video.stem)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(video, target)
-        store.write_record({"method": video.parent.name, "action": "demo", "item": video.stem, "status": "ok",
-                            "metrics": {}})
-    actions = load_actions(work)
+        key = content_key({"benchmark": [video.parent.name, video.stem]})
+        store.item_dir(key).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(video, store.video_file(key))
+        store.write_record({"key": key, "action": "demo", "item": video.stem, "status": "ok"})
+        entries.append({"method": video.parent.name, "action": "demo", "item": video.stem, "key": key})
+    store.update_index(entries)
     start = time.perf_counter()
-    score_run(store, actions, None, "tiny", "cpu", work / "cache-engine", progress=False, workers=workers)
+    score_run(store, None, "tiny", "cpu", work / "cache-engine", progress=False, workers=workers)
     seconds = time.perf_counter() - start
-    values = {f"{r['method']}/{r['item']}": r["metrics"] for r in store.records()}
+    values = {f"{r['method']}/{r['item']}": store.scores(r["key"]) for r in store.records()}
     return {"seconds": seconds, "values": values, "sets": store.set_metrics()}
 
 

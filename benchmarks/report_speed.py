@@ -20,24 +20,28 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flash_bench.experiments import HAA500_ACTIONS, PAPER_METRICS
-from flash_bench.store import RunStore
+from flash_bench.store import RunStore, content_key
 
 METHODS = ["ti2v-zero", "sparsectrl", "pia", "dynamicrafter", "dreamvideo", "lamp", "flash", "static", "oracle"]
 
 
 def make_run(root: Path, items: int) -> int:
-    store, rng, n = RunStore(root), np.random.default_rng(0), 0
+    store, rng, entries = RunStore(root), np.random.default_rng(0), []
     for m in METHODS:
         for a in HAA500_ACTIONS:
             for i in range(items):
-                metrics = {k: float(rng.uniform(0.5, 1.0)) for k in PAPER_METRICS if k != "cd_fvd"}
-                store.write_record({"method": m, "action": a, "item": f"{i:03d}", "status": "ok", "seconds": 1.0,
-                                    "num_frames": 16, "metrics": metrics})
-                n += 1
+                key = content_key({"benchmark": [m, a, i]})
+                store.write_record({"key": key, "action": a, "item": f"{i:03d}", "status": "ok", "seconds": 1.0,
+                                    "num_frames": 16})
+                for k in PAPER_METRICS:
+                    if k != "cd_fvd":
+                        store.write_score(k, key, float(rng.uniform(0.5, 1.0)))
+                entries.append({"method": m, "action": a, "item": f"{i:03d}", "key": key})
         store.write_set_metrics(m, {"cd_fvd": float(rng.uniform(500, 1500))})
-    store.write_manifest({"profile": "paper", "tiny_backbones": False, "dataset": "haa500", "methods": METHODS,
-                          "experiment": "table1", "failures": []})
-    return n
+    store.update_index(entries)
+    store.append_history({"invocation": 1, "event": "start", "profile": "paper", "tiny_backbones": False,
+                          "dataset": "haa500", "methods": METHODS, "experiment": "table1", "failures": []})
+    return len(entries)
 
 
 CASES = {

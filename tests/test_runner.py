@@ -446,3 +446,27 @@ def test_scoring_reads_only_the_run_dir(folder_root, tmp_path, monkeypatch):
         for m in metrics:
             assert after[k][m] == pytest.approx(before[k][m], rel=1e-5, abs=1e-6), (k, m)
     assert {p: p.read_bytes() for p in (store.root / "items").glob("*/record.json")} == records
+
+
+def test_evaluate_writes_the_requests_a_run_writes(folder_root, tmp_path):
+    from flash_bench.datasets.folder import FolderDataset
+
+    videos = tmp_path / "mine"
+    (videos / "jump").mkdir(parents=True)
+    (videos / "jump" / "t0.mp4").write_bytes((folder_root / "jump" / "test" / "t0.mp4").read_bytes())
+    ran = load_requests(run(_cfg(folder_root, methods=("static",)), tmp_path / "run").root)
+    evaluated = load_requests(_evaluate(videos, folder_root, tmp_path / "ev", real_set="test+train").root)
+    assert ran.items.keys() == evaluated.items.keys() and len(ran.items) == 4
+    for k, req in ran.items.items():
+        other = evaluated.items[k]
+        assert req["prompt"] == other["prompt"] and req["seed"] == item_seed(0, *k) and other["seed"] is None
+        assert req["reference"]["sha256"] == other["reference"]["sha256"]
+        assert req["ground_truth"]["sha256"] == other["ground_truth"]["sha256"]
+        assert req["ground_truth"]["source_sha256"] and req["ground_truth"]["source"].endswith(f"{k[1]}.mp4")
+    dataset = {a.id: a for a in FolderDataset(folder_root, num_frames=8, size=32).actions()}
+    assert np.array_equal(ran.truth("jump", "t1"), dataset["jump"].test[1].ground_truth.load())
+    assert np.array_equal(ran.reference("jump", "t1"), dataset["jump"].test[1].reference())
+    assert ran.train("jump") == []                                   # a run stores no training frames
+    clips = dict(evaluated.train("jump"))                            # test+train: CD-FVD's real set needs them
+    assert clips.keys() == {c.id for c in dataset["jump"].train}
+    assert all(np.array_equal(clips[c.id](), c.load()) for c in dataset["jump"].train)
