@@ -122,6 +122,8 @@ def run(cfg: RunConfig, run_dir: Path, command: list[str] | None = None, progres
             done = sum(store.finished(e["key"]) for e in entries)
             outcome["items"] = {"reused": len(reused), "new": done - len(reused), "failed": len(entries) - done}
             outcome["index"] = entries
+            outcome["methods_described"] = {p.cell.label: {k: p.shared.get(k) for k in ("method", "weights", "error")
+                                                           if k in p.shared} for p in plans}
             if cfg.metrics != ():
                 _score(cfg, store)
             export_tables(store)
@@ -132,8 +134,10 @@ class _Plan:
     """One cell's work: its actions, a method instance (made in the parent, for its description) and, per item,
     its key and inputs."""
 
-    def __init__(self, cell: Cell, actions: list[Action], method, items: dict, error: str | None = None):
+    def __init__(self, cell: Cell, actions: list[Action], method, items: dict, error: str | None = None,
+                 shared: dict | None = None):
         self.cell, self.actions, self.method, self.items, self.error = cell, actions, method, items, error
+        self.shared = shared or {}   # the inputs every item of the cell shares (method_identity)
 
 
 def _plan(cfg: RunConfig, cell: Cell, dataset: FewShotDataset, actions: list[Action], requests: dict) -> _Plan:
@@ -148,7 +152,7 @@ def _plan(cfg: RunConfig, cell: Cell, dataset: FewShotDataset, actions: list[Act
         for item in _items(action, cfg):
             inputs = item_inputs(shared, requests[(action.id, item.id)], train, method.needs_ground_truth)
             items[(action.id, item.id)] = (content_key(inputs), inputs)
-    return _Plan(cell, actions, method, items, shared.get("error"))
+    return _Plan(cell, actions, method, items, shared.get("error"), shared)
 
 
 def _context(cfg: RunConfig, cell: Cell) -> MethodContext:

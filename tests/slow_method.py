@@ -40,3 +40,10 @@ class OffsetStatic(StaticMethod):
         for path in self.weight_files().values():
             bump += path.read_bytes()[0]
         return (super().animate(reference, prompt, num_frames, seed, item).astype(int) + bump).clip(0, 255).astype("uint8")
+
+
+class NeedsAbsentWeights(StaticMethod):
+    """Declares a checkpoint row (SD v1.4) that the test's empty weights folders do not hold."""
+
+    name = "needs-weights"
+    weights = {"tiny": ("sd-v1-4",)}

@@ -56,6 +56,7 @@ def test_an_unchanged_rerun_reuses_every_item_and_appends_to_the_history(folder_
     assert [r["invocation"] for r in runs] == [1, 2] and all(r["status"] == "finished" for r in runs)
     assert {e["key"] for e in runs[0]["index"]} == {e["key"] for e in runs[1]["index"]} == {
         r["key"] for r in second.records()}
+    assert runs[1]["methods_described"]["static"]["method"] == {"name": "static", "profile": "tiny"}
 
 
 def test_the_cli_says_how_many_items_were_reused_and_new(folder_root, tmp_path):
@@ -125,6 +126,7 @@ def test_resume_after_sigkill(folder_root, tmp_path):
     proc.wait()
     done = {p: p.stat().st_mtime_ns for p in items.rglob("*.json")}
     assert 2 <= len(done) < 4, "kill the run in the middle"
+    assert len(load_requests(run_dir).items) == 4                 # the requests were written before generation
     for p in done:
         json.loads(p.read_text())                       # every record on disk is complete
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
@@ -470,3 +472,37 @@ def test_evaluate_writes_the_requests_a_run_writes(folder_root, tmp_path):
     clips = dict(evaluated.train("jump"))                            # test+train: CD-FVD's real set needs them
     assert clips.keys() == {c.id for c in dataset["jump"].train}
     assert all(np.array_equal(clips[c.id](), c.load()) for c in dataset["jump"].train)
+
+
+def test_every_declared_weight_is_a_weights_row_or_a_shipped_file():
+    """A method's ``weights`` name rows of flash_bench.weights or files in the repository (a moved file fails here,
+    not silently in the keys)."""
+    from flash_bench.method import REPO
+    from flash_bench.registry import METHODS
+    from flash_bench.weights import WEIGHTS
+
+    declared = {n: METHODS.get(n).weights for n in METHODS.names()}
+    assert declared["pia"]["tiny"] and declared["flash"] == {}     # FLASH overrides weight_files (options decide)
+    for name, table in declared.items():
+        for profile, entries in table.items():
+            assert profile in ("tiny", "paper"), (name, profile)
+            for entry in entries:
+                assert entry in WEIGHTS or (REPO / entry).is_file(), (name, entry)
+
+
+def test_a_method_whose_weights_are_missing_fails_its_items_naming_the_file(folder_root, tmp_path, monkeypatch):
+    from flash_bench.config import Cell
+    from flash_bench.registry import METHODS
+
+    for var, sub in (("FLASH_BENCH_WEIGHTS", "w"), ("HF_HUB_CACHE", "hf"), ("TORCH_HOME", "th")):
+        (tmp_path / sub).mkdir()
+        monkeypatch.setenv(var, str(tmp_path / sub))
+    sys.path.insert(0, str(TESTS))
+    monkeypatch.setitem(METHODS._entries, "needs-weights", "slow_method:NeedsAbsentWeights")   # test-only entry
+    store = run(RunConfig(dataset="folder", root=str(folder_root), num_frames=8, size=32, metrics=(),
+                          cells=(Cell("needs", "needs-weights"), Cell("static", "static"))), tmp_path / "run")
+    status = {(r["method"], r["action"], r["item"]): r for r in store.records()}
+    assert all(r["status"] == "failed" and "missing weights 'sd-v1-4'" in r["error"]
+               for (m, _, _), r in status.items() if m == "needs") and len(status) == 8
+    assert all(r["status"] == "ok" for (m, _, _), r in status.items() if m == "static")
+    assert store.read_manifest()["items"] == {"reused": 0, "new": 4, "failed": 4}
