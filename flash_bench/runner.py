@@ -20,6 +20,7 @@ import os
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 from flash_bench.config import Cell, RunConfig
@@ -130,14 +131,21 @@ def run(cfg: RunConfig, run_dir: Path, command: list[str] | None = None, progres
     return store
 
 
+@dataclass
 class _Plan:
-    """One cell's work: its actions, a method instance (made in the parent, for its description) and, per item,
-    its key and inputs."""
+    """One cell's work: its actions, a method instance (made in the parent, for its description), per item its key
+    and inputs, and the inputs every item of the cell shares (:func:`method_identity`)."""
 
-    def __init__(self, cell: Cell, actions: list[Action], method, items: dict, error: str | None = None,
-                 shared: dict | None = None):
-        self.cell, self.actions, self.method, self.items, self.error = cell, actions, method, items, error
-        self.shared = shared or {}   # the inputs every item of the cell shares (method_identity)
+    cell: Cell
+    actions: list[Action]
+    method: object
+    items: dict[tuple[str, str], tuple[str, dict]]
+    shared: dict
+
+    @property
+    def error(self) -> str | None:
+        """Why the method cannot make any item (a missing checkpoint): its items fail with it."""
+        return self.shared.get("error")
 
 
 def _plan(cfg: RunConfig, cell: Cell, dataset: FewShotDataset, actions: list[Action], requests: dict) -> _Plan:
@@ -152,7 +160,7 @@ def _plan(cfg: RunConfig, cell: Cell, dataset: FewShotDataset, actions: list[Act
         for item in _items(action, cfg):
             inputs = item_inputs(shared, requests[(action.id, item.id)], train, method.needs_ground_truth)
             items[(action.id, item.id)] = (content_key(inputs), inputs)
-    return _Plan(cell, actions, method, items, shared.get("error"), shared)
+    return _Plan(cell, actions, method, items, shared)
 
 
 def _context(cfg: RunConfig, cell: Cell) -> MethodContext:
@@ -285,7 +293,8 @@ def _worker_unit(cfg: RunConfig, cell: Cell, action_ids: list[str], items: dict,
         _WORKER[key] = load_dataset(cfg, cell.shots)
     if ("method", cell.label) not in _WORKER:
         _WORKER[("method", cell.label)] = METHODS.get(cell.method)(_context(cfg, cell))
-    plan = _Plan(cell, select_actions(_WORKER[key], tuple(action_ids)), _WORKER[("method", cell.label)], items, error)
+    plan = _Plan(cell, select_actions(_WORKER[key], tuple(action_ids)), _WORKER[("method", cell.label)], items,
+                 {"error": error} if error else {})
     return _run_cell(cfg, plan, RunStore(run_dir), None)
 
 
