@@ -72,7 +72,7 @@ def training_ratio(base_dir, repeats: int, frames: int) -> dict:
 def sampling_ratio(base_dir, repeats: int, frames: int, steps: int) -> dict:
     from diffusers import AnimateDiffPipeline, DDIMScheduler
 
-    from flash.cross_frame_attention import apply_cross_frame_attention
+    from flash_bench.cross_frame_attention import apply_cross_frame_attention
     from flash.sampling import SamplingConfig, animate
 
     flash_base = _base(base_dir)

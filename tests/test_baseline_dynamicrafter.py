@@ -28,9 +28,9 @@ def reference(seed=0, size=48):
 
 
 def unit(ref):
-    from baselines.tiny_components import to_unit_image
+    from flash_bench.tiny_world import to_unit
 
-    return to_unit_image(ref, 64)
+    return to_unit(ref, 64)
 
 
 def test_frame_tokens_gives_each_frame_its_own_queries():

@@ -10,6 +10,7 @@ import torch.nn as nn
 from baselines import lamp
 from baselines import tiny_base as tb
 from baselines.lamp import LAMPMethod
+from flash_bench import tiny_world as tw
 from flash_bench.types import MethodContext
 from tests.conftest import moving_square
 
@@ -43,7 +44,7 @@ def fitted(tmp_path_factory):
 
 
 def plain_image_unet():
-    base = tb.tiny_video_base(cross_frame=False)
+    base = tw.tiny_video_base(cross_frame=False)
     return tb.image_unet_from(base.unet, tb.tiny_unet2d_config())
 
 
@@ -93,7 +94,7 @@ def test_inflation_is_causal_and_frame_one_matches_the_image_unet_at_init():
 def test_first_frame_fixed_at_every_sampling_step(fitted):
     m, _, _ = fitted
     img = videos()[0][0]
-    ref = m.parts[0].encode_frames(tb.to_unit(img[None], 64))                  # (1, C, h, w)
+    ref = m.parts[0].encode_frames(tw.to_unit(img[None], 64))                  # (1, C, h, w)
     seen = []
     m.on_step = lambda i, t, z: seen.append(z[:, :, 0].clone())
     try:

@@ -107,7 +107,7 @@ def paper(tmp_path_factory):
     from diffusers import MotionAdapter
 
     from baselines.pia import PIAMethod
-    from flash.base_model import TINY_COMPONENTS
+    from flash_bench.tiny_world import COMPONENTS as TINY_COMPONENTS
     from tests.conftest import write_sd15_snapshot
 
     torch.set_num_threads(1)
