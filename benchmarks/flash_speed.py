@@ -47,7 +47,7 @@ def _ratio(times: dict[str, list[float]], num: str, den: str) -> float:
 
 
 def _base(base_dir):
-    from flash.base_model import build_tiny_components, load_tiny_base
+    from flash_bench.tiny_world import build_tiny_components, load_tiny_base
 
     try:
         return load_tiny_base(base_dir)
