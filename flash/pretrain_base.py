@@ -79,6 +79,11 @@ def pool_videos(cfg: PretrainConfig) -> list[tuple[np.ndarray, str]]:
     """(uint8 (T, H, W, 3), prompt) for every video of the pretrain pool."""
     if cfg.source == "blobs":
         return blob_videos(32, cfg.size, cfg.num_frames, cfg.seed)
+    if cfg.source != "synthetic":
+        from flash_bench.types import InputError
+
+        raise InputError(f"pretraining source {cfg.source!r}: expected 'synthetic' (the v2 world, formerly "
+                         "'synthetic-v2') or 'blobs'")
     from flash_bench.datasets import synthetic
 
     pool = synthetic.pretrain_pool(num_videos=cfg.videos_per_action, num_random=cfg.random_videos,

@@ -67,3 +67,10 @@ def test_pretraining_refuses_a_canvas_size_the_vae_is_not_built_for(tmp_path):
 
     with pytest.raises(InputError, match=f"size={2 * SIZE}"):
         pretrain_base(PretrainConfig(out_dir=str(tmp_path / "o"), resume_dir=str(tmp_path / "r"), size=2 * SIZE))
+
+
+def test_an_unknown_pretraining_source_is_refused(tmp_path):
+    from flash_bench.types import InputError
+
+    with pytest.raises(InputError, match="synthetic-v2"):
+        pretrain_base(PretrainConfig(out_dir=str(tmp_path / "o"), resume_dir=str(tmp_path / "r"), source="synthetic-v2"))
