@@ -21,7 +21,7 @@ requested ``num_frames`` (16) directly — no temporal resampling of the output.
 ``temp_attentions``), appearance from OpenCLIP ViT-H/14 (``laion/CLIP-ViT-H-14-laion2B-s32B-b79K``), lr 1e-5,
 1000 steps, 256², DDIM 50 steps, guidance 9. ``tiny``: the tiny base's ``UNetMotionModel`` (motion modules are
 its temporal transformers) and a seeded-random tiny CLIP vision tower (a frozen, input-dependent feature; the
-trained W_cond learns what to read from it); 25 steps at lr 1e-3, 64², ``flash.config.TINY_DDIM_STEPS`` DDIM steps.
+trained W_cond learns what to read from it); 25 steps at lr 1e-3, the tiny world's canvas and frame count, ``flash_bench.tiny_world.DDIM_STEPS`` DDIM steps.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from baselines import tiny_base as tb
-from flash.config import TINY_DDIM_STEPS
+from flash_bench import tiny_world as tw
 from flash_bench.method import TINY_BASE_WEIGHTS, Method
 from flash_bench.types import InputError
 
@@ -58,7 +58,8 @@ class DreamVideoConfig:
 
 
 PROFILES = {"paper": DreamVideoConfig(),
-            "tiny": DreamVideoConfig(train_steps=25, lr=1e-3, native_size=64, sample_steps=TINY_DDIM_STEPS)}
+            "tiny": DreamVideoConfig(train_steps=25, lr=1e-3, native_size=tw.SIZE, num_frames=tw.NUM_FRAMES,
+                                     sample_steps=tw.DDIM_STEPS)}
 
 
 # ----------------------------------------------------------------------------------------- adapters
@@ -167,7 +168,7 @@ class DreamVideoMethod(Method):
         if self.ctx.profile == "paper":
             base = tb.load_modelscope(self.ctx.device, wdir)
         else:
-            base = tb.tiny_video_base(self.ctx.device)
+            base = tw.tiny_video_base(self.ctx.device)
         encoder = build_image_encoder(self.ctx.profile, self.ctx.device, wdir)
         dim = encoder.config.projection_dim
         with torch.random.fork_rng(devices=[]):
@@ -191,7 +192,7 @@ class DreamVideoMethod(Method):
         return {n: params[n] for n in adapter_names(base.unet)}
 
     def describe(self) -> dict:
-        base = "damo-vilab/text-to-video-ms-1.7b" if self.ctx.profile == "paper" else tb.base_tag()
+        base = "damo-vilab/text-to-video-ms-1.7b" if self.ctx.profile == "paper" else tw.base_tag()
         return {"name": self.name, "profile": self.ctx.profile, "base": base, **asdict(self.cfg)}
 
     def _reset(self) -> None:
@@ -216,12 +217,12 @@ class DreamVideoMethod(Method):
         self.fitted_prompt = prompt
 
     def _train(self, videos, prompt) -> list[float]:
-        from flash.losses import diffusion_target
+        from flash_bench.tiny_world import diffusion_target
 
         base, encoder, state, _ = self.parts
         cfg, sched = self.cfg, base.scheduler
         latents = tb.encode_videos(base, videos, cfg.num_frames, cfg.native_size)       # (N, C, F, h, w)
-        looks = torch.stack([image_embeddings(encoder, tb.to_unit(tb.sample_clip(v, cfg.num_frames),
+        looks = torch.stack([image_embeddings(encoder, tw.to_unit(tb.sample_clip(v, cfg.num_frames),
                                                                      cfg.native_size).to(latents.device))
                              for v in videos])                                          # (N, F, D)
         text = base.encode_prompts([prompt])                                            # (1, 77, D)
@@ -250,7 +251,7 @@ class DreamVideoMethod(Method):
                              f"{self.fitted_prompt!r}; call fit() for this action first")
         base, encoder, state, _ = self.parts
         cfg = self.cfg
-        x = tb.to_unit(reference[None], cfg.native_size).to(base.unet.device)         # (1, 3, S, S)
+        x = tw.to_unit(reference[None], cfg.native_size).to(base.unet.device)         # (1, 3, S, S)
         state.embedding = image_embeddings(encoder, x)                                 # appearance guidance
         sched = DDIMScheduler.from_config(base.scheduler.config)
         sched.set_timesteps(cfg.sample_steps)
@@ -263,4 +264,4 @@ class DreamVideoMethod(Method):
             pred = tb.guided(base.unet, sched.scale_model_input(z, t), t, emb, cfg.guidance)
             z = sched.step(pred, t, z, generator=gen).prev_sample
         frames = base.decode_latents(z[0].permute(1, 0, 2, 3))                        # (F, 3, S, S)
-        return tb.to_uint8(frames, *reference.shape[:2])
+        return tw.to_uint8(frames, reference.shape[:2])

@@ -19,7 +19,7 @@ CFG 7.5, fs = 3, LDM "linear" (sqrt-linear) betas; CLIP input resized as kornia 
 ``conv_in`` widened to 8 channels); the image encoder is a frozen seeded tiny open_clip ViT. The modules the
 method adds (widened conv_in, image key/values, resampler, fs embedding) are pretrained on the synthetic pretrain
 pool by :mod:`baselines.pretrain_conditioning` and shipped in ``baselines/weights/dynamicrafter_tiny.safetensors``.
-The tiny profile samples with ``flash.config.TINY_DDIM_STEPS`` DDIM steps, like every tiny method.
+The tiny profile samples with ``flash_bench.tiny_world.DDIM_STEPS`` DDIM steps, like every tiny method.
 """
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from baselines import tiny_components as tc
-from flash.config import TINY_DDIM_STEPS
-from flash.noise_prior import video_noise
+from flash_bench import tiny_world as tw
+from flash_bench.tiny_world import video_noise
 from flash_bench.method import TINY_BASE_WEIGHTS, Method
 from flash_bench.types import InputError
 
@@ -54,7 +54,7 @@ class DynamiCrafterConfig:
 
 
 PROFILES = {"paper": DynamiCrafterConfig(),
-            "tiny": DynamiCrafterConfig(steps=TINY_DDIM_STEPS, frame_stride=1, native_size=64)}
+            "tiny": DynamiCrafterConfig(steps=tw.DDIM_STEPS, frame_stride=1, native_size=tw.SIZE)}
 
 
 @dataclass(frozen=True)
@@ -253,7 +253,7 @@ class DynamiCrafterModel(nn.Module):
         super().__init__()
         self.unet, self.vae, self.visual, self.resampler = unet, vae, visual, resampler
         self.text_fn, self.arch, self.scheduler_config = text_fn, arch, dict(scheduler_config)
-        self.noise_shared = noise_shared       # the base's noise prior (flash/noise_prior.py)
+        self.noise_shared = noise_shared       # the base's noise prior (flash_bench.tiny_world.video_noise)
 
     def conditioning_modules(self) -> nn.ModuleDict:
         """What the method adds to a video UNet (what the tiny profile pretrains and ships)."""
@@ -536,7 +536,7 @@ class DynamiCrafterMethod(Method):
         if num_frames < 1:
             raise InputError(f"dynamicrafter: num_frames must be ≥ 1, got {num_frames}")
         model = self.model
-        image = tc.to_unit_image(reference, self.cfg.native_size).to(self.ctx.device)   # (1, 3, S, S)
+        image = tw.to_unit(reference, self.cfg.native_size).to(self.ctx.device)   # (1, 3, S, S)
         latents = sample_latents(model, image, prompt, num_frames, seed, self.cfg)
         frames = latents[0].permute(1, 0, 2, 3) / model.vae.config.scaling_factor      # (F, 4, h, w)
-        return tc.unit_frames_to_uint8(model.vae.decode(frames).sample, self.ctx.size)
+        return tw.to_uint8(model.vae.decode(frames).sample, self.ctx.size)

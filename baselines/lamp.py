@@ -21,8 +21,8 @@ frame 1; after decoding every frame's pixels are histogram-matched (per channel)
 
 ``paper``: Stable Diffusion v1.4, LAMP's published config (16 frames, lr 3e-5, 30 000 steps, batch 1, DDIM 50,
 guidance 12.5); frames are square at 512² (the benchmark's frame shape; LAMP's own videos were 512×320).
-``tiny``: the 2-D UNet inside the tiny base (its spatial weights), VAE and text encoder; 20 steps at lr 1e-3, 64²,
-``flash.config.TINY_DDIM_STEPS`` DDIM steps.
+``tiny``: the 2-D UNet inside the tiny base (its spatial weights), VAE and text encoder; 20 steps at lr 1e-3, the tiny world's canvas and frame count,
+``flash_bench.tiny_world.DDIM_STEPS`` DDIM steps.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from baselines import tiny_base as tb
-from flash.config import TINY_DDIM_STEPS
+from flash_bench import tiny_world as tw
 from flash_bench.method import TINY_BASE_WEIGHTS, Method
 from flash_bench.types import InputError
 
@@ -56,7 +56,8 @@ class LAMPConfig:
 
 
 PROFILES = {"paper": LAMPConfig(),
-            "tiny": LAMPConfig(train_steps=20, lr=1e-3, native_size=64, sample_steps=TINY_DDIM_STEPS)}
+            "tiny": LAMPConfig(train_steps=20, lr=1e-3, native_size=tw.SIZE, num_frames=tw.NUM_FRAMES,
+                               sample_steps=tw.DDIM_STEPS)}
 
 
 @dataclass
@@ -241,7 +242,7 @@ class LAMPMethod(Method):
         if self.ctx.profile == "paper":
             base = tb.load_sd14(self.ctx.device, self.ctx.options.get("weights_dir"))
         else:
-            base = tb.tiny_video_base(self.ctx.device, cross_frame=False)
+            base = tw.tiny_video_base(self.ctx.device, cross_frame=False)
             base.unet = tb.image_unet_from(base.unet, tb.tiny_unet2d_config())   # the base's image UNet
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.cfg.seed)
@@ -266,7 +267,7 @@ class LAMPMethod(Method):
         return {n: params[n] for n in sorted(names)}
 
     def describe(self) -> dict:
-        base = "CompVis/stable-diffusion-v1-4" if self.ctx.profile == "paper" else tb.base_tag() + " (2-D UNet)"
+        base = "CompVis/stable-diffusion-v1-4" if self.ctx.profile == "paper" else tw.base_tag() + " (2-D UNet)"
         return {"name": self.name, "profile": self.ctx.profile, "base": base, **asdict(self.cfg)}
 
     def _reset(self) -> None:
@@ -291,7 +292,7 @@ class LAMPMethod(Method):
         self.fitted_prompt = prompt
 
     def _train(self, videos, prompt) -> list[float]:
-        from flash.losses import denoising_loss, diffusion_target, noisy_input
+        from flash_bench.tiny_world import denoising_loss, diffusion_target, noisy_input
 
         base, call, _ = self.parts
         cfg, sched = self.cfg, base.scheduler
@@ -320,12 +321,12 @@ class LAMPMethod(Method):
                              "call fit() for this action first")
         base, call, _ = self.parts
         cfg = self.cfg
-        x = tb.to_unit(reference[None], cfg.native_size).to(base.unet.device)         # (1, 3, S, S)
+        x = tw.to_unit(reference[None], cfg.native_size).to(base.unet.device)         # (1, 3, S, S)
         sched = DDIMScheduler.from_config(base.scheduler.config)
         sched.set_timesteps(cfg.sample_steps)
         gen = torch.Generator().manual_seed(int(seed))
         emb = base.encode_prompts([prompt] if cfg.guidance == 1.0 else ["", prompt])
         z = sample(call, base.unet, sched, base.encode_frames(x), emb, num_frames, cfg, gen, self.on_step)
         frames = base.decode_latents(z[0].permute(1, 0, 2, 3))                        # (F, 3, S, S)
-        video = tb.to_uint8(frames, *reference.shape[:2])
+        video = tw.to_uint8(frames, reference.shape[:2])
         return match_video_to_first(video) if cfg.histogram_match else video

@@ -13,7 +13,7 @@ betas) 25 steps, CFG 7.5, 16 frames, 512². Weights come from the weights folder
 the base's motion modules + a 9-channel ``conv_in`` (base weights on the latent channels, the 5 condition
 channels zero-initialised), both pretrained on the synthetic pretrain pool by
 :mod:`baselines.pretrain_conditioning` and shipped in ``baselines/weights/pia_tiny.safetensors``.
-The tiny profile samples with ``flash.config.TINY_DDIM_STEPS`` DDIM steps, like every tiny method.
+The tiny profile samples with ``flash_bench.tiny_world.DDIM_STEPS`` DDIM steps, like every tiny method.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from baselines import tiny_components as tc
-from flash.config import TINY_DDIM_STEPS
+from flash_bench import tiny_world as tw
 from flash_bench.method import TINY_BASE_WEIGHTS, Method
 from flash_bench.types import InputError
 
@@ -38,7 +38,7 @@ class PIAConfig:
     negative_prompt: str = ""
 
 
-PROFILES = {"paper": PIAConfig(), "tiny": PIAConfig(native_size=64, steps=TINY_DDIM_STEPS)}
+PROFILES = {"paper": PIAConfig(), "tiny": PIAConfig(native_size=tw.SIZE, steps=tw.DDIM_STEPS)}
 
 
 def tiny_adapter(base):
@@ -70,7 +70,7 @@ def build_pipeline(vae, text_encoder, tokenizer, unet2d, adapter, scheduler_conf
 
 def tiny_pipeline(device: str = "cpu", trained: bool = True):
     """(PIAPipeline on the tiny base, tags); ``trained=False`` skips the shipped adapter (pretraining starts here)."""
-    from flash.cross_frame_attention import apply_cross_frame_attention
+    from flash_bench.cross_frame_attention import apply_cross_frame_attention
 
     base, base_tag = tc.tiny_base(device)
     adapter = tiny_adapter(base)
@@ -86,7 +86,7 @@ def paper_pipeline(device: str, options: dict):
     from diffusers import AutoencoderKL, MotionAdapter, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
 
-    from flash.base_model import ANIMATEDIFF_SCHEDULER
+    from flash_bench.tiny_world import ANIMATEDIFF_SCHEDULER
 
     sd = tc.paper_snapshot("sd-v1-5", options)
     adapter_dir = tc.paper_snapshot("pia-condition-adapter", options)

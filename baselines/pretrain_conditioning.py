@@ -1,5 +1,5 @@
-"""Brief pretraining of the conditioning modules the PIA, SparseCtrl and DynamiCrafter baselines add to FLASH's
-tiny base, on the synthetic ``pretrain`` pool (10 actions disjoint from the 12 few-shot ones) — the CPU-scale
+"""Brief pretraining of the conditioning modules the PIA, SparseCtrl and DynamiCrafter baselines add to the
+tiny world's base, on the synthetic ``pretrain`` pool (10 actions disjoint from the 12 few-shot ones) — the CPU-scale
 mirror of the official checkpoints, which were trained on WebVid. The tiny base stays frozen; only
 
 * ``pia``: the condition adapter — the 9-channel ``conv_in`` and the motion modules (what PIA trains),
@@ -23,6 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from flash_bench import tiny_world as tw
+
 
 @dataclass(frozen=True)
 class ConditioningPretrainConfig:
@@ -32,8 +34,8 @@ class ConditioningPretrainConfig:
     lr: float = 1e-3               # new modules
     lr_pretrained: float = 1e-4    # modules initialised from the base (PIA's motion modules, the control net copy)
     videos_per_action: int = 20
-    num_frames: int = 16
-    size: int = 64
+    num_frames: int = tw.NUM_FRAMES
+    size: int = tw.SIZE
     seed: int = 0
     cond_dropout: float = 0.1
     threads: int = 1
@@ -44,14 +46,13 @@ class ConditioningPretrainConfig:
 def pool_latents(vae, cfg: ConditioningPretrainConfig) -> tuple[torch.Tensor, list[str], torch.Tensor]:
     """Latent videos (V, 4, F, h, w) (posterior means, scaled) of the pretrain pool, their prompts and their
     first frames (V, 3, S, S) in [-1, 1]."""
-    from baselines.tiny_components import to_unit_image
     from flash_bench.datasets import synthetic
 
     pool = synthetic.pretrain_pool(num_videos=cfg.videos_per_action, num_frames=cfg.num_frames, size=cfg.size,
                                    seed=cfg.seed)
     lats, prompts, firsts = [], [], []
     for _action, prompt, clip in pool:
-        frames = torch.cat([to_unit_image(f, cfg.size) for f in clip.load()])         # (F, 3, S, S)
+        frames = tw.to_unit(clip.load(), cfg.size)                                     # (F, 3, S, S)
         z = vae.encode(frames).latent_dist.mean * vae.config.scaling_factor           # (F, 4, h, w)
         lats.append(z.permute(1, 0, 2, 3))                                             # (4, F, h, w)
         prompts.append(prompt)
@@ -61,7 +62,7 @@ def pool_latents(vae, cfg: ConditioningPretrainConfig) -> tuple[torch.Tensor, li
 
 def noised(sched, z0: torch.Tensor, gen: torch.Generator):
     """Every frame noised to one per-video timestep: (z_t, target, t)."""
-    from flash.losses import diffusion_target
+    from flash_bench.tiny_world import diffusion_target
 
     t = torch.randint(0, sched.config.num_train_timesteps, (z0.shape[0],), generator=gen)
     noise = torch.randn(z0.shape, generator=gen)

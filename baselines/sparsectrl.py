@@ -16,7 +16,7 @@ are square, so the 256×384 video's central 256×256 is what is scored (docs/pap
 modules, as ``SparseControlNetModel.from_unet`` does), pretrained on the synthetic pretrain pool by
 :mod:`baselines.pretrain_conditioning` and shipped in ``baselines/weights/sparsectrl_tiny.safetensors``. The domain
 adapter has no tiny counterpart (the tiny base was trained on the same synthetic domain), so none is applied.
-The tiny profile samples with ``flash.config.TINY_DDIM_STEPS`` DDIM steps, like every tiny method.
+The tiny profile samples with ``flash_bench.tiny_world.DDIM_STEPS`` DDIM steps, like every tiny method.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 
 from baselines import tiny_components as tc
-from flash.config import TINY_DDIM_STEPS
+from flash_bench import tiny_world as tw
 from flash_bench.method import TINY_BASE_WEIGHTS, Method
 from flash_bench.types import InputError
 
@@ -42,7 +42,8 @@ class SparseCtrlConfig:
     negative_prompt: str = ""
 
 
-PROFILES = {"paper": SparseCtrlConfig(), "tiny": SparseCtrlConfig(height=64, width=64, steps=TINY_DDIM_STEPS)}
+PROFILES = {"paper": SparseCtrlConfig(), "tiny": SparseCtrlConfig(height=tw.SIZE, width=tw.SIZE,
+                                                                          steps=tw.DDIM_STEPS)}
 
 
 def condition_image(reference, height: int, width: int):
@@ -120,7 +121,7 @@ def paper_pipeline(device: str, options: dict):
     from diffusers import AutoencoderKL, MotionAdapter, SparseControlNetModel, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
 
-    from flash.base_model import ANIMATEDIFF_SCHEDULER
+    from flash_bench.tiny_world import ANIMATEDIFF_SCHEDULER
 
     sd, kw = tc.paper_snapshot("sd-v1-5", options), dict(local_files_only=True)
     parts = dict(vae=AutoencoderKL.from_pretrained(sd, subfolder="vae", **kw),

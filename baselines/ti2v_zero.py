@@ -14,7 +14,7 @@ The output video is the reference image followed by ``num_frames − 1`` generat
 
 ``paper``: ModelScope T2V (``UNet3DConditionModel``), the official demo's 10 DDIM steps, U = 4, guidance 9, 256².
 ``tiny``: the same code on the tiny base's text-to-video ``UNetMotionModel`` (with the cross-frame attention it
-was pretrained with), 64², and cheaper settings — 2 DDIM steps, U = 1, 4-frame windows (K = 3) — because the cost
+was pretrained with), the tiny world's canvas, and cheaper settings — 2 DDIM steps, U = 1, 4-frame windows (K = 3) — because the cost
 is 15 frames × steps × (1 + U) UNet passes over a window (≈75 ms each on one core, most of it per-call overhead
 that a smaller window does not remove): official settings would take ≈25 s per video on 2 cores.
 """
@@ -27,7 +27,8 @@ import numpy as np
 import torch
 
 from baselines import tiny_base as tb
-from flash.noise_prior import video_noise
+from flash_bench import tiny_world as tw
+from flash_bench.tiny_world import video_noise
 from flash_bench.method import TINY_BASE_WEIGHTS, Method
 from flash_bench.types import InputError
 
@@ -42,17 +43,17 @@ class TI2VZeroConfig:
     eta: float = 0.0
 
 
-# tiny: 2 steps, U = 1 and 4-frame windows (K = 3) keep one 16-frame video near 5.5 s on one CPU core (3 steps:
+# tiny: 2 steps, U = 1 and 4-frame windows (K = 3) kept one 16-frame 64² video near 5.5 s on one CPU core (3 steps:
 # 8.4 s, the main job's largest share); the embedded benchmark animates 48 references per method.
 PROFILES = {"paper": TI2VZeroConfig(),
-            "tiny": TI2VZeroConfig(steps=2, resample=1, window=4, native_size=64)}
+            "tiny": TI2VZeroConfig(steps=2, resample=1, window=4, native_size=tw.SIZE)}
 
 # on_step(frame_index, t, window (1, C, F, h, w) as given to the UNet, cond (1, C, K, h, w)); on_frame(j, latent)
 StepHook = Callable[[int, int, torch.Tensor, torch.Tensor], None]
 
 
 def noised(clean: torch.Tensor, ab: torch.Tensor, gen: torch.Generator, shared: float = 0.0) -> torch.Tensor:
-    """q(z_t | z_0) = √ᾱ_t z_0 + √(1−ᾱ_t) ε, ε from the base's noise prior (``shared``: flash/noise_prior.py)."""
+    """q(z_t | z_0) = √ᾱ_t z_0 + √(1−ᾱ_t) ε, ε from the base's noise prior (``shared``: flash_bench.tiny_world.video_noise)."""
     eps = video_noise(clean.shape, gen, shared).to(clean)
     return ab.sqrt() * clean + (1 - ab).sqrt() * eps
 
@@ -82,7 +83,7 @@ def _ddim_step(unet, sched, z, t, emb, cfg: TI2VZeroConfig, gen):
 def next_frame(unet, sched, cond: torch.Tensor, emb: torch.Tensor, cfg: TI2VZeroConfig, gen: torch.Generator,
                frame_index: int = 0, on_step: StepHook | None = None, shared: float = 0.0) -> torch.Tensor:
     """One new latent frame (1, C, h, w) continuing the K conditioning latents ``cond`` (1, C, K, h, w);
-    ``shared``: the base's noise prior (flash/noise_prior.py) for every noise this draws."""
+    ``shared``: the base's noise prior (flash_bench.tiny_world.video_noise) for every noise this draws."""
     _, c, k, h, w = cond.shape
     t0 = int(sched.timesteps[0])
     last = cond[:, :, -1:].expand(-1, -1, cfg.window, -1, -1)                  # (1, C, F, h, w)
@@ -144,11 +145,11 @@ class TI2VZeroMethod(Method):
             if self.ctx.profile == "paper":
                 self._base = tb.load_modelscope(self.ctx.device, self.ctx.options.get("weights_dir"))
             else:
-                self._base = tb.tiny_video_base(self.ctx.device)
+                self._base = tw.tiny_video_base(self.ctx.device)
         return self._base
 
     def describe(self) -> dict:
-        base = "damo-vilab/text-to-video-ms-1.7b" if self.ctx.profile == "paper" else tb.base_tag()
+        base = "damo-vilab/text-to-video-ms-1.7b" if self.ctx.profile == "paper" else tw.base_tag()
         return {"name": self.name, "profile": self.ctx.profile, "base": base, **asdict(self.cfg)}
 
     def animate(self, reference, prompt, num_frames, seed, item=None):
@@ -157,9 +158,9 @@ class TI2VZeroMethod(Method):
         if num_frames == 1:
             return reference[None].copy()
         base, cfg = self.base, self.cfg
-        x = tb.to_unit(reference[None], cfg.native_size).to(base.unet.device)   # (1, 3, S, S)
+        x = tw.to_unit(reference[None], cfg.native_size).to(base.unet.device)   # (1, 3, S, S)
         emb = base.encode_prompts([prompt] if cfg.guidance == 1.0 else ["", prompt])
         gen = torch.Generator().manual_seed(int(seed))
         new = repeat_and_slide(base, base.encode_frames(x), emb, num_frames - 1, cfg, gen,
                                self.on_step, self.on_frame)
-        return np.concatenate([reference[None], tb.to_uint8(new, *reference.shape[:2])])   # frame 1: the image
+        return np.concatenate([reference[None], tw.to_uint8(new, reference.shape[:2])])   # frame 1: the image

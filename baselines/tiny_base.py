@@ -5,10 +5,10 @@
 (``CompVis/stable-diffusion-v1-4``) for LAMP. Both are found through :mod:`flash_bench.weights` (a weights folder
 or the Hugging Face hub cache, never the network); a miss is one error naming the repository.
 
-``tiny``: FLASH's shipped tiny base (:mod:`flash.base_model`): its ``UNetMotionModel`` is the text-to-video UNet
-(with the cross-frame attention it was pretrained with) and the 2-D UNet inside it is the image UNet LAMP inflates.
-Until the base is shipped (``flash/weights/tiny_base/``) the same components are built seeded-random, and
-:func:`base_tag` says so (it is part of every cache key and of ``describe()``).
+``tiny``: the tiny world's base (:mod:`flash_bench.tiny_world`, the one FLASH fine-tunes): its ``UNetMotionModel``
+is the text-to-video UNet (with the cross-frame attention it was pretrained with) and the 2-D UNet inside it is
+the image UNet LAMP inflates. Without a shipped base the same components are built seeded-random, and
+:func:`flash_bench.tiny_world.base_tag` says so (it is part of every cache key and of ``describe()``).
 """
 from __future__ import annotations
 
@@ -19,46 +19,13 @@ from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-TINY_RANDOM_TAG = "tiny-base:seeded-random(seed 0; shipped tiny base not found)"
+from flash_bench import tiny_world as tw
 
 
 # ----------------------------------------------------------------------------------------- tiny profile
-def base_tag() -> str:
-    """Which tiny base is in use: the shipped one (by its UNet file's sha256) or the seeded-random stand-in."""
-    from flash.base_model import TINY_BASE_DIR
-
-    unet_file = TINY_BASE_DIR / "unet.safetensors"
-    if (TINY_BASE_DIR / "config.json").exists() and unet_file.exists():
-        from flash_bench.weights import sha256_of
-
-        return f"tiny-base:{sha256_of(unet_file)[:16]}"
-    return TINY_RANDOM_TAG
-
-
-def tiny_video_base(device: str = "cpu", cross_frame: bool = True):
-    """The tiny text-to-video base (flash.base_model.BaseModel, UNetMotionModel), frozen, fp32."""
-    from flash.base_model import build_tiny_components, load_tiny_base, to_device
-
-    if base_tag() == TINY_RANDOM_TAG:
-        base = to_device(build_tiny_components(0), device)
-    else:
-        base = load_tiny_base(device=device)
-    if cross_frame:   # the tiny base was pretrained with it: part of the model, not of any baseline
-        from flash.cross_frame_attention import apply_cross_frame_attention
-
-        apply_cross_frame_attention(base.unet)
-    return base
-
-
 def tiny_unet2d_config() -> dict:
-    from flash.base_model import TINY_BASE_DIR, TINY_COMPONENTS
-
-    cfg = TINY_BASE_DIR / "config.json"
-    if base_tag() != TINY_RANDOM_TAG:
-        return dict(json.loads(cfg.read_text())["components"]["unet"])
-    return dict(TINY_COMPONENTS["unet"])
+    return dict(tw.shipped_components()["unet"])
 
 
 def image_unet_from(motion_unet, config: dict):
@@ -93,7 +60,7 @@ def _load_snapshot(weights_name: str, unet_class: str, device: str, weights_dir:
     from diffusers import AutoencoderKL, DDIMScheduler
     from transformers import CLIPTextModel, CLIPTokenizer
 
-    from flash.base_model import BaseModel, to_device
+    from flash_bench.tiny_world import BaseModel, to_device
 
     root = str(snapshot(weights_name, weights_dir))
     kw = dict(local_files_only=True)
@@ -148,27 +115,7 @@ def previous_timestep(sched, t: int) -> int:
     return int(t) - sched.config.num_train_timesteps // sched.num_inference_steps
 
 
-# ----------------------------------------------------------------------------------------- pixels
-def to_unit(frames: np.ndarray, size: int) -> torch.Tensor:
-    """uint8 (N, H, W, 3) -> (N, 3, size, size) in [-1, 1] (antialiased bilinear resize when needed)."""
-    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
-        from flash_bench.types import InputError
-
-        raise InputError(f"expected uint8 frames (N, H, W, 3), got {frames.dtype} {frames.shape}")
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-    if x.shape[-2:] != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return x
-
-
-def to_uint8(frames: torch.Tensor, height: int, width: int) -> np.ndarray:
-    """(N, 3, h, w) in [-1, 1] -> uint8 (N, height, width, 3)."""
-    frames = frames.detach().float().cpu()
-    if frames.shape[-2:] != (height, width):
-        frames = F.interpolate(frames, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
-    return ((frames.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
-
-
+# ----------------------------------------------------------------------------------------- clips
 def sample_clip(video: np.ndarray, num_frames: int) -> np.ndarray:
     """``num_frames`` frames spread evenly over a video (T, H, W, 3) (repeats frames of shorter videos)."""
     idx = np.linspace(0, len(video) - 1, num_frames).round().astype(int)
@@ -180,7 +127,7 @@ def encode_videos(base, videos: Sequence[np.ndarray], num_frames: int, size: int
     """Training videos -> latent clips (N, C, F, h, w) (VAE posterior means, scaled)."""
     out = []
     for video in videos:
-        x = to_unit(sample_clip(video, num_frames), size).to(base.unet.device)   # (F, 3, S, S)
+        x = tw.to_unit(sample_clip(video, num_frames), size).to(base.unet.device)   # (F, 3, S, S)
         out.append(base.encode_frames(x).permute(1, 0, 2, 3))                   # (C, F, h, w)
     return torch.stack(out)
 

@@ -1,8 +1,8 @@
 """Plumbing shared by the PIA, SparseCtrl and DynamiCrafter baselines: the tiny profile's frozen base, the
 shipped conditioning weights (``baselines/weights/<name>.safetensors``), paper-profile weights and pixel I/O.
 
-Tiny profile: the base (VAE, CLIP text encoder, tokenizer, UNetMotionModel with cross-frame attention) is
-FLASH's shipped tiny base, reached through :mod:`baselines.tiny_base` (seeded-random stand-in until it is
+Tiny profile: the base (VAE, CLIP text encoder, tokenizer, UNetMotionModel with cross-frame attention) is the
+tiny world's base (:mod:`flash_bench.tiny_world`, the one FLASH fine-tunes; seeded-random stand-in when none is
 shipped). Each method adds only its conditioning modules, pretrained briefly on the synthetic ``pretrain`` pool
 by :mod:`baselines.pretrain_conditioning` and shipped as fp16 safetensors whose metadata names the base they were
 trained against. When the file is absent the modules keep their seeded initialisation and the method's
@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 UNTRAINED = "untrained(seeded init; run `python -m baselines.pretrain_conditioning`)"
@@ -24,11 +23,11 @@ UNTRAINED = "untrained(seeded init; run `python -m baselines.pretrain_conditioni
 
 # ----------------------------------------------------------------------------------------- tiny base
 def tiny_base(device: str = "cpu"):
-    """FLASH's tiny base (flash.base_model.BaseModel), frozen, fp32, with the cross-frame attention it was
+    """The tiny world's base (flash_bench.tiny_world.BaseModel), frozen, fp32, with the cross-frame attention it was
     pretrained with, and its tag (the shipped base's sha256 prefix or the seeded-random marker)."""
-    from baselines.tiny_base import base_tag, tiny_video_base
+    from flash_bench import tiny_world as tw
 
-    return tiny_video_base(device=device, cross_frame=True), base_tag()
+    return tw.tiny_video_base(device), tw.base_tag()
 
 
 def tiny_image_unet(base):
@@ -38,7 +37,7 @@ def tiny_image_unet(base):
     from baselines.tiny_base import image_unet_from, tiny_unet2d_config
 
     # deep copy: diffusers' SparseControlNetModel.from_unet edits its unet's down_block_types list in place,
-    # which would otherwise be flash.base_model.TINY_COMPONENTS' own list
+    # which would otherwise be flash_bench.tiny_world.COMPONENTS' own list
     return image_unet_from(base.unet, copy.deepcopy(tiny_unet2d_config()))
 
 
@@ -112,39 +111,18 @@ def to_pil(reference: np.ndarray, size: int | tuple[int, int]):
     return img if img.size == (width, height) else img.resize((width, height), Image.BICUBIC)
 
 
-def to_unit_image(reference: np.ndarray, size: int) -> torch.Tensor:
-    """uint8 (H, W, 3) -> (1, 3, size, size) in [-1, 1] (antialiased bilinear resize when needed)."""
-    x = torch.from_numpy(np.ascontiguousarray(reference)).permute(2, 0, 1)[None].float() / 127.5 - 1.0
-    if x.shape[-2:] != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return x
-
-
 def frames_to_uint8(frames: np.ndarray, size: int) -> np.ndarray:
     """Pipeline output float (F, H, W, 3) in [0, 1] -> uint8 (F, size, size, 3)."""
-    x = torch.from_numpy(np.asarray(frames, dtype=np.float32)).permute(0, 3, 1, 2)       # (F, 3, H, W)
-    if x.shape[-2:] != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return (x.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
+    from flash_bench.tiny_world import to_uint8
 
-
-def unit_frames_to_uint8(frames: torch.Tensor, size: int) -> np.ndarray:
-    """(F, 3, H, W) in [-1, 1] -> uint8 (F, size, size, 3)."""
-    x = frames.detach().float().cpu()
-    if x.shape[-2:] != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    return to_uint8(torch.from_numpy(np.asarray(frames, dtype=np.float32)).permute(0, 3, 1, 2), size, low=0.0)
 
 
 def tiny_motion_adapter_config() -> dict:
     """The tiny base's MotionAdapter config (from the shipped base's config.json when present)."""
-    from flash.base_model import TINY_BASE_DIR, TINY_COMPONENTS
+    from flash_bench.tiny_world import shipped_components
 
-    from baselines.tiny_base import TINY_RANDOM_TAG, base_tag
-
-    if base_tag() != TINY_RANDOM_TAG:
-        return dict(json.loads((TINY_BASE_DIR / "config.json").read_text())["components"]["motion_adapter"])
-    return dict(TINY_COMPONENTS["motion_adapter"])
+    return dict(shipped_components()["motion_adapter"])
 
 
 def seeded(seed: int, device: str = "cpu") -> torch.Generator:
@@ -191,9 +169,9 @@ class PipelineMethod:
         return self.cfg.native_size, self.cfg.native_size
 
     def initial_latents(self, num_frames: int, seed: int):
-        """The base's prior noise (flash/noise_prior.py) as the pipeline's ``latents``; None (the pipeline draws
+        """The base's prior noise (flash_bench.tiny_world.video_noise) as the pipeline's ``latents``; None (the pipeline draws
         i.i.d. noise itself) when the base shares none across frames."""
-        from flash.noise_prior import video_noise
+        from flash_bench.tiny_world import video_noise
 
         pipe = self.pipe
         shared = self._tags.get("noise_shared", 0.0)

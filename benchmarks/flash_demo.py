@@ -42,6 +42,7 @@ def main() -> None:
 
     from flash.method import FlashMethod
     from flash.sampling import SamplingConfig, animate
+    from flash_bench import tiny_world as tw
     from flash_bench.datasets.synthetic import SyntheticDataset
     from flash_bench.types import MethodContext
 
@@ -49,15 +50,17 @@ def main() -> None:
     opts = {"variant": args.variant, **({"base_dir": args.base_dir} if args.base_dir else {}),
             **({"steps": args.steps} if args.steps else {}),
             **({"decoder": args.decoder} if args.decoder else {})}
-    method = FlashMethod(MethodContext(profile="tiny", cache_dir=Path(args.cache_dir), options=opts))
-    base_only = [animate(method._load_base(), item.reference(), action.prompt, 16, 0,
-                         SamplingConfig(steps=method.cfg.sample_steps), native_size=64, out_size=64) for item in action.test]
+    method = FlashMethod(MethodContext(profile="tiny", size=tw.SIZE, num_frames=tw.NUM_FRAMES,
+                                       cache_dir=Path(args.cache_dir), options=opts))
+    base_only = [animate(method._load_base(), item.reference(), action.prompt, tw.NUM_FRAMES, 0,
+                         SamplingConfig(steps=method.cfg.sample_steps), native_size=tw.SIZE, out_size=tw.SIZE)
+                 for item in action.test]
     videos = [c.load() for c in action.train]
     start = time.perf_counter()
     method.fit(action, videos, action.prompt)
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
-    outs = [method.animate(item.reference(), action.prompt, 16, seed=i) for i, item in enumerate(action.test)]
+    outs = [method.animate(item.reference(), action.prompt, tw.NUM_FRAMES, seed=i) for i, item in enumerate(action.test)]
     sample_s = (time.perf_counter() - start) / len(outs)
     truths = [item.ground_truth.load() for item in action.test]
     print(f"action {action.id}: fit {fit_s:.1f} s ({method.last_fit}), sampling {sample_s:.2f} s/video")

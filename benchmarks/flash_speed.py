@@ -47,7 +47,7 @@ def _ratio(times: dict[str, list[float]], num: str, den: str) -> float:
 
 
 def _base(base_dir):
-    from flash.base_model import build_tiny_components, load_tiny_base
+    from flash_bench.tiny_world import build_tiny_components, load_tiny_base
 
     try:
         return load_tiny_base(base_dir)
@@ -72,7 +72,7 @@ def training_ratio(base_dir, repeats: int, frames: int) -> dict:
 def sampling_ratio(base_dir, repeats: int, frames: int, steps: int) -> dict:
     from diffusers import AnimateDiffPipeline, DDIMScheduler
 
-    from flash.cross_frame_attention import apply_cross_frame_attention
+    from flash_bench.cross_frame_attention import apply_cross_frame_attention
     from flash.sampling import SamplingConfig, animate
 
     flash_base = _base(base_dir)

@@ -105,7 +105,7 @@ def _clip_text_config(open_clip_name: str, drop_last: int = 0, **extra):
 
 
 def _save_tokenizer(folder: Path) -> None:
-    from flash.tokenizer import offline_clip_tokenizer
+    from flash_bench.tokenizer import offline_clip_tokenizer
 
     offline_clip_tokenizer().save_pretrained(str(folder))
 

@@ -16,7 +16,7 @@ about 1% of the latent variance. Printed:
   of the action and how many samples it recognises. The action shows only where the temporal error is below
   the motion share.
 
-Uses the shipped tiny base; tiny profile only (random tiny text encoder; 64x64, 16 frames, 8x8 latents).
+Uses the shipped tiny base; tiny profile only (random tiny text encoder; the tiny world's geometry).
 """
 from __future__ import annotations
 
@@ -45,13 +45,12 @@ def main() -> None:
 
     from flash_demo import jitter
 
-    from flash.base_model import load_tiny_base
     from flash.config import variant
-    from flash.losses import noisy_input
-    from flash.sampling import SamplingConfig, frames_to_uint8, sample_latents
+    from flash.sampling import SamplingConfig, sample_latents
     from flash.train import FlashTrainer, TrainingVideo, video_to_unit
     from flash_bench import yardstick
     from flash_bench.datasets.synthetic import SyntheticDataset
+    from flash_bench.tiny_world import load_tiny_base, noisy_input, to_uint8
 
     action = next((a for a in SyntheticDataset().actions() if a.id == args.action), None)
     if action is None:
@@ -108,7 +107,7 @@ def main() -> None:
             latents = sample_latents(base, z0[:, :, 0], action.prompt, z0.shape[2], seed, cfg)
             errs.append(temporal_share((latents - z0)[:, :, 1:], var))
             with torch.inference_mode():
-                videos.append(frames_to_uint8(base.decode_latents(latents[0].permute(1, 0, 2, 3))))
+                videos.append(to_uint8(base.decode_latents(latents[0].permute(1, 0, 2, 3))))
         logp = yardstick.log_probs(ys, videos)
         p, hits = np.exp(logp[:, target]).mean(), int((logp.argmax(1) == target).sum())
         print(f"  sampled, noise prior s={shared:.1f}, DDIM {steps:2d}: temporal error "

@@ -1,4 +1,4 @@
-"""Gates G1 and G2 of issue 17 for the tiny VAE on the `synthetic-v2` world: does the VAE keep the figure and
+"""Gates G1 and G2 of issue 17 for the tiny VAE on the v2 `synthetic` world: does the VAE keep the figure and
 its motion?
 
 * G1: round trip of the 48 test videos (4 per few-shot action) >= 30 dB PSNR on the figure's own pixels
@@ -44,7 +44,7 @@ CANDIDATES = {
 
 
 def vae_config(widths: list[int], latent_channels: int, size: int) -> dict:
-    from flash.base_model import TINY_COMPONENTS
+    from flash_bench.tiny_world import COMPONENTS as TINY_COMPONENTS
 
     n = len(widths)
     return {**TINY_COMPONENTS["vae"], "latent_channels": latent_channels, "block_out_channels": list(widths),
@@ -76,16 +76,15 @@ def temporal_share(x: np.ndarray, channel_axis: int | None = None) -> float:
 @torch.no_grad()
 def round_trip(vae, video: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """uint8 (T, H, W, 3) -> (latent means (T, C, h, w), reconstruction uint8 (T, H, W, 3))."""
-    from flash.pretrain_base import to_unit
+    from flash_bench.tiny_world import to_uint8, to_unit
 
     z = vae.encode(to_unit(video)).latent_dist.mean
-    rec = vae.decode(z).sample.clamp(-1, 1)
-    return z.numpy(), ((rec + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    return z.numpy(), to_uint8(vae.decode(z).sample)
 
 
 def test_set(size: int, num_frames: int) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
     """action -> its 4 test videos (016-019) with their figure masks."""
-    from flash_bench.datasets import synthetic_v2 as v2
+    from flash_bench.datasets import synthetic as v2
 
     return {a: [v2.render(a, i, num_frames=num_frames, size=size) for i in range(v2.NUM_TRAIN, v2.NUM_VIDEOS)]
             for a in v2.ACTIONS}
@@ -132,7 +131,7 @@ def train_candidate(name: str, minutes: float, pool_videos: int, pool_random: in
     from diffusers import AutoencoderKL
 
     from flash.pretrain_base import Log, PretrainConfig, train_vae
-    from flash_bench.datasets import synthetic_v2 as v2
+    from flash_bench.datasets import synthetic as v2
 
     size, widths, channels = CANDIDATES[name]
     pool = v2.pretrain_pool(pool_videos, pool_random, num_frames=num_frames, size=size)
@@ -152,7 +151,7 @@ def tuned_decoders(base, minutes: list[float], args) -> dict:
     import copy
 
     from flash.pretrain_base import DecoderTuner, PretrainConfig
-    from flash_bench.datasets import synthetic_v2 as v2
+    from flash_bench.datasets import synthetic as v2
 
     base = copy.deepcopy(base)                   # the caller's VAE stays as it was
     size = int(base.vae.config.sample_size)
@@ -183,7 +182,7 @@ def main() -> None:
 
     vaes = {}
     if args.base_dir:
-        from flash.base_model import load_tiny_base
+        from flash_bench.tiny_world import load_tiny_base
 
         base = load_tiny_base(args.base_dir)
         vaes[f"{args.base_dir} VAE"] = (base.vae, int(base.vae.config.sample_size))

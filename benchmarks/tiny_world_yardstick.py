@@ -1,4 +1,4 @@
-"""Gate G3 of issue 17 (and G1's recognition part): the action yardstick retrained on the `synthetic-v2` world,
+"""Gate G3 of issue 17 (and G1's recognition part): the action yardstick retrained on the v2 `synthetic` world,
 with a "no action" answer.
 
 Trains :func:`flash_bench.yardstick.train` (the shipped yardstick's recipe: temporal differences only, static
@@ -28,7 +28,7 @@ VALIDATION = range(5000, 5004)
 def render_set(indices, extra: int = 0, size: int = 32, frames: int = 8):
     """uint8 (N, T, H, W, 3) v2 videos of every action at ``indices`` (+ ``extra`` at 1000+) and their labels."""
     from flash_bench import yardstick
-    from flash_bench.datasets import synthetic_v2 as v2
+    from flash_bench.datasets import synthetic as v2
 
     jobs = [(a, i) for a in yardstick.CLASSES for i in [*indices, *range(1000, 1000 + extra)]]
     videos = np.stack([v2.render_video(a, i, num_frames=frames, size=size) for a, i in jobs])
@@ -80,8 +80,7 @@ def choose_threshold(model, val_videos, val_labels, rng) -> float:
 
 
 def round_trip(base_dir: str, videos: np.ndarray) -> np.ndarray:
-    from flash.base_model import load_tiny_base
-    from flash.pretrain_base import to_unit
+    from flash_bench.tiny_world import load_tiny_base, to_unit
 
     vae = load_tiny_base(base_dir).vae
     out = []

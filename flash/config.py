@@ -13,6 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from flash_bench.tiny_world import DDIM_STEPS as TINY_DDIM_STEPS, SIZE as TINY_SIZE
 from flash_bench.types import InputError
 
 
@@ -40,7 +41,7 @@ class FlashConfig:
     adain: bool = True
     decoder: str | None = None          # Detail Enhancement Decoder checkpoint (variant #6)
     # model
-    native_size: int = 512              # the base model's canvas (tiny: 64)
+    native_size: int = 512              # the base model's canvas (tiny: flash_bench.tiny_world.SIZE)
     base_dir: str | None = None         # tiny: another pretrained tiny base folder
     sd_path: str = "stable-diffusion-v1-5/stable-diffusion-v1-5"
     adapter_path: str = "guoyww/animatediff-motion-adapter-v1-5-2"
@@ -74,18 +75,9 @@ class FlashConfig:
 
 
 PAPER = FlashConfig(profile="paper", native_size=512, grad_checkpointing=True)
-# DDIM steps of every method in the tiny profile (FLASH and the five DDIM baselines; the paper: 25), one number
-# so the comparison stays fair. 8 (from 10) keeps the main job within 15 minutes on a loaded 2-core host: a tiny
-# UNet pass is mostly per-call overhead, so steps are what sampling costs.
-TINY_DDIM_STEPS = 8
-# Initial noise of every method that samples the tiny base: this fraction of its variance is shared by all frames
-# (flash/noise_prior.py). The tiny base was pretrained, and is fine-tuned, on i.i.d. noise; from this prior its
-# videos flicker about 2.6x less than from i.i.d. noise, as little as the ground truth's (README).
-TINY_NOISE_SHARED = 0.8
-# Tiny: fine-tunes the shipped tiny base (64x64, 16 frames, v-prediction). 30 steps at a higher lr stand in
-# for the paper's 20k steps at 5e-5: ~25 s per action on one core (12 actions in ~2.5 minutes on two) and ~2.2 s
-# per video.
-TINY = FlashConfig(profile="tiny", native_size=64, steps=30, lr=4e-4, batch=1, sample_steps=TINY_DDIM_STEPS)
+# Tiny: fine-tunes the shipped tiny base (the tiny world's geometry, flash_bench.tiny_world; v-prediction) and
+# samples with the DDIM steps every tiny method gets. 30 steps at a higher lr stand in for the paper's 20k at 5e-5.
+TINY = FlashConfig(profile="tiny", native_size=TINY_SIZE, steps=30, lr=4e-4, batch=1, sample_steps=TINY_DDIM_STEPS)
 
 VARIANT_SWITCHES = {
     1: dict(strong_aug=False, motion_align=False, corr_align=False),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from flash.cross_frame_attention import cross_frame_processors
+from flash_bench.cross_frame_attention import cross_frame_processors
 
 
 def align_query_key(q: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -21,6 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from flash.config import FlashConfig, profile_config, variant
+from flash_bench.config import profile_geometry
 from flash_bench.method import Method
 from flash_bench.types import Action, InputError, MethodContext
 
@@ -88,9 +89,9 @@ def base_identity(cfg: FlashConfig) -> str:
     """What the fitted weights depend on besides the data: the tiny base's bytes, or the paper weight ids."""
     if cfg.profile == "paper":
         return f"{cfg.sd_path}|{cfg.adapter_path}"
-    from flash.base_model import TINY_BASE_DIR
+    from flash_bench.tiny_world import BASE_DIR
 
-    folder = Path(cfg.base_dir) if cfg.base_dir else TINY_BASE_DIR
+    folder = Path(cfg.base_dir) if cfg.base_dir else BASE_DIR
     h = hashlib.sha256()
     for name in ("config.json", "unet.safetensors", "vae.safetensors", "text_encoder.safetensors"):
         path = folder / name
@@ -135,7 +136,7 @@ class FlashMethod(Method):
     def _load_base(self):
         if self.base is None:
             from flash.base_model import load_base
-            from flash.cross_frame_attention import apply_cross_frame_attention
+            from flash_bench.cross_frame_attention import apply_cross_frame_attention
             from flash.train import trainable_parameters
 
             self.base = load_base(self.cfg.profile, self.ctx.device, self.cfg.base_dir,
@@ -234,10 +235,10 @@ def train_on_actions(cfg: FlashConfig, videos, out: Path, device: str = "cpu") -
 
 
 def animate_file(checkpoint: Path, image: Path, prompt: str, out: Path, *, seed: int = 0, steps=None,
-                 guidance=None, num_frames: int = 16, size=None, decoder=None, fps: int = 8) -> str:
+                 guidance=None, num_frames: int | None = None, size=None, decoder=None, fps: int = 8) -> str:
     """Animate an image file with a FLASH checkpoint into ``out`` (.mp4 or .gif); returns a summary."""
     from flash.base_model import load_base
-    from flash.cross_frame_attention import apply_cross_frame_attention
+    from flash_bench.cross_frame_attention import apply_cross_frame_attention
     from flash.sampling import SamplingConfig, animate
     from flash.train import load_checkpoint, read_checkpoint_meta
     from flash_bench.video_io import read_image, resize_center_crop, write_gif, write_video
@@ -253,6 +254,7 @@ def animate_file(checkpoint: Path, image: Path, prompt: str, out: Path, *, seed:
     scfg = SamplingConfig(steps=steps or cfg.sample_steps, guidance=cfg.guidance if guidance is None else guidance,
                           adain=cfg.adain)
     start = time.perf_counter()
+    num_frames = num_frames or profile_geometry(cfg.profile)[1]
     video = animate(base, reference, prompt, num_frames, seed, scfg, native_size=cfg.native_size,
                     out_size=size or reference.shape[0], decoder=dec)
     writer = write_gif if Path(out).suffix.lower() == ".gif" else write_video

@@ -1,15 +1,15 @@
-"""Pretraining of the tiny base model on the synthetic ``pretrain`` pool — the CPU-scale mirror of starting
-FLASH from AnimateDiff (which was pretrained on WebVid). Run once, in the background, and ship the weights:
+"""Pretraining of the tiny base on the synthetic ``pretrain`` pool — the CPU-scale mirror of starting FLASH from
+AnimateDiff (which was pretrained on WebVid). Run once, in the background, and ship the weights:
 
     flash-bench pretrain-base --profile tiny [--minutes 90] [--seed 0]
 
-``source="synthetic-v2"`` pretrains on the tiny world in development (issue 17,
-:mod:`flash_bench.datasets.synthetic_v2`: the 10 pool actions plus ``random_videos`` random choreographies) with
-its own geometry (:data:`TINY_V2_COMPONENTS`: 32x32 canvas, 8 frames, 16x16 latents), e.g. into
-``flash/weights/tiny_v2/`` (docs/tiny_world_v2.md).
+The pool (:func:`flash_bench.datasets.synthetic.pretrain_pool`) is the 10 pretraining actions plus
+``random_videos`` random choreographies, never the 12 few-shot actions, rendered in the tiny world's geometry
+(:mod:`flash_bench.tiny_world`: 32x32 canvas, 8 frames, 16x16 latents) into ``flash/weights/tiny_v2/``
+(docs/tiny_world_v2.md).
 
 Stages (each resumable from ``resume_dir``):
-1. the tiny VAE (x8) is trained on pool frames (L1 + MSE + a tiny KL term), its latent scale set to 1/std;
+1. the tiny VAE is trained on pool frames (L1 + MSE + a tiny KL term), its latent scale set to 1/std;
 2. the pool's latents are cached once (each video and its horizontal flip);
 3. the UNet (spatial layers + motion modules) is trained on the cached latents with the base model's own
    mechanisms — cross-frame attention, noise-free first frame — v-prediction, uniform timesteps, 10% empty
@@ -27,32 +27,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from flash.base_model import TINY_BASE_DIR, TINY_COMPONENTS, BaseModel, build_tiny_components, save_tiny_base
-from flash.cross_frame_attention import apply_cross_frame_attention
-from flash.losses import denoising_loss, diffusion_target, noisy_input
-
-
-TINY_V2_DIR = Path(__file__).parent / "weights" / "tiny_v2"
-# The v2 world's tiny base: 32x32 RGB -> x2 VAE -> 16x16x4 latents (limbs span several latent pixels; chosen by
-# benchmarks/tiny_world_vae.py, figures in docs/tiny_world_v2.md); the UNet and text encoder as in v1.
-TINY_V2_COMPONENTS: dict = {
-    **TINY_COMPONENTS,
-    "vae": {**TINY_COMPONENTS["vae"], "block_out_channels": [32, 64], "sample_size": 32,
-            "down_block_types": ["DownEncoderBlock2D"] * 2, "up_block_types": ["UpDecoderBlock2D"] * 2},
-    "unet": {**TINY_COMPONENTS["unet"], "sample_size": 16},
-}
+from flash_bench.cross_frame_attention import apply_cross_frame_attention
+from flash_bench.tiny_world import (BASE_DIR, COMPONENTS, NUM_FRAMES, SIZE, BaseModel, build_tiny_components,
+                                    denoising_loss, diffusion_target, noisy_input, save_tiny_base, to_unit)
 
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    out_dir: str = str(TINY_BASE_DIR)
-    resume_dir: str = "results/cache/tiny_base_resume"
-    source: str = "synthetic"          # "synthetic" | "synthetic-v2" pretrain pool | "blobs" (smoke tests only)
+    out_dir: str = str(BASE_DIR)
+    resume_dir: str = "results/cache/tiny_v2_resume"
+    source: str = "synthetic"          # "synthetic" pretrain pool | "blobs" (smoke tests only)
     seed: int = 0
-    size: int = 64
-    num_frames: int = 16
+    size: int = SIZE
+    num_frames: int = NUM_FRAMES
     videos_per_action: int = 30        # synthetic pretrain pool: 10 actions (none of the 12 few-shot ones)
-    random_videos: int = 0             # synthetic-v2 only: random choreographies added to the pool
+    random_videos: int = 0             # random choreographies added to the synthetic pool
     vae_minutes: float = 10.0
     vae_batch: int = 16
     vae_lr: float = 1e-3
@@ -90,32 +79,27 @@ def pool_videos(cfg: PretrainConfig) -> list[tuple[np.ndarray, str]]:
     """(uint8 (T, H, W, 3), prompt) for every video of the pretrain pool."""
     if cfg.source == "blobs":
         return blob_videos(32, cfg.size, cfg.num_frames, cfg.seed)
-    from flash_bench.datasets import synthetic, synthetic_v2
+    if cfg.source != "synthetic":
+        from flash_bench.types import InputError
 
-    if cfg.source == "synthetic-v2":
-        pool = synthetic_v2.pretrain_pool(num_videos=cfg.videos_per_action, num_random=cfg.random_videos,
-                                          num_frames=cfg.num_frames, size=cfg.size, seed=cfg.seed)
-    else:
-        pool = synthetic.pretrain_pool(num_videos=cfg.videos_per_action, num_frames=cfg.num_frames, size=cfg.size,
-                                       seed=cfg.seed)
+        raise InputError(f"pretraining source {cfg.source!r}: expected 'synthetic' (the v2 world, formerly "
+                         "'synthetic-v2') or 'blobs'")
+    from flash_bench.datasets import synthetic
+
+    pool = synthetic.pretrain_pool(num_videos=cfg.videos_per_action, num_random=cfg.random_videos,
+                                   num_frames=cfg.num_frames, size=cfg.size, seed=cfg.seed)
     return [(clip.load(), prompt) for _action_id, prompt, clip in pool]
 
 
 def components_for(cfg: PretrainConfig) -> dict:
-    """The tiny base's component configs for the world it is pretrained on (v2: its canvas size is fixed)."""
-    if cfg.source != "synthetic-v2":
-        return TINY_COMPONENTS
-    if cfg.size != TINY_V2_COMPONENTS["vae"]["sample_size"]:
+    """The tiny base's component configs (:data:`flash_bench.tiny_world.COMPONENTS`); the synthetic world must be
+    rendered at the canvas size its VAE is built for."""
+    if cfg.source == "synthetic" and cfg.size != COMPONENTS["vae"]["sample_size"]:
         from flash_bench.types import InputError
 
-        raise InputError(f"source synthetic-v2 renders at size {TINY_V2_COMPONENTS['vae']['sample_size']} "
-                         f"(TINY_V2_COMPONENTS), got size={cfg.size}")
-    return TINY_V2_COMPONENTS
-
-
-def to_unit(frames: np.ndarray) -> torch.Tensor:
-    """uint8 (N, H, W, 3) -> float (N, 3, H, W) in [-1, 1]."""
-    return torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        raise InputError(f"source synthetic renders at size {COMPONENTS['vae']['sample_size']} "
+                         f"(flash_bench.tiny_world.COMPONENTS), got size={cfg.size}")
+    return COMPONENTS
 
 
 # ----------------------------------------------------------------------------------------- logging
@@ -317,9 +301,7 @@ def _checkpoint(base: BaseModel, ema, unet, opt, step: int, cfg: PretrainConfig,
     with atomic_path(Path(cfg.resume_dir) / "vae_tuned.safetensors") as tmp:
         save_file({k: v.contiguous() for k, v in base.vae.state_dict().items()}, str(tmp))
     shipped = BaseModel(base.vae, base.text_encoder, base.tokenizer, ema, base.scheduler, "tiny", base.prediction_type)
-    comp = components_for(cfg)
-    comp = {**comp, "vae": {**comp["vae"], "scaling_factor": base.vae_scale}, "prediction_type": base.prediction_type}
-    save_tiny_base(shipped, Path(cfg.out_dir), {"components": comp, "pretrain": {**asdict(cfg), "unet_steps": step}})
+    save_tiny_base(shipped, Path(cfg.out_dir), components_for(cfg), {"pretrain": {**asdict(cfg), "unet_steps": step}})
     log(stage="checkpoint", step=step, out_dir=cfg.out_dir)
 
 
@@ -329,8 +311,8 @@ def _warm_start(cfg: PretrainConfig, log: Log) -> None:
     (EMA) UNet as both the training and the EMA weights, and its step count. The optimizer starts afresh."""
     from safetensors.torch import save_file
 
-    from flash.base_model import load_tiny_base
     from flash_bench.store import atomic_path, atomic_write_json
+    from flash_bench.tiny_world import load_tiny_base
 
     rdir, src = Path(cfg.resume_dir), Path(cfg.warm_start)
     if (rdir / "unet_state.json").exists():

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from flash.base_model import BaseModel
 from flash.first_frame import set_reference_frame
 from flash.latent_adain import latent_adain
+from flash_bench import tiny_world as tw
+from flash_bench.tiny_world import BaseModel, to_uint8, to_unit
 
 
 @dataclass(frozen=True)
@@ -23,21 +23,6 @@ class SamplingConfig:
     guidance: float = 7.5
     adain: bool = True
     eta: float = 0.0
-
-
-def image_to_unit(image: np.ndarray, size: int) -> torch.Tensor:
-    """uint8 (H, W, 3) -> (1, 3, size, size) in [-1, 1] (bilinear, antialiased resize when needed)."""
-    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 127.5 - 1.0
-    if x.shape[-2:] != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return x
-
-
-def frames_to_uint8(frames: torch.Tensor, size: int | None = None) -> np.ndarray:
-    """(F, 3, H, W) in [-1, 1] -> uint8 (F, size, size, 3)."""
-    if size is not None and frames.shape[-1] != size:
-        frames = F.interpolate(frames, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return ((frames.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
 
 
 def _guided(base: BaseModel, latents: torch.Tensor, t, emb: torch.Tensor, guidance: float) -> torch.Tensor:
@@ -72,11 +57,11 @@ def sample_latents(base: BaseModel, reference: torch.Tensor, prompt: str, num_fr
 
 
 @torch.inference_mode()
-def animate(base: BaseModel, image: np.ndarray, prompt: str, num_frames: int = 16, seed: int = 0,
-            cfg: SamplingConfig = SamplingConfig(), native_size: int = 64, out_size: int | None = None,
+def animate(base: BaseModel, image: np.ndarray, prompt: str, num_frames: int = tw.NUM_FRAMES, seed: int = 0,
+            cfg: SamplingConfig = SamplingConfig(), native_size: int = tw.SIZE, out_size: int | None = None,
             decoder=None) -> np.ndarray:
     """uint8 reference (H, W, 3) -> uint8 video (num_frames, out_size, out_size, 3)."""
-    x = image_to_unit(image, native_size).to(base.unet.device)
+    x = to_unit(image, native_size).to(base.unet.device)
     reference = base.encode_frames(x)                                  # (1, C, h, w)
     latents = sample_latents(base, reference, prompt, num_frames, seed, cfg)
     frame_latents = latents[0].permute(1, 0, 2, 3)                     # (F, C, h, w)
@@ -86,4 +71,4 @@ def animate(base: BaseModel, image: np.ndarray, prompt: str, num_frames: int = 1
         frames = decoder.decode(frame_latents / base.vae_scale, x).clamp(-1, 1)   # (F, 3, H, W)
     else:
         frames = base.decode_latents(frame_latents)                    # (F, 3, H, W)
-    return frames_to_uint8(frames.float().cpu(), out_size or image.shape[0])
+    return to_uint8(frames, out_size or image.shape[0])

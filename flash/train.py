@@ -24,7 +24,7 @@ from flash.augmentation import AugmentationRanges, make_pair
 from flash.base_model import BaseModel
 from flash.config import FlashConfig
 from flash.correspondence_alignment import CorrespondenceAlignment
-from flash.cross_frame_attention import apply_cross_frame_attention
+from flash_bench.cross_frame_attention import apply_cross_frame_attention
 from flash.losses import denoising_loss, diffusion_target, noisy_input
 from flash.motion_alignment import apply_motion_alignment
 from flash.timestep_sampling import sample_timesteps

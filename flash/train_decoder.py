@@ -23,6 +23,8 @@ import torch.nn.functional as F
 from flash.detail_decoder import (DetailDecoder, DetailDecoderConfig, apply_detail_decoder, load_decoder,
                                   save_decoder)
 from flash.distortions import DistortionConfig, distort_video
+from flash_bench import tiny_world as tw
+from flash_bench.config import profile_geometry
 from flash_bench.types import InputError
 
 
@@ -173,16 +175,15 @@ def evaluate_reconstruction(decoder: DetailDecoder, videos: Sequence[np.ndarray]
 
 
 # --------------------------------------------------------------------------------------- dataset entry point
-PROFILE_DEFAULTS = {"tiny": {"steps": 300, "frames_per_step": 8, "size": 64},
-                    "paper": {"steps": 10_000, "frames_per_step": None, "size": 512}}
+PROFILE_DEFAULTS = {profile: {"steps": steps, "frames_per_step": per_step, "size": profile_geometry(profile)[0],
+                              "frames": profile_geometry(profile)[1]}
+                    for profile, steps, per_step in (("tiny", 300, 8), ("paper", 10_000, None))}
 
 
 def load_vae(profile: str, device: str = "cpu"):
     """The base model's VAE: the shipped tiny base (``tiny``) or SD1.5's VAE from the local hub cache (``paper``)."""
     if profile == "tiny":
-        from flash.base_model import load_tiny_base
-
-        return load_tiny_base(device=device).vae
+        return tw.load_tiny_base(device=device).vae
     if profile != "paper":
         raise InputError(f"unknown profile {profile!r}: expected 'tiny' or 'paper'")
     from diffusers import AutoencoderKL
@@ -198,7 +199,7 @@ def load_vae(profile: str, device: str = "cpu"):
     return vae.to(device).eval()
 
 
-def dataset_videos(dataset: str, root: Path | None, size: int, num_frames: int = 16,
+def dataset_videos(dataset: str, root: Path | None, size: int, num_frames: int,
                    max_held_out: int = 8) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(training videos of every action, up to ``max_held_out`` ground-truth test videos) as uint8 arrays."""
     from flash_bench.registry import DATASETS
@@ -214,7 +215,7 @@ def train_on_dataset(dataset: str, root: Path | None, profile: str, cfg: Decoder
                      device: str = "cpu", on_step: Callable[[int, float], None] | None = None) -> dict:
     """Train on every training video of ``dataset``; checkpoint to ``out``; held-out MSE before/after."""
     vae = load_vae(profile, device)
-    train, held = dataset_videos(dataset, root, PROFILE_DEFAULTS[profile]["size"])
+    train, held = dataset_videos(dataset, root, PROFILE_DEFAULTS[profile]["size"], PROFILE_DEFAULTS[profile]["frames"])
     if not train:
         raise InputError(f"dataset {dataset!r} has no readable training videos")
     extra = {"profile": profile, "dataset": dataset, "root": str(root) if root else None}

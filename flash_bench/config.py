@@ -5,6 +5,15 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 
+from flash_bench import tiny_world
+
+PAPER_GEOMETRY = (512, 16)   # the paper's frames: 512x512 (SD1.5's canvas), 16 per video (A3.2)
+
+
+def profile_geometry(profile: str) -> tuple[int, int]:
+    """(frame size, frames per video) a profile generates by default: tiny = the tiny world's, paper = the paper's."""
+    return (tiny_world.SIZE, tiny_world.NUM_FRAMES) if profile == "tiny" else PAPER_GEOMETRY
+
 
 @dataclass(frozen=True)
 class Cell:
@@ -27,8 +36,8 @@ class RunConfig:
     profile: str = "tiny"
     seed: int = 0
     limit: int | None = None         # test items per action
-    num_frames: int = 16
-    size: int = 64
+    num_frames: int = tiny_world.NUM_FRAMES
+    size: int = tiny_world.SIZE
     device: str = "cpu"
     metrics: tuple[str, ...] | None = None   # None: every metric available for the dataset; () none
     experiment: str | None = None

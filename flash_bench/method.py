@@ -10,11 +10,12 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Sequence
 
+from flash_bench.tiny_world import BASE_DIR
 from flash_bench.types import Action, ImageArray, MethodContext, TestItem, VideoArray
 
 
 REPO = Path(__file__).resolve().parent.parent   # shipped weights are named relative to the repository
-TINY_BASE_WEIGHTS = tuple(f"flash/weights/tiny_base/{f}" for f in
+TINY_BASE_WEIGHTS = tuple(str((BASE_DIR / f).relative_to(REPO)) for f in
                           ("config.json", "unet.safetensors", "vae.safetensors", "text_encoder.safetensors"))
 
 

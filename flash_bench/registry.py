@@ -56,7 +56,6 @@ METHODS: Registry = Registry("method", {
 
 DATASETS: Registry = Registry("dataset", {
     "synthetic": "flash_bench.datasets.synthetic:SyntheticDataset",
-    "synthetic-v2": "flash_bench.datasets.synthetic_v2:SyntheticV2Dataset",   # the tiny world in development (issue 17)
     "haa500": "flash_bench.datasets.haa500:HAA500Dataset",
     "ucf-sports": "flash_bench.datasets.ucf_sports:UCFSportsDataset",
     "folder": "flash_bench.datasets.folder:FolderDataset",

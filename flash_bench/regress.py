@@ -42,6 +42,7 @@ DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
 }
 FALLBACK_TOLERANCE = {"abs": 1e-4, "rel": 1e-4}   # metrics without a default
 COMPARED_BOOKKEEPING = ("num_frames",)   # deterministic; seconds, fit_seconds and the failed count never are
+SETUP = ("dataset", "profile", "size", "num_frames")   # what a golden file's values are only valid for
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,16 @@ def run_values(run_dir: Path | str) -> tuple[dict[str, dict[str, float | None]],
     cols = [c for c in ("videos", *run.metrics, *COMPARED_BOOKKEEPING) if c in means.columns]
     values = {m: {c: _clean(means.loc[m, c]) for c in cols} for m in means.index}
     return values, run.manifest
+
+
+def run_setup(values: dict, manifest: dict) -> dict:
+    """The run's :data:`SETUP` (from its manifest's config; frames from the values when the config lacks them)."""
+    config = {**manifest, **(manifest.get("config") or {})}
+    setup = {k: config[k] for k in SETUP if config.get(k) is not None}
+    frames = {v.get("num_frames") for v in values.values()} - {None}
+    if "num_frames" not in setup and len(frames) == 1:
+        setup["num_frames"] = int(frames.pop())
+    return setup
 
 
 def read_golden(path: Path | str) -> dict:
@@ -93,7 +104,7 @@ def update_golden(run_dir: Path | str, path: Path | str) -> Path:
     tolerances = {m: DEFAULT_TOLERANCES.get(m, FALLBACK_TOLERANCE) for m in sorted(metrics)}
     tolerances.update(old.get("tolerances") or {})
     source = {k: manifest.get(k) for k in ("experiment", "dataset", "profile", "git_commit", "created")}
-    source.update(run_dir=str(run_dir), updated=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    source.update(setup=run_setup(values, manifest), run_dir=str(run_dir), updated=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     note = {"tolerance_note": old["tolerance_note"]} if old.get("tolerance_note") else {}
     atomic_write_json(path, {"version": 1, "source": source, **note, "tolerances": tolerances, "values": values})
     return path
@@ -114,7 +125,16 @@ def _check(metric: str, method: str, golden, now, tol: dict) -> Drift | None:
 def compare(run_dir: Path | str, golden_path: Path | str) -> tuple[list[Drift], int]:
     """(drifts, number of values checked). Every golden (method, metric) must be present and within tolerance."""
     golden = read_golden(golden_path)
-    values, _ = run_values(run_dir)
+    values, manifest = run_values(run_dir)
+    made_for = (golden.get("source") or {}).get("setup") or run_setup(golden["values"], golden.get("source") or {})
+    now = run_setup(values, manifest)
+    differ = sorted(k for k in set(made_for) & set(now) if made_for[k] != now[k])
+    if differ:
+        shown = ", ".join(f"{k} {made_for[k]} -> {now[k]}" for k in differ)
+        raise InputError(f"{golden_path} holds values for another setup than {run_dir} ({shown}): its values cannot "
+                         "be compared. If the change is intended (e.g. new tiny-world geometry or weights), refresh "
+                         f"the file once the weights are final: flash-bench regress {run_dir} --golden {golden_path} "
+                         "--update")
     tolerances = golden.get("tolerances") or {}
     drifts, checked = [], 0
     for method, expected in golden["values"].items():

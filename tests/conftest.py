@@ -50,7 +50,7 @@ def write_sd15_snapshot(folder: Path, seed: int = 7):
     import torch
     from diffusers import UNet2DConditionModel
 
-    from flash.base_model import TINY_COMPONENTS, build_tiny_components
+    from flash_bench.tiny_world import COMPONENTS as TINY_COMPONENTS, build_tiny_components
 
     parts = build_tiny_components(seed)                     # tiny VAE, CLIP text encoder, offline CLIP tokenizer
     torch.manual_seed(seed)

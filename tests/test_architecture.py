@@ -94,6 +94,15 @@ def test_methods_never_import_metrics():
                                    "flash_bench.report", "flash_bench.results"])
 
 
+def test_baselines_never_import_the_method_under_test():
+    """The baselines share the tiny world (flash_bench.tiny_world) with FLASH, never FLASH itself; the tiny world
+    and the datasets import neither side."""
+    assert not _violations([*ROOT.glob("baselines/*.py")], ["flash"])
+    world = [ROOT / "flash_bench/tiny_world.py", ROOT / "flash_bench/cross_frame_attention.py",
+             ROOT / "flash_bench/tokenizer.py", *ROOT.glob("flash_bench/datasets/*.py")]
+    assert not _violations(world, ["flash", "baselines"])
+
+
 def test_the_check_sees_transitive_imports():
     """The mechanism itself: a module that imports torch only through another module is caught."""
     assert "torch" in _loaded(["flash.sampling"]) and "flash" not in _loaded(["flash_bench.types"])

@@ -9,6 +9,7 @@ import torch
 
 from baselines import tiny_base as tb
 from baselines.dreamvideo import DreamVideoMethod
+from flash_bench import tiny_world as tw
 from flash_bench.types import MethodContext
 from tests.conftest import moving_square
 
@@ -71,7 +72,7 @@ def test_trains_exactly_the_temporal_adapters(fitted):
 def test_adapters_are_identity_before_training():
     m = DreamVideoMethod(MethodContext(profile="tiny", options=OPTS))
     base, encoder, state, _ = m.parts
-    plain = tb.tiny_video_base()
+    plain = tw.tiny_video_base()
     z = torch.randn(1, 4, 8, 8, 8, generator=torch.Generator().manual_seed(0))
     emb = base.encode_prompts(["a person"])
     state.embedding = torch.randn(1, encoder.config.projection_dim)

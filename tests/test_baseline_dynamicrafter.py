@@ -28,9 +28,9 @@ def reference(seed=0, size=48):
 
 
 def unit(ref):
-    from baselines.tiny_components import to_unit_image
+    from flash_bench.tiny_world import SIZE, to_unit
 
-    return to_unit_image(ref, 64)
+    return to_unit(ref, SIZE)
 
 
 def test_frame_tokens_gives_each_frame_its_own_queries():
@@ -102,7 +102,7 @@ def test_image_key_values_change_the_prediction(method):
     image = unit(reference(0))
     first = model.encode(image)
     ctx = model.context([PROMPT], image)
-    z = torch.randn(1, 4, 16, 8, 8, generator=torch.Generator().manual_seed(0))
+    z = torch.randn(1, 4, 16, *first.shape[-2:], generator=torch.Generator().manual_seed(0))
     base = model(z, first, 500, ctx)
     other = model(z, first, 500, model.context([PROMPT], unit(reference(1))))
     assert not torch.allclose(base, other)                        # the image enters through cross-attention
@@ -112,7 +112,8 @@ def test_image_key_values_change_the_prediction(method):
 def test_first_frame_latent_concatenated_to_every_frame(method):
     model, ref = method.model, reference(0)
     x = capture(method, ref)["x"]                                  # (2*F, 8, h, w): UNetMotionModel flattens frames
-    assert x.shape == (2 * 16, 8, 8, 8)
+    side = model.encode(unit(ref)).shape[-1]                       # the latent grid of the tiny world's canvas
+    assert x.shape == (2 * 16, 8, side, side)
     latent = model.vae.encode(unit(ref)).latent_dist.mean * model.vae.config.scaling_factor   # (1, 4, h, w)
     assert torch.allclose(x[:, 4:], latent.expand(2 * 16, -1, -1, -1), atol=1e-5)
 

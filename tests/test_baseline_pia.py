@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from flash_bench import tiny_world as tw
 from flash_bench.types import MethodContext
 
 warnings.filterwarnings("ignore", message=".*(deprecated|untrained|pretrained against|float32).*")
@@ -54,7 +55,8 @@ def capture(method, ref, motion_scale=0):
 @pytest.mark.parametrize("motion_scale,table", [(0, SMALL_MOTION), (2, LARGE_MOTION)])
 def test_unet_input_is_latent_mask_and_reference_latent(method, motion_scale, table):
     x, moments = capture(method, reference(), motion_scale)
-    assert x.shape == (2, 9, 16, 8, 8)                                # CFG halves, 4 + 1 + 4 channels, frames, 8x8
+    side = tw.shipped_components()["unet"]["sample_size"]
+    assert x.shape == (2, 9, 16, side, side)                          # CFG halves, 4 + 1 + 4 channels, frames, h, w
     mask = x[:, 4]                                                     # (2, F, h, w)
     coef = torch.tensor(expected_coefficients(table, 16))
     assert torch.allclose(mask, coef.view(1, 16, 1, 1).expand_as(mask))
@@ -107,7 +109,7 @@ def paper(tmp_path_factory):
     from diffusers import MotionAdapter
 
     from baselines.pia import PIAMethod
-    from flash.base_model import TINY_COMPONENTS
+    from flash_bench.tiny_world import COMPONENTS as TINY_COMPONENTS
     from tests.conftest import write_sd15_snapshot
 
     torch.set_num_threads(1)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from flash_bench import tiny_world as tw
 from flash_bench.types import MethodContext
 
 warnings.filterwarnings("ignore", message=".*(deprecated|untrained|pretrained against|float32).*")
@@ -47,7 +48,8 @@ def capture(method, ref):
 def test_condition_mask_only_on_frame_zero(method):
     seen = capture(method, reference())
     mask, cond = seen["mask"], seen["cond"]                    # (B, 1, F, h, w), (B, 4, F, h, w)
-    assert mask.shape[1:] == (1, 16, 8, 8) and cond.shape[1:] == (4, 16, 8, 8)
+    side = tw.shipped_components()["unet"]["sample_size"]
+    assert mask.shape[1:] == (1, 16, side, side) and cond.shape[1:] == (4, 16, side, side)
     assert torch.all(mask[:, :, 0] == 1) and torch.all(mask[:, :, 1:] == 0)
     assert torch.all(cond[:, :, 1:] == 0) and cond[:, :, 0].abs().sum() > 0
     # frame 0's condition is the reference's VAE latent (a posterior sample, scaled)
@@ -117,7 +119,7 @@ def paper(tmp_path_factory):
     from diffusers import MotionAdapter, SparseControlNetModel, StableDiffusionPipeline
 
     from baselines.sparsectrl import SparseCtrlMethod
-    from flash.base_model import TINY_COMPONENTS
+    from flash_bench.tiny_world import COMPONENTS as TINY_COMPONENTS
     from tests.conftest import write_sd15_snapshot
 
     torch.set_num_threads(1)

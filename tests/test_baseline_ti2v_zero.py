@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from baselines import tiny_base as tb
 from baselines.ti2v_zero import TI2VZeroConfig, TI2VZeroMethod, repeat_and_slide
+from flash_bench import tiny_world as tw
 from flash_bench.types import MethodContext
 
 torch.set_num_threads(1)
@@ -14,7 +14,7 @@ torch.set_num_threads(1)
 OPTS = dict(steps=5, resample=1, window=4)   # K = 3 conditioning frames; 5 DDIM steps reach t = 0
 
 
-def reference_image(h=64, w=64) -> np.ndarray:
+def reference_image(h=tw.SIZE, w=tw.SIZE) -> np.ndarray:
     rng = np.random.default_rng(0)
     img = np.full((h, w, 3), 40, np.uint8)
     img[h // 4: h // 2, w // 3: 2 * w // 3] = rng.integers(80, 255, 3)
@@ -23,7 +23,7 @@ def reference_image(h=64, w=64) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def method():
-    return TI2VZeroMethod(MethodContext(profile="tiny", options=OPTS))
+    return TI2VZeroMethod(MethodContext(profile="tiny", size=tw.SIZE, options=OPTS))   # native size: no resize
 
 
 def test_conditioning_pinned_at_every_call_and_queue_slides(method):
@@ -43,7 +43,7 @@ def test_conditioning_pinned_at_every_call_and_queue_slides(method):
     sched = DDIMScheduler.from_config(base.scheduler.config)
     sched.set_timesteps(cfg.steps)
     last = int(sched.timesteps[-1])                                                # 1 with AnimateDiff's spacing
-    ref = base.encode_frames(tb.to_unit(reference_image()[None], 64))               # (1, C, h, w)
+    ref = base.encode_frames(tw.to_unit(reference_image()[None], tw.SIZE))               # (1, C, h, w)
     for j in range(5):
         queue = ([ref] * k + pushed[:j])[-k:]                                  # independent queue model
         cond = torch.stack(queue, dim=2)                                       # (1, C, K, h, w)
@@ -54,7 +54,7 @@ def test_conditioning_pinned_at_every_call_and_queue_slides(method):
             assert abs(resid.std().item() - 1) < 0.25 and abs(resid.mean().item()) < 0.25, (j, t)
         assert calls[(j + 1) * per_frame - 1][1] == last <= 1                 # last step at t <= 1: pinning is tight
     for j, latent in enumerate(pushed):                                        # what slid in is the output frame
-        again = base.encode_frames(tb.to_unit(video[j + 1][None], 64))
+        again = base.encode_frames(tw.to_unit(video[j + 1][None], tw.SIZE))
         assert (again - latent).abs().max() < 0.05
 
 
@@ -73,7 +73,7 @@ def test_runs_on_unet3d_condition_model():
     """The paper profile's UNet class (ModelScope's UNet3DConditionModel) at a tiny size."""
     from diffusers import UNet3DConditionModel
 
-    from flash.base_model import build_tiny_components
+    from flash_bench.tiny_world import build_tiny_components
 
     base = build_tiny_components(0)
     torch.manual_seed(0)
@@ -82,7 +82,7 @@ def test_runs_on_unet3d_condition_model():
                                      down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"),
                                      up_block_types=("UpBlock3D", "CrossAttnUpBlock3D")).eval()
     cfg = TI2VZeroConfig(steps=2, resample=1, window=4, native_size=64)
-    ref = base.encode_frames(tb.to_unit(reference_image()[None], 64))
+    ref = base.encode_frames(tw.to_unit(reference_image()[None], 64))
     emb = base.encode_prompts(["", "a person waves"])
     out = repeat_and_slide(base, ref, emb, 2, cfg, torch.Generator().manual_seed(0))
     assert out.shape == (2, 3, 64, 64) and torch.isfinite(out).all()
@@ -110,7 +110,7 @@ def tiny_unet3d():
 def write_repo_layout(folder, unet):
     """A diffusers repository layout (unet/ vae/ text_encoder/ tokenizer/ scheduler/) with tiny components:
     exercises the paper profile's offline loaders without the real multi-GB weights."""
-    from flash.base_model import build_tiny_components
+    from flash_bench.tiny_world import build_tiny_components
 
     b = build_tiny_components(0)
     for name, part in (("unet", unet), ("vae", b.vae), ("text_encoder", b.text_encoder),
@@ -123,6 +123,6 @@ def test_paper_profile_loads_a_modelscope_layout_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("FLASH_BENCH_WEIGHTS", str(tmp_path))
     write_repo_layout(tmp_path / "modelscope-t2v", tiny_unet3d())
     m = TI2VZeroMethod(MethodContext(profile="paper", options=dict(native_size=64, steps=1, resample=1, window=4)))
-    video = m.animate(reference_image(), "a person waves", 3, seed=0)
+    video = m.animate(reference_image(64, 64), "a person waves", 3, seed=0)
     assert type(m.base.unet).__name__ == "UNet3DConditionModel"
     assert video.shape == (3, 64, 64, 3) and video.dtype == np.uint8

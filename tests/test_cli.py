@@ -105,16 +105,18 @@ def test_flash_commands_check_their_values_first(args, message, tmp_path):
 
 
 def test_run_size_defaults_by_profile_and_an_explicit_size_is_kept(tmp_path, monkeypatch):
-    """`--size` is 64 in the tiny profile and 512 in the paper one unless given; a given 64 stays 64 (it once became
-    512 silently in the paper profile). `--weights-dir` reaches the weights lookup of the run and its workers."""
+    """`--size` and `--frames` are the tiny world's in the tiny profile and 512 / 16 in the paper one unless given; a
+    given 64 stays 64 (it once became 512 silently in the paper profile). `--weights-dir` reaches the weights lookup
+    of the run and its workers."""
     import flash_bench.runner as runner_module
+    from flash_bench import tiny_world
 
     seen = {}
 
     def fake_run(cfg, run_dir, progress=None):
         import os
 
-        seen[cfg.profile] = (cfg.size, os.environ.get("FLASH_BENCH_WEIGHTS"))
+        seen[cfg.profile] = (cfg.size, cfg.num_frames, os.environ.get("FLASH_BENCH_WEIGHTS"))
         raise runner_module.InputError("stop here")
 
     monkeypatch.setattr(runner_module, "run", fake_run)
@@ -127,9 +129,9 @@ def test_run_size_defaults_by_profile_and_an_explicit_size_is_kept(tmp_path, mon
                                      str(tmp_path / f"r-{profile}-{len(extra)}"), *extra])
         assert result.exit_code == 2 and "stop here" in result.output, result.output
         if profile == "tiny":
-            assert seen["tiny"] == (64, None)
+            assert seen["tiny"] == (tiny_world.SIZE, tiny_world.NUM_FRAMES, None)
         elif not extra:
-            assert seen["paper"] == (512, None)
-    assert seen["paper"] == (64, str(weights.resolve()))
+            assert seen["paper"] == (512, 16, None)
+    assert seen["paper"] == (64, 16, str(weights.resolve()))
     result = runner.invoke(app, ["run", "--methods", "static", "--weights-dir", str(tmp_path / "nope")])
     assert result.exit_code == 2 and "--weights-dir" in result.output and "not a folder" in result.output

@@ -8,7 +8,7 @@ import torch
 from flash.augmentation import make_pair
 from flash.config import FlashConfig, variant
 from flash.correspondence_alignment import CorrespondenceAlignment
-from flash.cross_frame_attention import apply_cross_frame_attention, first_and_current
+from flash_bench.cross_frame_attention import apply_cross_frame_attention, first_and_current
 from flash.latent_adain import latent_adain
 from flash.motion_alignment import MotionAlignment, align_motion_features, temporal_modules
 from flash.timestep_sampling import timestep_probabilities
@@ -17,7 +17,7 @@ from flash_bench.types import InputError
 
 @pytest.fixture(scope="module")
 def base():
-    from flash.base_model import build_tiny_components
+    from flash_bench.tiny_world import build_tiny_components
 
     b = build_tiny_components(seed=0)
     apply_cross_frame_attention(b.unet)
@@ -43,7 +43,7 @@ def test_building_the_base_prints_no_empty_fp32_warning():
     diffusers' own handler holds whichever stderr existed when it was imported.)"""
     import logging
 
-    from flash.base_model import build_tiny_components
+    from flash_bench.tiny_world import build_tiny_components
 
     class Collect(logging.Handler):
         def __init__(self):
@@ -219,7 +219,7 @@ def test_config_rejects_unknown_keys_and_builds_variants():
 def test_offline_tokenizer_matches_open_clip():
     import open_clip
 
-    from flash.tokenizer import offline_clip_tokenizer
+    from flash_bench.tokenizer import offline_clip_tokenizer
 
     tok = offline_clip_tokenizer()
     for text in ["a person is shooting a soccer ball.", "Two People HUG, 2x!"]:

@@ -11,10 +11,10 @@ from flash_bench.types import MethodContext
 
 @pytest.fixture(scope="module")
 def base_dir(tmp_path_factory):
-    from flash.base_model import build_tiny_components, save_tiny_base
+    from flash_bench.tiny_world import COMPONENTS, build_tiny_components, save_tiny_base
 
     folder = tmp_path_factory.mktemp("tiny_base")
-    save_tiny_base(build_tiny_components(seed=0), folder)
+    save_tiny_base(build_tiny_components(seed=0), folder, COMPONENTS)
     return folder
 
 
@@ -26,8 +26,8 @@ def videos():
 
 
 def _base(base_dir):
-    from flash.base_model import load_tiny_base
-    from flash.cross_frame_attention import apply_cross_frame_attention
+    from flash_bench.tiny_world import load_tiny_base
+    from flash_bench.cross_frame_attention import apply_cross_frame_attention
 
     b = load_tiny_base(base_dir)
     apply_cross_frame_attention(b.unet)
@@ -54,18 +54,19 @@ def test_short_training_lowers_the_loss(base_dir, videos):
 
 
 def test_first_frame_is_the_reference_and_seed_fixes_the_video(base_dir):
-    from flash.sampling import SamplingConfig, animate, image_to_unit, sample_latents
+    from flash.sampling import SamplingConfig, animate, sample_latents
+    from flash_bench.tiny_world import SIZE, to_uint8, to_unit
 
     base = _base(base_dir)
     g = np.random.default_rng(0)
-    image = g.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    image = g.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
     cfg = SamplingConfig(steps=3, guidance=7.5)
-    ref = base.encode_frames(image_to_unit(image, 64))
+    ref = base.encode_frames(to_unit(image))
     lat = sample_latents(base, ref, "a person is waving.", 5, seed=1, cfg=cfg)
     torch.testing.assert_close(lat[:, :, 0], ref, rtol=1e-4, atol=1e-4)     # AdaIN keeps frame 1 too
     video = animate(base, image, "a person is waving.", 5, seed=1, cfg=cfg)
-    decoded = ((base.decode_latents(ref)[0].permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()
-    assert video.shape == (5, 64, 64, 3) and video.dtype == np.uint8
+    decoded = to_uint8(base.decode_latents(ref))[0]
+    assert video.shape == (5, SIZE, SIZE, 3) and video.dtype == np.uint8
     assert np.abs(video[0].astype(int) - decoded.astype(int)).max() <= 1
     again = animate(base, image, "a person is waving.", 5, seed=1, cfg=cfg)
     other = animate(base, image, "a person is waving.", 5, seed=2, cfg=cfg)
@@ -101,7 +102,7 @@ def test_gradient_checkpointing_gives_the_same_gradients(number):
     """The paper profile trains with gradient checkpointing: backward recomputes each block, and must see this
     step's alignment switches (once it saw them off: #3/#5/#6 raised CheckpointError, #4 differed by 2e-4)."""
     from flash.base_model import load_base
-    from flash.cross_frame_attention import apply_cross_frame_attention
+    from flash_bench.cross_frame_attention import apply_cross_frame_attention
     from flash.train import FlashTrainer, TrainingVideo
     from flash_bench.datasets.synthetic import render_video
 

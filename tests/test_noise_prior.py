@@ -1,9 +1,9 @@
-"""Mixed noise prior (flash/noise_prior.py): closed-form statistics, i.i.d. at s = 0, and carried by the base."""
+"""Mixed noise prior (flash_bench.tiny_world.video_noise): closed-form statistics, i.i.d. at s = 0, and carried by the base."""
 import pytest
 import torch
 
-from flash.base_model import build_tiny_components, load_tiny_base, save_tiny_base
-from flash.noise_prior import video_noise
+from flash_bench.tiny_world import COMPONENTS, NOISE_SHARED, build_tiny_components, load_tiny_base, save_tiny_base
+from flash_bench.tiny_world import video_noise
 
 
 def test_no_shared_noise_is_plain_randn():
@@ -29,14 +29,12 @@ def test_shared_fraction_out_of_range_is_refused():
 
 
 def test_the_tiny_base_is_sampled_from_the_tiny_prior(tmp_path):
-    from flash.config import TINY_NOISE_SHARED
-
     base = build_tiny_components(0)
-    save_tiny_base(base, tmp_path)
+    save_tiny_base(base, tmp_path, COMPONENTS)
     loaded = load_tiny_base(tmp_path)
-    assert 0 < TINY_NOISE_SHARED < 1 and base.noise_shared == loaded.noise_shared == TINY_NOISE_SHARED
+    assert 0 < NOISE_SHARED < 1 and base.noise_shared == loaded.noise_shared == NOISE_SHARED
     g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
-    assert torch.equal(loaded.noise((1, 4, 6, 2, 2), g1), video_noise((1, 4, 6, 2, 2), g2, TINY_NOISE_SHARED))
+    assert torch.equal(loaded.noise((1, 4, 6, 2, 2), g1), video_noise((1, 4, 6, 2, 2), g2, NOISE_SHARED))
 
 
 def _first_unet_input(unet, run) -> torch.Tensor:
@@ -76,10 +74,8 @@ def test_sampling_starts_from_the_tiny_bases_noise_prior(name):
     from flash_bench.registry import METHODS
     from flash_bench.types import MethodContext
 
-    from flash.config import TINY_NOISE_SHARED
-
     torch.set_num_threads(1)
     method = METHODS.get(name)(MethodContext(profile="tiny", size=64, options=STEPS.get(name, {"steps": 1})))
     image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     latents = _first_unet_input(UNET[name](method), lambda: method.animate(image, "a person is waving.", 16, seed=0))
-    assert abs(_frame_correlation(latents) - TINY_NOISE_SHARED) < 0.12, name
+    assert abs(_frame_correlation(latents) - NOISE_SHARED) < 0.12, name

@@ -3,9 +3,10 @@ from dataclasses import replace
 
 import json
 
+import pytest
 import torch
 
-from flash.base_model import load_tiny_base
+from flash_bench.tiny_world import load_tiny_base
 from flash.pretrain_base import PretrainConfig, pretrain_base
 
 
@@ -36,3 +37,40 @@ def test_pretraining_writes_a_tiny_base_and_a_warm_start_continues_it(tmp_path):
     assert not all(torch.equal(a["unet"][k], c["unet"][k]) for k in a["unet"])
     enc = [k for k in a["vae"] if k.startswith("encoder.")]
     assert enc and all(torch.equal(a["vae"][k], c["vae"][k]) for k in enc)
+
+
+def test_pretraining_builds_the_tiny_worlds_geometry(tmp_path):
+    """The default pool (the 10 pretraining actions plus random choreographies) at the default canvas gives the
+    latents the tiny world's UNet is built for: SIZE -> x2 VAE -> (SIZE/2)^2 x 4."""
+    from flash_bench.datasets.synthetic import RANDOM_PROMPT
+    from flash_bench.tiny_world import COMPONENTS, NUM_FRAMES, SIZE
+
+    cfg = PretrainConfig(out_dir=str(tmp_path / "out"), resume_dir=str(tmp_path / "r"), videos_per_action=1,
+                         random_videos=2, vae_minutes=0.003, vae_batch=2, unet_max_steps=2, unet_batch=1,
+                         decoder_every=0, threads=1)
+    pretrain_base(cfg)
+    saved = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert saved["pretrain"]["unet_steps"] == 2 and saved["pretrain"]["source"] == "synthetic"
+    assert (saved["pretrain"]["size"], saved["pretrain"]["num_frames"]) == (SIZE, NUM_FRAMES)
+    base = load_tiny_base(tmp_path / "out")
+    with torch.no_grad():
+        z = base.encode_frames(torch.zeros(1, 3, SIZE, SIZE))
+    assert tuple(z.shape) == (1, 4, SIZE // 2, SIZE // 2) and z.shape[-1] == COMPONENTS["unet"]["sample_size"]
+    log = [json.loads(line) for line in (tmp_path / "out" / "train_log.jsonl").read_text().splitlines()]
+    data = next(r for r in log if r["stage"] == "data")
+    assert data["videos"] == 10 + 2 and RANDOM_PROMPT in data["prompts"]
+
+
+def test_pretraining_refuses_a_canvas_size_the_vae_is_not_built_for(tmp_path):
+    from flash_bench.tiny_world import SIZE
+    from flash_bench.types import InputError
+
+    with pytest.raises(InputError, match=f"size={2 * SIZE}"):
+        pretrain_base(PretrainConfig(out_dir=str(tmp_path / "o"), resume_dir=str(tmp_path / "r"), size=2 * SIZE))
+
+
+def test_an_unknown_pretraining_source_is_refused(tmp_path):
+    from flash_bench.types import InputError
+
+    with pytest.raises(InputError, match="synthetic-v2"):
+        pretrain_base(PretrainConfig(out_dir=str(tmp_path / "o"), resume_dir=str(tmp_path / "r"), source="synthetic-v2"))

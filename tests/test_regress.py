@@ -100,3 +100,24 @@ def test_bad_golden_file(tmp_path):
     (tmp_path / "g.json").write_text("[1, 2]")
     with pytest.raises(InputError, match="g.json"):
         compare(tmp_path / "a", tmp_path / "g.json")
+
+
+def test_a_golden_file_of_another_geometry_is_refused_with_the_refresh_command(tmp_path):
+    """The CI golden values were made at 16 frames; a run at another frame count (the tiny world's change of
+    geometry) is not "drift" of every value but a golden file that must be refreshed: one error that says so."""
+    make_run(tmp_path / "a")
+    golden = update_golden(tmp_path / "a", tmp_path / "g.json")
+    assert json.loads(golden.read_text())["source"]["setup"] == {"dataset": "synthetic", "profile": "tiny",
+                                                                 "num_frames": 16}
+    store = make_run(tmp_path / "b")
+    for item in ("016", "017"):
+        for method in ("static", "flash"):
+            store.write_record({"method": method, "action": "arm_wave", "item": item, "status": "ok", "seconds": 3.0,
+                                "num_frames": 8, "metrics": {"text_alignment": 20.0, "cosine_rgb": 0.8}})
+    with pytest.raises(InputError, match=r"num_frames 16 -> 8.*--update"):
+        compare(tmp_path / "b", golden)
+    old = json.loads(golden.read_text())
+    del old["source"]["setup"]                      # a golden file written before setups were recorded
+    golden.write_text(json.dumps(old))
+    with pytest.raises(InputError, match="num_frames 16 -> 8"):
+        compare(tmp_path / "b", golden)

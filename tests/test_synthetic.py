@@ -1,12 +1,15 @@
-"""The embedded `synthetic` dataset: determinism, counts, shapes, real and action-specific motion, pretrain pool."""
+"""The embedded `synthetic` dataset (the tiny world, VERSION 2): determinism, counts, shapes, real and action-specific
+motion, the pretrain pool with random choreographies, figure masks, static simple scenes."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from flash_bench.datasets.synthetic import (ACTIONS, PRETRAIN_ACTIONS, SyntheticDataset, pretrain_pool,
-                                            render_video)
+from flash_bench.datasets import figures
+from flash_bench.datasets.synthetic import (ACTIONS, PRETRAIN_ACTIONS, RANDOM_ACTION, RANDOM_PROMPT, VERSION,
+                                            SyntheticDataset, pretrain_pool, render, render_video)
 from flash_bench.registry import DATASETS
+from flash_bench.tiny_world import NUM_FRAMES, SIZE
 
 SMALL = dict(num_frames=8, size=32)   # keeps the file fast on 2 shared cores
 
@@ -18,12 +21,13 @@ def _energy(video: np.ndarray) -> np.ndarray:
 
 def test_registry_resolves_and_needs_no_root():
     ds = DATASETS.get("synthetic")(None)
-    assert ds.name == "synthetic" and ds.needs_root is False and ds.describe()["version"]
+    assert ds.name == "synthetic" and ds.needs_root is False and ds.describe()["version"] == VERSION == "2"
 
 
 def test_same_seed_is_byte_identical_and_seed_matters():
-    a = render_video("soccer_shoot", 3, seed=0, **SMALL)
-    assert a.tobytes() == render_video("soccer_shoot", 3, seed=0, **SMALL).tobytes()
+    a, mask = render("soccer_shoot", 3, seed=0, **SMALL)
+    again, mask2 = render("soccer_shoot", 3, seed=0, **SMALL)
+    assert a.tobytes() == again.tobytes() and np.array_equal(mask, mask2)
     assert a.tobytes() != render_video("soccer_shoot", 3, seed=1, **SMALL).tobytes()
     assert a.tobytes() != render_video("soccer_shoot", 4, seed=0, **SMALL).tobytes()
 
@@ -48,12 +52,12 @@ def test_counts_ids_prompts_and_shots():
 
 
 def test_shapes_dtype_and_test_item_reference_is_first_frame():
-    action = SyntheticDataset().actions()[5]               # default 16 frames, 64 px
+    action = SyntheticDataset().actions()[5]               # default: the tiny profile's geometry
     video = action.train[0].load()
-    assert video.shape == (16, 64, 64, 3) and video.dtype == np.uint8
+    assert video.shape == (NUM_FRAMES, SIZE, SIZE, 3) and video.dtype == np.uint8
     item = action.test[0]
     gt = item.ground_truth.load()
-    assert np.array_equal(item.reference(), gt[0]) and gt.shape == (16, 64, 64, 3)
+    assert np.array_equal(item.reference(), gt[0]) and gt.shape == (NUM_FRAMES, SIZE, SIZE, 3)
     video[:] = 0                                            # a caller's writes must not leak into the cache
     assert action.train[0].load().any()
 
@@ -90,7 +94,7 @@ def test_actions_differ_in_motion_not_only_in_look():
 def test_pretrain_pool_is_disjoint_big_enough_and_lazy():
     pool = pretrain_pool(num_frames=4, size=24)
     ids = {a for a, _, _ in pool}
-    assert len(ids) >= 8 and not ids & set(ACTIONS)
+    assert len(ids) >= 8 and not ids & set(ACTIONS) and RANDOM_ACTION not in ids   # no random ones unless asked
     for a in ids:
         clips = [c for x, _, c in pool if x == a]
         assert len(clips) >= 50 and len({c.id for c in clips}) == len(clips)
@@ -109,3 +113,51 @@ def test_high_indices_render_for_extra_data():
 def test_unknown_action_is_named():
     with pytest.raises(KeyError, match="unknown synthetic action"):
         render_video("moonwalk", 0)
+
+
+def test_pretrain_pool_is_disjoint_from_the_few_shot_actions_and_adds_random_choreographies():
+    pool = pretrain_pool(num_videos=2, num_random=3, **SMALL)
+    ids = [a for a, _, _ in pool]
+    assert not set(ids) & set(ACTIONS)
+    assert set(ids) == set(PRETRAIN_ACTIONS) | {RANDOM_ACTION} and ids.count(RANDOM_ACTION) == 3
+    assert {p for a, p, _ in pool if a == RANDOM_ACTION} == {RANDOM_PROMPT}
+    randoms = [c.load() for a, _, c in pool if a == RANDOM_ACTION]
+    assert len({r.tobytes() for r in randoms}) == 3                   # a new choreography per index
+    for r in randoms:                                                   # and each one moves
+        assert np.abs(np.diff(r.astype(np.int16), axis=0)).mean() > 0.5
+
+
+def test_canvas_mask_channel_leaves_the_pixels_unchanged():
+    # drawing with the coverage channel on gives the same pixels as without it
+    cam = dict(k=np.full(2, 20.0), cx=np.full(2, 16.0), gy=np.full(2, 30.0), camx=np.zeros(2), m=1.0)
+    plain, masked = figures._Canvas(cam, 32, 2), figures._Canvas(cam, 32, 2)
+    masked.mask, masked.mask_value = np.zeros((2, 32, 32), np.float32), 1.0
+    for cv in (plain, masked):
+        cv.capsule((0.0, 0.2), (0.3, 0.9), 0.1, (0.9, 0.2, 0.1))
+    assert np.array_equal(plain.img, masked.img) and masked.mask.max() == 1.0
+
+
+@pytest.mark.parametrize("action", ["arm_wave", "sprint_run", "push_up", RANDOM_ACTION])
+def test_static_scene_outside_the_figure_and_mask_covers_a_large_figure(action):
+    video, mask = render(action, 16, num_frames=8, size=64)   # 64 px: room to grow the mask
+    assert mask.dtype == bool and mask.shape == video.shape[:3]
+    grown = mask.any(0)                                                 # union over frames, grown by 2 px
+    for _ in range(2):
+        grown = grown | np.roll(grown, 1, 0) | np.roll(grown, -1, 0) | np.roll(grown, 1, 1) | np.roll(grown, -1, 1)
+    # no camera motion and a flat scene: every pixel away from the figure is constant over time
+    assert (np.ptp(video.astype(np.int16), axis=0).max(-1)[~grown] == 0).all()
+    # the mask is the figure: its pixels differ from the scene behind them (the median over the frame)
+    scene = np.median(video[0].reshape(-1, 3), axis=0)
+    inside = np.abs(video[0].astype(np.float32) - scene).max(-1)[mask[0]]
+    assert (inside > 20).mean() > 0.9
+    rows = np.flatnonzero(mask[0].any(1))
+    if action != "push_up":                                             # upright figures are tall
+        assert rows.max() - rows.min() >= 0.45 * 64
+
+
+def test_flat_scenes_few_colours_and_appearance_varies_per_video():
+    firsts = [render_video("arm_wave", i, **SMALL)[0] for i in range(6)]
+    for f in firsts:                                                   # a handful of solid colours, no texture
+        assert len(np.unique(f.reshape(-1, 3), axis=0)) < 0.35 * f.shape[0] * f.shape[1]
+    corners = {tuple(f[0, 0]) for f in firsts}
+    assert len(corners) == len(firsts)                                 # each video its own scene colour

@@ -60,15 +60,20 @@ def frame_args(frames: int, size: int | None) -> None:
     at_least("--size", size, 8)
 
 
-def profile_and_size(dataset: str, profile: str | None, frames: int, size: int | None) -> tuple[str, int]:
-    """The profile (default: tiny on synthetic, paper elsewhere) and frame size (default: 64 tiny, 512 paper),
-    checked with the frame count."""
+def profile_and_geometry(dataset: str, profile: str | None, frames: int | None,
+                         size: int | None) -> tuple[str, int, int]:
+    """The profile (default: tiny on synthetic, paper elsewhere), frame size and frame count (default: the
+    profile's, :func:`flash_bench.config.profile_geometry`), checked."""
+    from flash_bench.config import profile_geometry
+
     profile = profile or ("tiny" if dataset == "synthetic" else "paper")
     if profile not in ("tiny", "paper"):
         raise InputError(f"--profile must be tiny or paper, got {profile!r}")
-    size = size if size is not None else (512 if profile == "paper" else 64)
+    default_size, default_frames = profile_geometry(profile)
+    size = size if size is not None else default_size
+    frames = frames if frames is not None else default_frames
     frame_args(frames, size)
-    return profile, size
+    return profile, size, frames
 
 
 def metric_ids(value: str) -> tuple[str, ...] | None:

@@ -19,8 +19,9 @@ def evaluate(
     metrics: str = typer.Option("all", help="'all' or a comma list of metric ids."),
     method: Optional[str] = typer.Option(None, help="Label of these videos in tables (default: folder name)."),
     run_dir: Optional[Path] = typer.Option(None, help="Default: results/runs/eval-<dataset>-<label>."),
-    frames: int = typer.Option(16, help="Frames the dataset's ground-truth clips are sampled to."),
-    size: Optional[int] = typer.Option(None, help="Ground-truth frame size (default: 64 tiny, 512 paper)."),
+    frames: Optional[int] = typer.Option(None, help="Frames the dataset's ground-truth clips are sampled to "
+                                         "(default: the profile's)."),
+    size: Optional[int] = typer.Option(None, help="Ground-truth frame size (default: the profile's)."),
     real_set: str = typer.Option("test", help="CD-FVD real set: test | test+train."),
     device: str = typer.Option("cpu", help="cpu | cuda."),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir",
@@ -36,7 +37,7 @@ def evaluate(
 
     try:  # every value checked before any model or dataset loads
         checks.known("--dataset", DATASETS, dataset)
-        profile, size = checks.profile_and_size(dataset, profile, frames, size)
+        profile, size, frames = checks.profile_and_geometry(dataset, profile, frames, size)
         device = checks.device(device)
         chosen = checks.metric_ids(metrics)
         if not videos.is_dir():

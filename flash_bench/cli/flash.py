@@ -42,7 +42,7 @@ def train_flash_cmd(
     uniform_timesteps: bool = typer.Option(False, help="Uniform instead of importance timestep sampling."),
     seed: int = typer.Option(0, help="Seed of data order, augmentation, noise and timesteps."),
     size: Optional[int] = typer.Option(None, help="Clip size to load (default: the profile's native size)."),
-    frames: int = typer.Option(16, help="Frames per clip."),
+    frames: Optional[int] = typer.Option(None, help="Frames per clip (default: the profile's)."),
     base_dir: Optional[Path] = typer.Option(None, help="tiny: another pretrained tiny base folder."),
 ) -> None:
     """Train FLASH on the training videos of one or more actions (resumes from an existing --out)."""
@@ -54,7 +54,7 @@ def train_flash_cmd(
     from flash_bench.types import InputError
 
     try:
-        checks.frame_args(frames, size)
+        _, size, frames = checks.profile_and_geometry(dataset, profile, frames, size)
         for option, value in (("--steps", steps), ("--shots", shots)):
             checks.at_least(option, value, 1)
         checks.listed("--actions", actions)
@@ -68,7 +68,7 @@ def train_flash_cmd(
             cfg = cfg.replace(base_dir=str(base_dir))
         device = "cuda" if torch.cuda.is_available() else "cpu"
         videos = load_videos(dataset, root, [a.strip() for a in actions.split(",") if a.strip()], shots,
-                             size or cfg.native_size, frames, seed)
+                             size, frames, seed)
         seconds = train_on_actions(cfg, videos, out, device)
     except InputError as e:
         _fail(str(e))
@@ -83,7 +83,7 @@ def animate(
     seed: int = typer.Option(0, help="Sampling seed."),
     steps: Optional[int] = typer.Option(None, help="DDIM steps (default 25)."),
     guidance: Optional[float] = typer.Option(None, help="Classifier-free guidance (default 7.5)."),
-    frames: int = typer.Option(16, help="Frames to generate."),
+    frames: Optional[int] = typer.Option(None, help="Frames to generate (default: the checkpoint's profile's)."),
     size: Optional[int] = typer.Option(None, help="Output size (default: the reference image's)."),
     decoder: Optional[Path] = typer.Option(None, help="Detail Enhancement Decoder checkpoint (variant #6)."),
     fps: int = typer.Option(8, help="Frames per second of the output."),
@@ -94,7 +94,7 @@ def animate(
     from flash_bench.types import InputError
 
     try:
-        checks.frame_args(frames, size)
+        checks.frame_args(frames if frames is not None else 2, size)
         for option, value in (("--steps", steps), ("--fps", fps)):
             checks.at_least(option, value, 1)
         info = animate_file(checkpoint, image, prompt, out, seed=seed, steps=steps, guidance=guidance,
@@ -109,10 +109,11 @@ def pretrain_base(
     minutes: float = typer.Option(600.0, help="UNet training time budget (stop any time: checkpoints persist)."),
     vae_minutes: float = typer.Option(10.0, help="VAE training time."),
     seed: int = typer.Option(0, help="Seed of data, initialisation and training."),
-    out_dir: Optional[Path] = typer.Option(None, help="Default: the shipped flash/weights/tiny_base/."),
-    resume_dir: Path = typer.Option(Path("results/cache/tiny_base_resume"), help="Full training state."),
+    out_dir: Optional[Path] = typer.Option(None, help="Default: the shipped flash/weights/tiny_v2/."),
+    resume_dir: Optional[Path] = typer.Option(None, help="Full training state (default: results/cache/tiny_v2_resume)."),
     save_every: float = typer.Option(4.0, help="Minutes between checkpoints."),
     videos_per_action: int = typer.Option(30, help="Pretrain-pool videos per action."),
+    random_videos: int = typer.Option(0, help="Random choreographies added to the pool (the shipped base: 1000)."),
     warm_start: Optional[Path] = typer.Option(None, help="Continue from this tiny base folder (e.g. the shipped "
                                               "one) when --resume-dir holds no training state."),
     decoder_every: int = typer.Option(8, help="One VAE-decoder tuning step per this many UNet steps; 0 keeps the "
@@ -125,9 +126,9 @@ def pretrain_base(
 
     if profile != "tiny":
         _fail("pretrain-base only exists for the tiny profile (paper = SD1.5 + AnimateDiff weights)")
-    kw = {} if out_dir is None else {"out_dir": str(out_dir)}
-    cfg = PretrainConfig(seed=seed, unet_minutes=minutes, vae_minutes=vae_minutes, resume_dir=str(resume_dir),
-                         save_every_min=save_every, videos_per_action=videos_per_action,
+    kw = {k: str(v) for k, v in (("out_dir", out_dir), ("resume_dir", resume_dir)) if v is not None}
+    cfg = PretrainConfig(seed=seed, unet_minutes=minutes, vae_minutes=vae_minutes,
+                         save_every_min=save_every, videos_per_action=videos_per_action, random_videos=random_videos,
                          warm_start=str(warm_start or ""), threads=threads,
                          decoder_every=decoder_every, **kw)
     import pickle
@@ -135,6 +136,6 @@ def pretrain_base(
     try:
         folder = run_pretraining(cfg)
     except pickle.UnpicklingError:   # resuming: the optimizer state in --resume-dir holds more than tensors
-        _fail(f"{resume_dir / 'optimizer.pt'}: holds objects other than tensors (not loadable with "
+        _fail(f"{Path(cfg.resume_dir) / 'optimizer.pt'}: holds objects other than tensors (not loadable with "
               "torch.load(weights_only=True)), so it is not loaded; delete it to resume with a fresh optimizer")
     typer.echo(f"tiny base written to {folder}")

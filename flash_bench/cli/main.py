@@ -64,8 +64,8 @@ def run(
     limit: Optional[int] = typer.Option(None, help="Test items per action."),
     metrics: str = typer.Option("all", help="'all', 'none' or a comma list of metric ids."),
     device: Optional[str] = typer.Option(None, help="cpu | cuda (default: cuda when present)."),
-    size: Optional[int] = typer.Option(None, help="Frame height = width in pixels (default: 64 tiny, 512 paper)."),
-    frames: int = typer.Option(16, help="Frames per video."),
+    size: Optional[int] = typer.Option(None, help="Frame height = width in pixels (default: the profile's)."),
+    frames: Optional[int] = typer.Option(None, help="Frames per video (default: the profile's)."),
     cache_dir: Path = typer.Option(Path("results/cache"), help="Shared cache of fitted methods and features."),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir",
                                                help="Checkpoints for the paper profile (default $FLASH_BENCH_WEIGHTS)."),
@@ -84,7 +84,7 @@ def run(
 
     try:  # every value checked before any model or dataset loads
         checks.known("--dataset", DATASETS, dataset)
-        profile, size = checks.profile_and_size(dataset, profile, frames, size)
+        profile, size, frames = checks.profile_and_geometry(dataset, profile, frames, size)
         if weights_dir is not None:
             if not weights_dir.is_dir():
                 raise InputError(f"--weights-dir {weights_dir}: not a folder")
@@ -188,7 +188,8 @@ def datasets_inspect(name: str, root: Optional[Path] = typer.Option(None), shots
 
 @datasets_app.command("export")
 def datasets_export(name: str, out: Path, root: Optional[Path] = typer.Option(None),
-                    size: int = 64, frames: int = 16) -> None:
+                    size: Optional[int] = typer.Option(None, help="Frame size (default: the tiny profile's)."),
+                    frames: Optional[int] = typer.Option(None, help="Frames (default: the tiny profile's).")) -> None:
     """Write a dataset to OUT in the `folder` layout (prompt.txt, train/*.mp4, test/*.png + *.mp4)."""
     from flash_bench.cli import checks
     from flash_bench.datasets.export import export_dataset
@@ -197,7 +198,7 @@ def datasets_export(name: str, out: Path, root: Optional[Path] = typer.Option(No
 
     try:
         checks.known("dataset", DATASETS, name)
-        checks.frame_args(frames, size)
+        _, size, frames = checks.profile_and_geometry(name, "tiny", frames, size)
         checks.out_dir("OUT", out)
         ds = DATASETS.get(name)(root, num_frames=frames, size=size)
         n, failures = export_dataset(ds, out)

@@ -15,8 +15,9 @@ def validate_metrics(
     root: Optional[Path] = typer.Option(None, "--root", help="Dataset folder (all but `synthetic`)."),
     profile: Optional[str] = typer.Option(None, help="tiny | paper (default: tiny on synthetic, paper elsewhere)."),
     metrics: str = typer.Option("all", help="'all' or a comma list of metric ids."),
-    frames: int = typer.Option(16, help="Frames the ground-truth clips are sampled to."),
-    size: Optional[int] = typer.Option(None, help="Frame size (default: 64 tiny, 512 paper)."),
+    frames: Optional[int] = typer.Option(None, help="Frames the ground-truth clips are sampled to "
+                                         "(default: the profile's)."),
+    size: Optional[int] = typer.Option(None, help="Frame size (default: the profile's)."),
     device: str = typer.Option("cpu", help="cpu | cuda."),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help="Checkpoints (default $FLASH_BENCH_WEIGHTS)."),
     cache_dir: Path = typer.Option(Path("results/cache"), help="Feature cache folder."),
@@ -33,7 +34,7 @@ def validate_metrics(
 
     try:
         checks.known("--dataset", DATASETS, dataset)
-        profile, size = checks.profile_and_size(dataset, profile, frames, size)
+        profile, size, frames = checks.profile_and_geometry(dataset, profile, frames, size)
         device = checks.device(device)
         chosen = checks.metric_ids(metrics)
         ds = DATASETS.get(dataset)(root, num_frames=frames, size=size) if root is not None else \

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from flash_bench.tiny_world import NUM_FRAMES, SIZE
 from flash_bench.types import Action, InputError
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -25,7 +26,7 @@ class FewShotDataset(ABC):
     name: str = ""
     needs_root: bool = True
 
-    def __init__(self, root: Path | str | None = None, *, num_frames: int = 16, size: int = 64,
+    def __init__(self, root: Path | str | None = None, *, num_frames: int = NUM_FRAMES, size: int = SIZE,
                  shots: int | None = None, seed: int = 0):
         if self.needs_root and root is None:
             raise InputError(f"dataset {self.name!r} needs --root pointing at your copy of it")
