@@ -31,7 +31,7 @@ class FlashConfig:
     batch: int = 1                      # videos per step (the pair doubles it)
     alpha: float = 0.5                  # timestep importance sampling p(t) ∝ 1 − α cos(πt/T)
     uniform_timesteps: bool = False
-    grad_checkpointing: bool = False
+    grad_checkpointing: bool = False    # recompute every ResNet, spatial transformer, motion module (train.py)
     crop_scale: float = 0.8             # random crop keeps ≥ this fraction of each side
     seed: int = 0
     # sampling (A3.2 "Inference")
