@@ -5,8 +5,8 @@ other attention layers (spatial self-/cross-frame attention and text cross-atten
 frozen. AdamW; importance-sampled timesteps; noise-free first frame; loss eq. 2 on both videos of the pair;
 motion feature alignment (forward hooks) and correspondence alignment (attention processors) per config;
 gradient checkpointing (paper profile) of every ResNet, spatial transformer and motion module, as AnimateDiff's
-code does (:class:`BlockCheckpointing`). Checkpoints (safetensors) hold only the trainable weights, with the config and step in the metadata; an
-optimizer file beside it lets training resume.
+code does (:class:`BlockCheckpointing`). Checkpoints (safetensors) hold only the trainable weights, with the
+config and step in the metadata; an optimizer file beside it lets training resume.
 """
 from __future__ import annotations
 
