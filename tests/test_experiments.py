@@ -11,7 +11,6 @@ from flash_bench.experiments import (
     EXPERIMENTS,
     FLASH_DEFAULTS,
     FLASH_SWITCHES,
-    FLASH_VARIANTS,
     SYNTHETIC_ACTIONS,
     TABLE_EXPERIMENTS,
     Cell,
