@@ -668,8 +668,8 @@ def flash_activations(args) -> dict:
     """FLASH's training step (variant #5; #6 trains the same, its decoder only samples) on the real SD1.5 UNet +
     motion adapter v1-5-2 architecture with random weights, built here from their configs (no weights folder:
     activations depend on the architecture only), measured as the run measures a cell, per gradient
-    checkpointing — off, diffusers' own switch (``enable_gradient_checkpointing()``: the ResNets, what FLASH used
-    before), FLASH's (:class:`flash.train.BlockCheckpointing`) — and precision (fp32; bf16 autocast, as FLASH
+    checkpointing — off, diffusers' own switch (``enable_gradient_checkpointing()``: the ResNets and the spatial
+    transformers' inner blocks, what FLASH used before), FLASH's (:class:`flash.train.BlockCheckpointing`) — and precision (fp32; bf16 autocast, as FLASH
     trains on CUDA, here on the CPU)."""
     import torch
     from diffusers import DDIMScheduler, UNetMotionModel
@@ -699,7 +699,7 @@ def flash_activations(args) -> dict:
     modules = [m for top in (base.vae, base.text_encoder, unet) for m in top.modules()]
     params, shapes = _param_index(modules)
     for precision in ("fp32", "bf16"):
-        for mode in ("off", "diffusers (ResNets)", "FLASH (blocks)"):
+        for mode in ("off", "diffusers' switch", "FLASH's blocks"):
             trainer = FlashTrainer(base, variant(5, "paper", native_size=SMALL["size"],
                                                  grad_checkpointing=mode.startswith("FLASH")))
             if mode.startswith("diffusers"):

@@ -35,8 +35,8 @@ from flash_bench.types import InputError
 class BlockCheckpointing:
     """Gradient checkpointing of a UNetMotionModel at AnimateDiff's granularity.
 
-    diffusers' ``enable_gradient_checkpointing()`` recomputes the ResNets of the down/up blocks and the inner
-    blocks of each spatial transformer, but keeps every activation of the motion modules and of the
+    diffusers' ``enable_gradient_checkpointing()`` (0.42) recomputes the ResNets and the inner blocks of each
+    spatial transformer, but keeps every activation of the motion modules (but the mid block's) and of the
     transformers' norm/projections; AnimateDiff's own blocks (``animatediff/models/unet_blocks.py``) checkpoint
     each ResNet, spatial transformer and motion module whole. Here diffusers' switch is turned on with
     :meth:`checkpoint` as its checkpointing function, and every spatial transformer and motion module is wrapped
