@@ -698,7 +698,7 @@ def flash_activations(args) -> dict:
     meter, rows = Meter(), {}
     modules = [m for top in (base.vae, base.text_encoder, unet) for m in top.modules()]
     params, shapes = _param_index(modules)
-    for precision in ("fp32", "bf16"):
+    for precision in ("fp32", "bf16") if args.precision == "both" else (args.precision,):
         for mode in ("off", "diffusers' switch", "FLASH's blocks"):
             trainer = FlashTrainer(base, variant(5, "paper", native_size=SMALL["size"],
                                                  grad_checkpointing=mode.startswith("FLASH")))
@@ -785,6 +785,8 @@ def main() -> None:
     ap.add_argument("--flash-activations", action="store_true",
                     help="only FLASH's training-step memory per gradient checkpointing and precision, on the SD1.5 "
                          "+ motion adapter architecture built with random weights (no weights folder; ~14 GiB RAM)")
+    ap.add_argument("--precision", choices=("fp32", "bf16", "both"), default="both",
+                    help="with --flash-activations (bf16 on a CPU without bf16 units: ~25 min per pass)")
     args = ap.parse_args()
     if args.flash_activations:
         result = flash_activations(args)
