@@ -40,6 +40,10 @@ Where each stand-in comes from (never from our own list of keys):
   - ``clip-vit-l-14-openai``: ``open_clip.create_model("ViT-L-14-quickgelu")`` as ``open_clip_model.safetensors``;
   - ``raft-large``: ``torchvision.models.optical_flow.raft_large``.
 
+``--flash-activations`` measures only FLASH's training step (no weights folder: the SD1.5 UNet + motion adapter
+v1-5-2 architecture is built here with random weights) per gradient checkpointing and precision
+(:func:`flash_activations`); ``docs/paper_profile.md`` holds its figures.
+
 Printed: per stand-in its build time, peak RSS, parameters and size on disk; per method and per metric backbone in
 the run, its wall time, peak RSS, parameters, the trainable set its optimiser got, and the estimated GPU memory of a
 training step at 512² × 16 frames (formula in :func:`gpu_estimate`). The random stand-ins cannot match the official
