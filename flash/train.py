@@ -62,7 +62,7 @@ class BlockCheckpointing:
 
 
 def checkpointed_modules(unet) -> list[torch.nn.Module]:
-    """What AnimateDiff checkpoints beyond diffusers: every spatial transformer and motion module of the UNet."""
+    """What FLASH checkpoints whole beside diffusers' ResNets: every spatial transformer and motion module."""
     from diffusers.models.transformers.transformer_2d import Transformer2DModel
     from diffusers.models.unets.unet_motion_model import AnimateDiffTransformer3D
 
