@@ -40,6 +40,10 @@ Where each stand-in comes from (never from our own list of keys):
   - ``clip-vit-l-14-openai``: ``open_clip.create_model("ViT-L-14-quickgelu")`` as ``open_clip_model.safetensors``;
   - ``raft-large``: ``torchvision.models.optical_flow.raft_large``.
 
+``--flash-activations`` measures only FLASH's training step (no weights folder: the SD1.5 UNet + motion adapter
+v1-5-2 architecture is built here with random weights) per gradient checkpointing and precision
+(:func:`flash_activations`); ``docs/paper_profile.md`` holds its figures.
+
 Printed: per stand-in its build time, peak RSS, parameters and size on disk; per method and per metric backbone in
 the run, its wall time, peak RSS, parameters, the trainable set its optimiser got, and the estimated GPU memory of a
 training step at 512² × 16 frames (formula in :func:`gpu_estimate`). The random stand-ins cannot match the official
@@ -48,6 +52,7 @@ checksums, so this process turns the sha256 check of the weights table off (noth
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -110,18 +115,49 @@ def _save_tokenizer(folder: Path) -> None:
     offline_clip_tokenizer().save_pretrained(str(folder))
 
 
-def _ldm_repo(root: Path, unet, text_config) -> int:
-    """A diffusers repository layout: ``unet`` + the SD VAE + a CLIP text encoder + tokenizer + DDIM scheduler
-    (``scaled_linear`` 0.00085-0.012, as both SD1.5's and ModelScope's scheduler configs)."""
-    from diffusers import AutoencoderKL, DDIMScheduler
+def sd15_unet():
+    """SD1.5's UNet (random weights): diffusers' converter config of CompVis ``v1-inference.yaml``."""
+    from diffusers import UNet2DConditionModel
+    from diffusers.loaders.single_file_utils import create_unet_diffusers_config_from_ldm
+
+    return UNet2DConditionModel(**create_unet_diffusers_config_from_ldm(SD_V1_INFERENCE, {}))
+
+
+def sd_vae():
+    from diffusers import AutoencoderKL
     from diffusers.loaders.single_file_utils import create_vae_diffusers_config_from_ldm
+
+    return AutoencoderKL(**create_vae_diffusers_config_from_ldm(SD_V1_INFERENCE, {}))
+
+
+def sd15_text_encoder():
     from transformers import CLIPTextModel
+
+    return CLIPTextModel(_clip_text_config("ViT-L-14", hidden_act="quick_gelu"))
+
+
+def motion_adapter(**kw):
+    """A MotionAdapter as diffusers' AnimateDiff converter builds it (max length 32)."""
+    from diffusers import MotionAdapter
+
+    return MotionAdapter(motion_max_seq_length=32, **kw)
+
+
+ADAPTER_V152 = dict(use_motion_mid_block=True)     # AnimateDiff configs/inference/inference-v2.yaml
+ADAPTER_V153 = dict(use_motion_mid_block=False)    # inference-v3.yaml
+
+
+def _ldm_repo(root: Path, unet, text_encoder) -> int:
+    """A diffusers repository layout: ``unet`` + the SD VAE + a CLIP text encoder (``text_encoder()``, built once
+    the UNet is saved and freed) + tokenizer + DDIM scheduler
+    (``scaled_linear`` 0.00085-0.012, as both SD1.5's and ModelScope's scheduler configs)."""
+    from diffusers import DDIMScheduler
 
     n = _params(unet)
     unet.save_pretrained(str(root / "unet"))
     del unet
-    for name, part in (("vae", AutoencoderKL(**create_vae_diffusers_config_from_ldm(SD_V1_INFERENCE, {}))),
-                       ("text_encoder", CLIPTextModel(text_config))):
+    for name, make in (("vae", sd_vae), ("text_encoder", text_encoder)):
+        part = make()
         n += _params(part)
         part.save_pretrained(str(root / name))
     _save_tokenizer(root / "tokenizer")
@@ -132,11 +168,7 @@ def _ldm_repo(root: Path, unet, text_config) -> int:
 
 
 def build_sd15(d: Path, args) -> int:
-    from diffusers import UNet2DConditionModel
-    from diffusers.loaders.single_file_utils import create_unet_diffusers_config_from_ldm
-
-    n = _ldm_repo(d / "sd-v1-5", UNet2DConditionModel(**create_unet_diffusers_config_from_ldm(SD_V1_INFERENCE, {})),
-                  _clip_text_config("ViT-L-14", hidden_act="quick_gelu"))
+    n = _ldm_repo(d / "sd-v1-5", sd15_unet(), sd15_text_encoder)
     v14 = d / "sd-v1-4"            # LAMP's SD v1.4: the same architecture (other weights in reality)
     if not v14.exists():
         v14.symlink_to("sd-v1-5")
@@ -163,10 +195,9 @@ def _adapter(d: Path, name: str, official: dict | None = None, **kw) -> int:
     """A MotionAdapter; with ``official`` (an AnimateDiff motion-module state dict) its tensors, converted by
     diffusers' own converter and loaded strictly but for the sinusoidal ``pos_embed.pe`` tables (not saved by
     the official modules)."""
-    from diffusers import MotionAdapter
     from diffusers.loaders.single_file_utils import convert_animatediff_checkpoint_to_diffusers
 
-    adapter = MotionAdapter(motion_max_seq_length=32, **kw)
+    adapter = motion_adapter(**kw)
     if official is not None:
         missing, unexpected = adapter.load_state_dict(convert_animatediff_checkpoint_to_diffusers(official),
                                                       strict=False)
@@ -218,12 +249,12 @@ def _child_official_mm(version: str, args) -> None:
 
 def build_adapter_v152(d, args):
     return _adapter(d, "animatediff-motion-adapter-v1-5-2", official_motion_modules("v2", args),
-                    use_motion_mid_block=True)
+                    **ADAPTER_V152)
 
 
 def build_adapter_v153(d, args):
     return _adapter(d, "animatediff-motion-adapter-v1-5-3", official_motion_modules("v3", args),
-                    use_motion_mid_block=False)
+                    **ADAPTER_V153)
 
 
 def build_pia(d, args):
@@ -241,11 +272,10 @@ def build_sparsectrl(d, args):
 
 def build_domain_lora(d, args):
     import torch
-    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
-    from diffusers.loaders.single_file_utils import create_unet_diffusers_config_from_ldm
+    from diffusers import StableDiffusionPipeline
 
     with torch.device("meta"):      # shapes only
-        unet = UNet2DConditionModel(**create_unet_diffusers_config_from_ldm(SD_V1_INFERENCE, {}))
+        unet = sd15_unet()
     lora, r = {}, DOMAIN_LORA_RANK
     for name, m in unet.named_modules():
         if ".transformer_blocks." in name and name.endswith(("to_q", "to_k", "to_v", "to_out.0")):
@@ -257,9 +287,10 @@ def build_domain_lora(d, args):
 
 def build_modelscope(d, args):
     from diffusers import UNet3DConditionModel
+    from transformers import CLIPTextModel
 
     return _ldm_repo(d / "modelscope-t2v", UNet3DConditionModel(sample_size=32),
-                     _clip_text_config("ViT-H-14", drop_last=1, hidden_act="gelu"))
+                     lambda: CLIPTextModel(_clip_text_config("ViT-H-14", drop_last=1, hidden_act="gelu")))
 
 
 def build_openclip_h(d, args):
@@ -432,7 +463,7 @@ class Meter:
         self._stop = threading.Event()
         threading.Thread(target=self._sample, daemon=True).start()
         self.trainable: dict[int, int] = {}
-        self.saved: dict[int, int] = {}
+        self.saved: dict[int, tuple] = {}     # storage -> (bytes, sorted shape, dtype)
 
     def _sample(self):
         while not self._stop.wait(0.2):
@@ -449,7 +480,8 @@ class Meter:
 
     def pack(self, t):
         try:
-            self.saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+            storage = t.untyped_storage()
+            self.saved[storage.data_ptr()] = (storage.nbytes(), tuple(sorted(t.shape)), t.dtype)
         except (RuntimeError, NotImplementedError):
             pass
         return t
@@ -522,30 +554,48 @@ def _alive_modules():
     return [o for o in gc.get_objects() if isinstance(o, torch.nn.Module)]
 
 
-def _row(meter: Meter, start: float, modules, kind: str) -> dict:
-    params = {}
+def _param_index(modules) -> tuple[dict, set]:
+    """Parameters of ``modules`` by storage (-> numel), and their shapes (sorted dims)."""
+    params, shapes = {}, set()
     for m in modules:
         for p in m.parameters(recurse=False):
             params[p.data_ptr()] = p.numel()
-    activations = sum(n for ptr, n in meter.saved.items() if ptr not in params)
+            shapes.add(tuple(sorted(p.shape)))
+    return params, shapes
+
+
+def _split_saved(saved: dict, params: dict, shapes: set) -> tuple[int, int]:
+    """(activation bytes, weight-copy bytes) of :attr:`Meter.saved` entries; parameters are neither. A weight copy
+    is autocast's lower-precision copy of a weight (saved as it is or transposed): fixed size, not an activation."""
+    import torch
+
+    kept = [(n, shape, dtype) for ptr, (n, shape, dtype) in saved.items() if ptr not in params]
+    copies = sum(n for n, shape, dtype in kept if dtype != torch.float32 and shape in shapes)
+    return sum(n for n, _, _ in kept) - copies, copies
+
+
+def _row(meter: Meter, start: float, modules, kind: str) -> dict:
+    params, shapes = _param_index(modules)
+    activations, copies = _split_saved(meter.saved, params, shapes)
     return {"kind": kind, "seconds": time.perf_counter() - start, "peak_rss_gib": meter._peak / GIB,
             "rss_at_start_gib": meter.rss_at_start / GIB,
             "params": sum(params.values()), "trainable": sum(meter.trainable.values()),
-            "saved_activation_bytes": activations}
+            "saved_activation_bytes": activations, "weight_copy_bytes": copies}
 
 
 def gpu_estimate(row: dict) -> dict:
     """GPU memory of one training step at 512² × 16 frames (GiB):
 
-    weights 4·P (fp32, as loaded) + gradients 4·P_train + AdamW moments 8·P_train
+    weights 4·P (fp32, as loaded) + autocast's weight copies W_copy + gradients 4·P_train + AdamW moments 8·P_train
     + activations A_small · (512² · 16) / (64² · 4),
 
-    with A_small the bytes autograd saved for backward in the run's one fitting step at 64² × 4 frames (fp32,
-    parameters excluded; under gradient checkpointing only what lies outside the checkpointed blocks), scaled
-    linearly with pixels × frames (attention through SDPA keeps no quadratic map). Inference-only methods: weights.
+    with A_small the bytes autograd saved for backward in the run's one fitting step at 64² × 4 frames (parameters
+    and W_copy excluded; under gradient checkpointing only the checkpointed blocks' inputs and what lies outside
+    them), scaled linearly with pixels × frames (attention through SDPA keeps no quadratic map); W_copy (the
+    lower-precision copies of weights that autocast saves; 0 in fp32) does not scale. Inference-only: weights.
     """
     scale = (TARGET["size"] ** 2 * TARGET["frames"]) / (SMALL["size"] ** 2 * SMALL["frames"])
-    weights = 4 * row["params"]
+    weights = 4 * row["params"] + row.get("weight_copy_bytes", 0)
     states = 12 * row["trainable"]
     acts = row["saved_activation_bytes"] * scale if row["trainable"] else 0
     return {"weights_gib": weights / GIB, "train_states_gib": states / GIB, "activations_gib": acts / GIB,
@@ -566,7 +616,7 @@ def method_cells():
              "dreamvideo": dict(train_steps=1, sample_steps=1, num_frames=SMALL["frames"], native_size=SMALL["size"]),
              "lamp": dict(train_steps=1, sample_steps=1, num_frames=SMALL["frames"], native_size=SMALL["size"])}
     cells = [Cell(label=n, method=n, options=small.get(n, {})) for n in METHODS.names()]
-    # diagnostic: FLASH with gradient checkpointing off (its paper default on crashes: issue 16, point 1)
+    # diagnostic: FLASH with gradient checkpointing off
     return tuple(cells + [Cell(label="flash-no-ckpt", method="flash",
                                options={**small["flash"], "grad_checkpointing": False})])
 
@@ -596,6 +646,85 @@ def _child_run(args) -> None:
                                               for r in store.records()]}), flush=True)
 
 
+@contextlib.contextmanager
+def _block_meter(unet, meter: Meter, params: dict, shapes: set):
+    """The activation bytes each block FLASH checkpoints (ResNet, spatial transformer, motion module) saves in
+    one call, as a list. Without checkpointing that is what backward recomputes of the block at once with it:
+    the largest one sits on top of the stored activations at the peak (under checkpointing its saves are hidden:
+    read it from the run without)."""
+    from diffusers.models.resnet import ResnetBlock2D
+
+    from flash.train import checkpointed_modules
+
+    sizes, before, handles = [], {}, []
+    for m in [*(m for m in unet.modules() if isinstance(m, ResnetBlock2D)), *checkpointed_modules(unet)]:
+        handles.append(m.register_forward_pre_hook(lambda mod, a: before.__setitem__(mod, set(meter.saved))))
+        handles.append(m.register_forward_hook(lambda mod, a, out: sizes.append(_split_saved(
+            {k: v for k, v in meter.saved.items() if k not in before[mod]}, params, shapes)[0])))
+    try:
+        yield sizes
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def flash_activations(args) -> dict:
+    """FLASH's training step (variant #5; #6 trains the same, its decoder only samples) on the real SD1.5 UNet +
+    motion adapter v1-5-2 architecture with random weights, built here from their configs (no weights folder:
+    activations depend on the architecture only), measured as the run measures a cell, per gradient
+    checkpointing — off, diffusers' own switch (``enable_gradient_checkpointing()``: the ResNets and the spatial
+    transformers' inner blocks, what FLASH used before), FLASH's (:class:`flash.train.BlockCheckpointing`) — and precision (fp32; bf16 autocast, as FLASH
+    trains on CUDA, here on the CPU)."""
+    import torch
+    from diffusers import DDIMScheduler, UNetMotionModel
+
+    from flash.base_model import ANIMATEDIFF_SCHEDULER, BaseModel
+    from flash.config import variant
+    from flash.tokenizer import offline_clip_tokenizer
+    from flash.train import FlashTrainer, TrainingVideo
+    from flash_bench.datasets.synthetic import ACTIONS, render_video
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    torch.manual_seed(0)
+    start = time.perf_counter()
+    with torch.no_grad():
+        unet = UNetMotionModel.from_unet2d(sd15_unet(), motion_adapter(**ADAPTER_V152))
+        base = BaseModel(sd_vae(), sd15_text_encoder(), offline_clip_tokenizer(), unet,
+                         DDIMScheduler(**ANIMATEDIFF_SCHEDULER, prediction_type="epsilon"), "paper", "epsilon")
+    gc.collect()
+    for m in (base.vae, base.text_encoder, unet):
+        m.eval().requires_grad_(False)
+    print(f"built in {time.perf_counter() - start:.0f} s, {_params(base.vae, base.text_encoder, unet) / 1e6:.0f} M "
+          "parameters", flush=True)
+    action = next(iter(ACTIONS))
+    video = [TrainingVideo(render_video(action, 0, num_frames=SMALL["frames"], size=SMALL["size"]),
+                           ACTIONS[action].prompt)]
+    meter, rows = Meter(), {}
+    modules = [m for top in (base.vae, base.text_encoder, unet) for m in top.modules()]
+    params, shapes = _param_index(modules)
+    for precision in ("fp32", "bf16") if args.precision == "both" else (args.precision,):
+        for mode in ("off", "diffusers' switch", "FLASH's blocks"):
+            trainer = FlashTrainer(base, variant(5, "paper", native_size=SMALL["size"],
+                                                 grad_checkpointing=mode.startswith("FLASH")))
+            if mode.startswith("diffusers"):
+                unet.enable_gradient_checkpointing()
+            unet.train()
+            begin = meter.start()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"), \
+                    torch.autograd.graph.saved_tensors_hooks(meter.pack, lambda t: t), \
+                    _block_meter(unet, meter, params, shapes) as blocks:
+                trainer.backward(video)
+            meter.trainable = {p.data_ptr(): p.numel() for p in unet.parameters() if p.requires_grad}
+            rows[f"{mode}, {precision}"] = {**_row(meter, begin, modules, kind="method"),
+                                            "largest_block_bytes": max(blocks, default=0)}
+            print(f"{mode}, {precision}: {json.dumps(rows[f'{mode}, {precision}'])}", flush=True)
+            unet.zero_grad(set_to_none=True)
+            unet.eval()
+            del trainer
+            gc.collect()
+    return {"rows": rows, "seconds": time.perf_counter() - start, "peak_rss_gib": peak_rss_gib()}
+
+
 # ----------------------------------------------------------------------------------------- report
 def report(stand_ins: list[dict], run: dict | None) -> str:
     lines = ["## Stand-ins (random weights, official names and formats)", "",
@@ -622,6 +751,27 @@ def report(stand_ins: list[dict], run: dict | None) -> str:
     return "\n".join(lines)
 
 
+def report_activations(result: dict) -> str:
+    """The rows, and for FLASH's checkpointing the peak: its estimate + the largest block's activations (from
+    the run without checkpointing, same precision, scaled alike), which backward recomputes at once."""
+    scale = (TARGET["size"] ** 2 * TARGET["frames"]) / (SMALL["size"] ** 2 * SMALL["frames"])
+    rows = result["rows"]
+    lines = [f"## FLASH's training step, SD1.5 + motion adapter v1-5-2 (random weights; "
+             f"{result['seconds'] / 60:.0f} min, peak RSS {result['peak_rss_gib']:.1f} GiB)", "",
+             "| gradient checkpointing, precision | saved @64²×4 MiB (weight copies) | s | est. GPU GiB @512²×16: "
+             "weights + grads/AdamW + activations | + largest block recomputed = peak GiB |",
+             "|---|---:|---:|---|---|"]
+    for label, r in rows.items():
+        g = gpu_estimate(r)
+        mode, precision = label.rsplit(", ", 1)
+        block = rows.get(f"off, {precision}", {}).get("largest_block_bytes", 0) * scale / GIB
+        peak = f"{block:.1f} = {g['total_gib'] + block:.1f}" if mode.startswith("FLASH") else "—"
+        lines.append(f"| {label} | {r['saved_activation_bytes'] / 2 ** 20:.1f} ({r['weight_copy_bytes'] / 2 ** 20:.1f})"
+                     f" | {r['seconds']:.0f} | {g['total_gib']:.1f} = {g['weights_gib']:.1f} + "
+                     f"{g['train_states_gib']:.1f} + {g['activations_gib']:.1f} | {peak} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dir", type=Path, default=Path("/tmp/paper_fullsize"))
@@ -636,7 +786,17 @@ def main() -> None:
     ap.add_argument("--run", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--skip-run", action="store_true", help="build the stand-ins only")
     ap.add_argument("--cells", help="run only these cells (comma list of labels; own run dir, no scoring)")
+    ap.add_argument("--flash-activations", action="store_true",
+                    help="only FLASH's training-step memory per gradient checkpointing and precision, on the SD1.5 "
+                         "+ motion adapter architecture built with random weights (no weights folder; ~14 GiB RAM)")
+    ap.add_argument("--precision", choices=("fp32", "bf16", "both"), default="both",
+                    help="with --flash-activations (bf16 on a CPU without bf16 units: ~25 min per pass)")
     args = ap.parse_args()
+    if args.flash_activations:
+        result = flash_activations(args)
+        Path(args.dir).mkdir(parents=True, exist_ok=True)
+        (Path(args.dir) / "flash_activations.json").write_text(json.dumps(result, indent=1))
+        return print(report_activations(result))
     if args.build:
         return _child_build(args.build, args)
     if args.official_mm:

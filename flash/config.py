@@ -32,7 +32,7 @@ class FlashConfig:
     batch: int = 1                      # videos per step (the pair doubles it)
     alpha: float = 0.5                  # timestep importance sampling p(t) ∝ 1 − α cos(πt/T)
     uniform_timesteps: bool = False
-    grad_checkpointing: bool = False
+    grad_checkpointing: bool = False    # recompute every ResNet, spatial transformer, motion module (train.py)
     crop_scale: float = 0.8             # random crop keeps ≥ this fraction of each side
     seed: int = 0
     # sampling (A3.2 "Inference")
@@ -79,14 +79,17 @@ PAPER = FlashConfig(profile="paper", native_size=512, grad_checkpointing=True)
 # samples with the DDIM steps every tiny method gets. 30 steps at a higher lr stand in for the paper's 20k at 5e-5.
 TINY = FlashConfig(profile="tiny", native_size=TINY_SIZE, steps=30, lr=4e-4, batch=1, sample_steps=TINY_DDIM_STEPS)
 
-VARIANT_SWITCHES = {
-    1: dict(strong_aug=False, motion_align=False, corr_align=False),
-    2: dict(strong_aug=True, motion_align=False, corr_align=False),
-    3: dict(strong_aug=True, motion_align=True, corr_align=False),
-    4: dict(strong_aug=True, motion_align=False, corr_align=True),
-    5: dict(strong_aug=True, motion_align=True, corr_align=True),
-    6: dict(strong_aug=True, motion_align=True, corr_align=True),   # + decoder (a checkpoint path)
+# Table 2's variants, the one table of their identity: the experiments' presets and Table 2's ✓/✗ columns derive
+# from it (flash_bench/experiments). ``decoder``: with the Detail Enhancement Decoder (a checkpoint, decoder=PATH).
+VARIANT_SWITCHES: dict[int, dict[str, bool]] = {
+    1: dict(strong_aug=False, motion_align=False, corr_align=False, decoder=False),
+    2: dict(strong_aug=True, motion_align=False, corr_align=False, decoder=False),
+    3: dict(strong_aug=True, motion_align=True, corr_align=False, decoder=False),
+    4: dict(strong_aug=True, motion_align=False, corr_align=True, decoder=False),
+    5: dict(strong_aug=True, motion_align=True, corr_align=True, decoder=False),
+    6: dict(strong_aug=True, motion_align=True, corr_align=True, decoder=True),
 }
+FULL_MODEL = 6       # the paper's FLASH (Table 1): every component
 
 
 def profile_config(profile: str) -> FlashConfig:
@@ -99,7 +102,9 @@ def variant(number: int, profile: str = "tiny", **overrides) -> FlashConfig:
     """Ablation preset #1–#6 (Table 2) of a profile, with optional overrides (e.g. ``tau=50``)."""
     if number not in VARIANT_SWITCHES:
         raise InputError(f"unknown FLASH variant #{number}: expected 1-6")
-    cfg = profile_config(profile).replace(**VARIANT_SWITCHES[number], **overrides)
-    if number == 6 and not cfg.decoder:
-        raise InputError("variant #6 needs a Detail Enhancement Decoder checkpoint (decoder=PATH)")
+    switches = VARIANT_SWITCHES[number]
+    training = {k: v for k, v in switches.items() if k != "decoder"}     # the decoder is a path, given as one
+    cfg = profile_config(profile).replace(**training, **overrides)
+    if switches["decoder"] and not cfg.decoder:
+        raise InputError(f"variant #{number} needs a Detail Enhancement Decoder checkpoint (decoder=PATH)")
     return cfg

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from flash.config import FlashConfig, profile_config, variant
+from flash.config import VARIANT_SWITCHES, FlashConfig, profile_config, variant
 from flash_bench.config import profile_geometry
 from flash_bench.method import Method
 from flash_bench.types import Action, InputError, MethodContext
@@ -67,7 +67,7 @@ def config_from_options(profile: str, options: dict) -> FlashConfig:
     ``flash-detail-decoder-sd15`` weights entry; a missing one is an error that says how to train it)."""
     opts = dict(options)
     number = opts.pop("variant", None)
-    default = int(number) == 6 if number is not None else True
+    default = VARIANT_SWITCHES.get(int(number), {}).get("decoder") if number is not None else True
     opts["decoder"] = decoder_checkpoint(profile, opts.get("decoder", default), opts.pop("decoder_branches", "both"))
     if number is not None:
         return variant(int(number), profile, **opts)

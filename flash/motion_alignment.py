@@ -63,7 +63,7 @@ class MotionAlignment:
 def apply_motion_alignment(unet, state, tau: float = 90.0) -> MotionAlignment:
     """The UNet's one :class:`MotionAlignment`, with ``tau`` (installed on first use).
 
-    Idempotent, like :func:`flash.cross_frame_attention.apply_cross_frame_attention`: every fit on the same UNet
+    Idempotent, like :func:`flash_bench.cross_frame_attention.apply_cross_frame_attention`: every fit on the same UNet
     reuses the same hooks instead of stacking another set on the motion modules.
     """
     existing = getattr(unet, "_flash_motion_alignment", None)

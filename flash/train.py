@@ -3,9 +3,10 @@
 Trainable set (A3.2): the temporal attention layers (motion modules) and the key/value projections of the
 other attention layers (spatial self-/cross-frame attention and text cross-attention); everything else is
 frozen. AdamW; importance-sampled timesteps; noise-free first frame; loss eq. 2 on both videos of the pair;
-motion feature alignment (forward hooks) and correspondence alignment (attention processors) per config.
-Checkpoints (safetensors) hold only the trainable weights, with the config and step in the metadata; an
-optimizer file beside it lets training resume.
+motion feature alignment (forward hooks) and correspondence alignment (attention processors) per config;
+gradient checkpointing (paper profile) of every ResNet, spatial transformer and motion module, as AnimateDiff's
+code does (:class:`BlockCheckpointing`). Checkpoints (safetensors) hold only the trainable weights, with the
+config and step in the metadata; an optimizer file beside it lets training resume.
 """
 from __future__ import annotations
 
@@ -29,6 +30,78 @@ from flash.losses import denoising_loss, diffusion_target, noisy_input
 from flash.motion_alignment import apply_motion_alignment
 from flash.timestep_sampling import sample_timesteps
 from flash_bench.types import InputError
+
+
+class BlockCheckpointing:
+    """Gradient checkpointing of a UNetMotionModel at AnimateDiff's granularity.
+
+    diffusers' ``enable_gradient_checkpointing()`` (0.42) recomputes the ResNets and the inner blocks of each
+    spatial transformer, but keeps every activation of the motion modules (but the mid block's) and of the
+    transformers' norm/projections; AnimateDiff's own blocks (``animatediff/models/unet_blocks.py``) checkpoint
+    each ResNet, spatial transformer and motion module whole. Here diffusers' switch is turned on with
+    :meth:`checkpoint` as its checkpointing function, and every spatial transformer and motion module is wrapped
+    so that its call — its forward hooks included (motion feature alignment) — runs under
+    ``torch.utils.checkpoint`` too. Inside a checkpointed region nothing is checkpointed again (diffusers'
+    nested calls run directly), so each module is recomputed once in backward.
+    """
+
+    def __init__(self):
+        self.depth = 0            # > 0 while a checkpointed region runs (its forward or its recomputation)
+
+    def checkpoint(self, module, *args, **kwargs):
+        if self.depth or not torch.is_grad_enabled():
+            return module(*args, **kwargs)
+        return torch.utils.checkpoint.checkpoint(self._region, module, *args, use_reentrant=False, **kwargs)
+
+    def _region(self, module, *args, **kwargs):
+        self.depth += 1
+        try:
+            return module(*args, **kwargs)
+        finally:
+            self.depth -= 1
+
+
+def checkpointed_modules(unet) -> list[torch.nn.Module]:
+    """What FLASH checkpoints whole beside diffusers' ResNets: every spatial transformer and motion module."""
+    from diffusers.models.transformers.transformer_2d import Transformer2DModel
+    from diffusers.models.unets.unet_motion_model import AnimateDiffTransformer3D
+
+    return [m for m in unet.modules() if isinstance(m, (Transformer2DModel, AnimateDiffTransformer3D))]
+
+
+_CHECKPOINTED_TYPES: dict[type, type] = {}
+
+
+def _checkpointed_type(cls: type) -> type:
+    """``cls`` whose call goes through the owning :class:`BlockCheckpointing` (a subclass: names, state dict and
+    ``isinstance`` stay those of ``cls``); ``cls`` itself if it is one already."""
+    if cls in _CHECKPOINTED_TYPES.values():
+        return cls
+    if cls not in _CHECKPOINTED_TYPES:
+        def __call__(self, *args, **kwargs):
+            return self._flash_checkpointing.checkpoint(super(sub, self).__call__, *args, **kwargs)
+
+        sub = type(cls.__name__, (cls,), {"__call__": __call__, "__module__": cls.__module__})
+        _CHECKPOINTED_TYPES[cls] = sub
+    return _CHECKPOINTED_TYPES[cls]
+
+
+def set_gradient_checkpointing(unet, enabled: bool) -> None:
+    """Switch :class:`BlockCheckpointing` on or off for ``unet`` (idempotent: one fit after another reuses a UNet)."""
+    if enabled:
+        ckpt = getattr(unet, "_flash_checkpointing", None) or BlockCheckpointing()
+        unet._flash_checkpointing = ckpt
+        unet.enable_gradient_checkpointing(ckpt.checkpoint)
+        for m in checkpointed_modules(unet):
+            m._flash_checkpointing = ckpt
+            m.__class__ = _checkpointed_type(type(m))
+        return
+    if unet.is_gradient_checkpointing:
+        unet.disable_gradient_checkpointing()
+    unet._flash_checkpointing = None
+    for m in checkpointed_modules(unet):
+        if type(m) in _CHECKPOINTED_TYPES.values():
+            m.__class__ = type(m).__base__
 
 
 def is_trainable(name: str) -> bool:
@@ -83,8 +156,7 @@ class FlashTrainer:
         self.motion = apply_motion_alignment(unet, self.state, cfg.tau) if cfg.motion_align else None
         self.corr = CorrespondenceAlignment(unet, cfg.p, self.gen) if cfg.corr_align else None
         self.trainable = set_trainable(unet)
-        if cfg.grad_checkpointing:
-            unet.enable_gradient_checkpointing()
+        set_gradient_checkpointing(unet, cfg.grad_checkpointing)
         params = [p for p in unet.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=cfg.lr)
         self.ranges = AugmentationRanges(crop_scale=cfg.crop_scale)

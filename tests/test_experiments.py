@@ -11,7 +11,6 @@ from flash_bench.experiments import (
     EXPERIMENTS,
     FLASH_DEFAULTS,
     FLASH_SWITCHES,
-    FLASH_VARIANTS,
     SYNTHETIC_ACTIONS,
     TABLE_EXPERIMENTS,
     Cell,
@@ -81,11 +80,49 @@ def test_table1_and_a3_cover_the_seven_methods_and_bracket_them():
         assert {c.method for c in cells if c.reference} == {"static", "oracle"}
 
 
-def test_variant_switches_match_the_printed_checkmarks():
+def test_variants_match_the_paper_in_the_experiments_and_in_the_method():
+    """Table 2's switches as the paper prints them (results/paper/table2.csv) are the experiments' presets, their
+    ✓/✗ columns, and what the method builds from ``variant=N`` and from the preset's options alike."""
+    from flash.config import VARIANT_SWITCHES
+    from flash.method import config_from_options
+
+    paper = P.load_table("2").drop_duplicates("row_id").set_index("row_id")["settings"]
     exp = ALL["table2"]
+    assert [c.row for c in exp.cells] == list(paper.index) == [f"#{n}" for n in VARIANT_SWITCHES]
     for cell in exp.cells:
-        assert cell.options == FLASH_VARIANTS[cell.row]
-        assert cell.display == tuple("✓" if cell.options[k] else "✗" for k in FLASH_SWITCHES)
+        printed = dict(kv.split("=") for kv in paper[cell.paper_row].split(";"))
+        assert cell.options == {k: printed[k] == "yes" for k in FLASH_SWITCHES}, cell.row
+        assert cell.display == tuple("✓" if printed[k] == "yes" else "✗" for k in FLASH_SWITCHES), cell.row
+        number = int(cell.row[1:])
+        by_number, by_options = config_from_options("tiny", {"variant": number}), config_from_options("tiny", cell.options)
+        assert by_number == by_options, cell.row
+        assert {k: bool(getattr(by_number, k)) for k in FLASH_SWITCHES} == cell.options, cell.row
+
+
+def _switch_tables(path: Path) -> list[int]:
+    """Lines of ``path`` that spell out variant switches: a dict (literal or ``dict(...)``) giving all three
+    training switches as constants, or a tuple of Table 2's four ✓/✗ marks."""
+    training = {"strong_aug", "motion_align", "corr_align"}
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        pairs = (zip(node.keys, node.values) if isinstance(node, ast.Dict) else
+                 ((ast.Constant(k.arg), k.value) for k in node.keywords)
+                 if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "dict" else ())
+        keys = {k.value for k, v in pairs if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)}
+        marks = (isinstance(node, ast.Tuple) and len(node.elts) == len(FLASH_SWITCHES)
+                 and all(isinstance(e, ast.Constant) and e.value in ("✓", "✗") for e in node.elts))
+        if training <= keys or marks:
+            lines.append(node.lineno)
+    return lines
+
+
+def test_variant_identity_lives_in_one_table():
+    """flash/config.py's VARIANT_SWITCHES is the only place that spells out a variant's switches; the experiments'
+    presets and Table 2's marks derive from it (there were three copies that could drift apart)."""
+    root = Path(__file__).parents[1]
+    found = {str(p.relative_to(root)): lines for folder in ("flash", "flash_bench", "baselines")
+             for p in sorted((root / folder).rglob("*.py")) if (lines := _switch_tables(p))}
+    assert list(found) == ["flash/config.py"] and len(found["flash/config.py"]) == 6, found
 
 
 def test_synthetic_mapping_and_runner_cells():

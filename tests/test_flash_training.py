@@ -97,29 +97,78 @@ def test_method_fits_caches_and_animates_at_the_requested_size(base_dir, videos,
 
 
 
-@pytest.mark.parametrize("number", [1, 2, 3, 4, 5, 6])
-def test_gradient_checkpointing_gives_the_same_gradients(number):
-    """The paper profile trains with gradient checkpointing: backward recomputes each block, and must see this
-    step's alignment switches (once it saw them off: #3/#5/#6 raised CheckpointError, #4 differed by 2e-4)."""
+def _one_backward(number: int, checkpointing: bool, diffusers_only: bool = False):
+    """One training step's backward of variant ``number`` on a fresh shipped tiny base (4 frames, 32²): the
+    gradients, the bytes autograd saved for backward (parameters excluded) and the motion modules' call count."""
     from flash.base_model import load_base
     from flash_bench.cross_frame_attention import apply_cross_frame_attention
+    from flash.motion_alignment import temporal_modules
     from flash.train import FlashTrainer, TrainingVideo
     from flash_bench.datasets.synthetic import render_video
 
-    data = [TrainingVideo(render_video("arm_wave", 0, num_frames=4, size=64), "a person is waving their arm.")]
-    grads = {}
-    for checkpointing in (False, True):
-        base = load_base("tiny", "cpu")                     # the shipped tiny base, fresh each time
-        apply_cross_frame_attention(base.unet)
-        cfg = variant(number, grad_checkpointing=checkpointing, **({"decoder": "sampling-only"} if number == 6 else {}))
-        trainer = FlashTrainer(base, cfg)
-        base.unet.train()
+    data = [TrainingVideo(render_video("arm_wave", 0, num_frames=4, size=32), "a person is waving their arm.")]
+    base = load_base("tiny", "cpu")                         # the shipped tiny base, fresh each time
+    apply_cross_frame_attention(base.unet)
+    cfg = variant(number, grad_checkpointing=checkpointing, **({"decoder": "sampling-only"} if number == 6 else {}))
+    trainer = FlashTrainer(base, cfg)
+    if diffusers_only:                                        # diffusers' own switch alone
+        base.unet.enable_gradient_checkpointing()
+    assert base.unet.is_gradient_checkpointing is (checkpointing or diffusers_only)
+    params = {p.untyped_storage().data_ptr() for p in base.unet.parameters()}
+    saved, calls = {}, []
+    for _, m in temporal_modules(base.unet):
+        m.register_forward_pre_hook(lambda *_: calls.append(torch.is_grad_enabled()))
+
+    def pack(t):
+        if t.untyped_storage().data_ptr() not in params:
+            saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+    base.unet.train()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         trainer.backward(data)
-        assert base.unet.is_gradient_checkpointing is checkpointing
-        grads[checkpointing] = {n: p.grad.clone() for n, p in base.unet.named_parameters() if p.grad is not None}
+    grads = {n: p.grad.clone() for n, p in base.unet.named_parameters() if p.grad is not None}
+    return grads, sum(saved.values()), len(calls) // len(temporal_modules(base.unet))
+
+
+@pytest.mark.parametrize("number", [1, 2, 3, 4, 5, 6])
+def test_gradient_checkpointing_gives_the_same_gradients(number):
+    """The paper profile trains with gradient checkpointing of every ResNet, spatial transformer and motion module
+    (AnimateDiff's granularity): backward recomputes each, and must see this step's alignment switches (once it saw
+    them off: #3/#5/#6 raised CheckpointError, #4 differed by 2e-4)."""
+    grads, passes = {}, {}
+    for checkpointing in (False, True):
+        grads[checkpointing], _, passes[checkpointing] = _one_backward(number, checkpointing)
+    assert passes == {False: 1, True: 2}          # with checkpointing the motion modules ran again in backward
     assert grads[False] and set(grads[False]) == set(grads[True])
     for name, g in grads[False].items():
         torch.testing.assert_close(grads[True][name], g, rtol=1e-5, atol=1e-7, msg=name)
+
+
+def test_gradient_checkpointing_saves_less_than_diffusers_own():
+    """diffusers' ``enable_gradient_checkpointing()`` keeps the motion modules' activations (but the mid block's)
+    and the spatial transformers' norm/projections; FLASH's recomputes those too, so far fewer bytes wait for
+    backward."""
+    _, off, _ = _one_backward(6, False)
+    _, diffusers, _ = _one_backward(6, False, diffusers_only=True)
+    _, blocks, _ = _one_backward(6, True)
+    assert diffusers < 0.7 * off, (off, diffusers)
+    assert blocks < 0.3 * diffusers, (diffusers, blocks)
+
+
+def test_gradient_checkpointing_switches_on_and_off_on_one_unet():
+    """Fits reuse the base's UNet: switching on twice wraps each module once; switching off restores every class."""
+    from flash.base_model import load_base
+    from flash.train import checkpointed_modules, set_gradient_checkpointing
+
+    unet = load_base("tiny", "cpu").unet
+    modules = checkpointed_modules(unet)
+    classes = [type(m) for m in modules]
+    assert modules and {c.__name__ for c in classes} == {"Transformer2DModel", "AnimateDiffTransformer3D"}
+    for _ in range(2):
+        set_gradient_checkpointing(unet, True)
+        assert [type(m).__base__ for m in modules] == classes and unet.is_gradient_checkpointing
+    set_gradient_checkpointing(unet, False)
+    assert [type(m) for m in modules] == classes and not unet.is_gradient_checkpointing
 
 
 def test_refitting_one_unet_keeps_one_set_of_alignment_hooks(base_dir, videos, tmp_path):

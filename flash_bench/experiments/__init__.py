@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flash.config import FULL_MODEL, PAPER, VARIANT_SWITCHES
 from flash_bench.registry import Registry
 
 PAPER_METRICS = ("text_alignment", "image_alignment", "temporal_consistency", "cd_fvd", "cosine_rgb", "cosine_flow")
@@ -36,17 +37,14 @@ SYNTHETIC_ACTIONS: dict[str, str] = {
     "lifting": "ice_bucket_challenge",
 }
 
-# FLASH ablation presets (Table 2) and the paper's defaults for the settings Table A2 sweeps.
-FLASH_SWITCHES = ("strong_aug", "motion_align", "corr_align", "decoder")
-FLASH_VARIANTS: dict[str, dict[str, bool]] = {
-    "#1": {"strong_aug": False, "motion_align": False, "corr_align": False, "decoder": False},
-    "#2": {"strong_aug": True, "motion_align": False, "corr_align": False, "decoder": False},
-    "#3": {"strong_aug": True, "motion_align": True, "corr_align": False, "decoder": False},
-    "#4": {"strong_aug": True, "motion_align": False, "corr_align": True, "decoder": False},
-    "#5": {"strong_aug": True, "motion_align": True, "corr_align": True, "decoder": False},
-    "#6": {"strong_aug": True, "motion_align": True, "corr_align": True, "decoder": True},  # the full model
-}
-FLASH_DEFAULTS: dict[str, object] = {**FLASH_VARIANTS["#6"], "tau": 90, "p": 0.5, "decoder_branches": "both"}
+# FLASH's ablation presets (Table 2) and Table 2's ✓/✗ columns, both from flash.config's one variant table, and the
+# paper's defaults of the settings Table A2 sweeps.
+FLASH_VARIANTS: dict[str, dict[str, bool]] = {f"#{n}": dict(s) for n, s in VARIANT_SWITCHES.items()}
+FLASH_SWITCHES = tuple(VARIANT_SWITCHES[FULL_MODEL])        # strong_aug, motion_align, corr_align, decoder
+FLASH_MARKS = {row: tuple("✓" if on else "✗" for on in s.values()) for row, s in FLASH_VARIANTS.items()}
+FLASH_FULL = f"#{FULL_MODEL}"                               # the full model: plain ``flash``
+FLASH_DEFAULTS: dict[str, object] = {**FLASH_VARIANTS[FLASH_FULL], "tau": PAPER.tau, "p": PAPER.p,
+                                     "decoder_branches": "both"}
 METHOD_DEFAULTS: dict[str, dict[str, object]] = {"flash": FLASH_DEFAULTS}
 
 
@@ -59,7 +57,7 @@ def _variant(method: str, options: dict) -> str | None:
     if method != "flash":
         return None
     switches = {k: options.get(k, FLASH_DEFAULTS[k]) for k in FLASH_SWITCHES}
-    return next((name for name, preset in FLASH_VARIANTS.items() if preset == switches and name != "#6"), None)
+    return next((name for name, preset in FLASH_VARIANTS.items() if preset == switches and name != FLASH_FULL), None)
 
 
 @dataclass(frozen=True)
