@@ -32,9 +32,10 @@ def test_flash_sampling_constants():
 
 
 def test_sixteen_frames_by_default():
-    from flash_bench.config import RunConfig
+    """A3.2: 16 frames at 512² in the paper profile (the tiny world keeps its own geometry)."""
+    from flash_bench.cli.checks import profile_and_geometry
 
-    assert RunConfig().num_frames == 16                                               # A3.2: 16 frames
+    assert profile_and_geometry("haa500", None, None, None) == ("paper", 512, 16)   # what `run` and `evaluate` use
 
 
 def test_strong_augmentation_ranges():
