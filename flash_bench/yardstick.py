@@ -1,4 +1,5 @@
-"""The action yardstick: a small video classifier that tells which of the 12 synthetic actions a video performs.
+"""The action yardstick: a small video classifier that tells which of the 12 synthetic actions a video performs
+(or that it performs none).
 
 With tiny random backbones the CLIP / CD-FVD / I3D numbers say nothing about quality; the ``synthetic``
 dataset knows which action every video shows, so a classifier trained on its ground truth can judge a
@@ -20,19 +21,27 @@ It judges motion, not looks, by construction and by training:
 Architecture: 4 strided 3-D convolutions (BatchNorm, ReLU) → global average pool → linear (12 logits);
 0.18 M parameters (740 kB), shipped as ``flash_bench/trained/yardstick.safetensors`` with its config, training record
 and measured quality in ``yardstick.json`` beside it. Videos of any size / length are resampled to the
-classifier's input first: 16 frames spread evenly over the video (both ends kept, as
-:func:`flash_bench.video_io.sample_frames`), then each frame resized to 64×64 (bilinear, antialiased; no
+classifier's input first: 8 frames spread evenly over the video (both ends kept, as
+:func:`flash_bench.video_io.sample_frames`), then each frame resized to 32×32 (bilinear, antialiased; no
 crop — the synthetic renderer frames the action in a square).
 
 Training data: the default ``synthetic`` dataset's training videos 000-015 of all 12 actions (render seed 0)
 plus ``extra_per_action`` extra videos per action rendered at indices 1000+ with the training seed; never the
 test items 016-019, on which the quality report is measured.
+
+One yardstick per world (:data:`WORLD_WEIGHTS`, :func:`recipe`; today one: ``synthetic``, the v2 world, 8 frames,
+32 px). It has a 13th output, **"no action"**
+(:data:`NO_ACTION`): its batches also hold figureless moving texture, a frame drifting rigidly and a frame
+melting into texture, all labelled "no action" with the static and flickering clips, and after training the
+"no action" logit's bias is calibrated on videos 6000-6003 (:func:`calibrate_no_action`). "No action" is an
+answer (:func:`answer`, :func:`answers`): accuracy counts it as wrong, ``scores()["refused"]`` counts it. The
+metrics judge each video with the yardstick of its geometry (frames, height), else the default world's (:func:`pick`).
 """
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +51,9 @@ from flash_bench.types import InputError
 VERSION = "1"   # architecture / input definition; keys the feature cache
 WEIGHTS_DIR = Path(__file__).parent / "trained"  # suite-trained weights shipped in the package
 WEIGHTS_PATH = WEIGHTS_DIR / "yardstick.safetensors"
+# one shipped yardstick per world; the metric picks the one whose input geometry (frames, size) is the video's
+WORLD_WEIGHTS = {"synthetic": WEIGHTS_PATH}
+DEFAULT_WORLD = "synthetic"   # judges videos of any other geometry (resampled to its input)
 CLASSES: tuple[str, ...] = (  # == tuple(flash_bench.datasets.synthetic.ACTIONS) (checked by a test)
     "push_up", "arm_wave", "shoot_dance", "running_in_place", "sprint_run", "soccer_shoot",
     "drinking_from_cup", "balance_beam_jump", "canoeing_sprint", "chopping_wood", "ice_bucket_challenge",
@@ -49,13 +61,19 @@ CLASSES: tuple[str, ...] = (  # == tuple(flash_bench.datasets.synthetic.ACTIONS)
 TEST_INDICES = range(16, 20)
 EXTRA_START = 1000
 HELD_OUT = range(5000, 5020)  # a larger held-out check (render seed 0): never trained on with the shipped seed 0
+CALIBRATION = range(6000, 6004)  # videos (render seed 0) on which the "no action" class is calibrated
+
+
+NO_ACTION = "no_action"   # the yardstick's answer for a video that shows none of the 12 actions
 
 
 @dataclass(frozen=True)
 class YardstickConfig:
-    frames: int = 16                      # input frames (15 differences)
-    size: int = 64                        # input height = width
+    frames: int = 8                       # input frames (7 differences)
+    size: int = 32                        # input height = width
     channels: tuple[int, ...] = (16, 32, 48, 96)
+    dataset: str = "synthetic"            # the rendered world it was trained on (and is measured on)
+    reject: bool = False                  # a 13th output, "no action" (else: a uniform output means it)
 
     @classmethod
     def from_dict(cls, d: dict) -> "YardstickConfig":
@@ -79,7 +97,23 @@ class TrainConfig:
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05
     extra_per_action: int = 60
+    texture_per_batch: int = 0            # figureless moving texture (scene colours under a drifting field)
+    blob_per_batch: int = 0               # a (blurred) frame drifting rigidly: a figure that moves but never acts
+    melt_per_batch: int = 0               # a frame blurring and dissolving into texture over the clip
     model: YardstickConfig = field(default_factory=YardstickConfig)
+
+
+def recipe(dataset: str = "synthetic", **changes) -> TrainConfig:
+    """The shipped recipe of a world's yardstick (``changes``: TrainConfig fields, e.g. seed, steps).
+
+    ``synthetic`` (the v2 world): 8 frames at 32 px, 1,200 steps, and a 13th class "no action" taught by static,
+    flickering, figureless texture, drifting-blob and melting clips (chosen by
+    ``benchmarks/tiny_world_yardstick.py``; figures in docs/tiny_world_v2.md, G3)."""
+    if dataset == "synthetic":
+        model = YardstickConfig(frames=8, size=32, dataset=dataset, reject=True)
+        return replace(TrainConfig(steps=1200, flicker_per_batch=6, texture_per_batch=3, blob_per_batch=2,
+                                   melt_per_batch=2, model=model), **changes)
+    raise InputError(f"yardstick: no recipe for dataset {dataset!r} (known: synthetic)")
 
 
 # ----------------------------------------------------------------------------- the network
@@ -93,7 +127,7 @@ def build_model(cfg: YardstickConfig = YardstickConfig()):
     for c_out, (k, s, p) in zip(cfg.channels, kernels):
         layers += [nn.Conv3d(c_in, c_out, k, s, p, bias=False), nn.BatchNorm3d(c_out), nn.ReLU(inplace=True)]
         c_in = c_out
-    layers += [nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(c_in, len(CLASSES))]
+    layers += [nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(c_in, len(CLASSES) + cfg.reject)]
     model = nn.Sequential(*layers)
     model.cfg = cfg  # the input definition travels with the network
     return model
@@ -128,8 +162,9 @@ def load(path: Path | str | None = None):
     path = Path(path) if path is not None else WEIGHTS_PATH
     meta_path = path.with_suffix(".json")
     if not path.exists() or not meta_path.exists():
+        world = next((w for w, p in WORLD_WEIGHTS.items() if p.name == path.name), DEFAULT_WORLD)
         raise InputError(f"yardstick weights missing: {path} (+ {meta_path.name}); "
-                         "run `flash-bench train yardstick` to make them")
+                         f"run `flash-bench train yardstick --dataset {world}` to make them")
     info = json.loads(meta_path.read_text())
     if tuple(info["classes"]) != CLASSES:
         raise InputError(f"{meta_path}: its classes {info['classes']} differ from this version's {list(CLASSES)}")
@@ -138,36 +173,71 @@ def load(path: Path | str | None = None):
     return model.eval(), info
 
 
-def weights_path(weights_dir: Path | str | None = None) -> Path:
-    """``<weights_dir>/yardstick.safetensors`` when that exists, else the shipped file."""
-    custom = Path(weights_dir) / WEIGHTS_PATH.name if weights_dir else None
-    return custom if custom is not None and custom.exists() else WEIGHTS_PATH
+def weights_path(weights_dir: Path | str | None = None, world: str = DEFAULT_WORLD) -> Path:
+    """``<weights_dir>/<the world's file name>`` when that exists, else the shipped file of ``world``."""
+    shipped = WORLD_WEIGHTS[world]
+    custom = Path(weights_dir) / shipped.name if weights_dir else None
+    return custom if custom is not None and custom.exists() else shipped
 
 
 def weights_sha256(weights_dir: Path | str | None = None) -> str:
-    """sha256 of the weights, as recorded in the JSON beside them (no torch import): keys cached features."""
-    meta = weights_path(weights_dir).with_suffix(".json")
-    if not meta.exists():
-        raise InputError(f"yardstick record missing: {meta}; run `flash-bench train yardstick` to make it")
-    return json.loads(meta.read_text())["sha256"]
+    """sha256 over the per-world weights' sha256 (as recorded in the JSON beside each; no torch import): keys
+    cached features."""
+    import hashlib
+
+    shas = []
+    for world in WORLD_WEIGHTS:
+        meta = weights_path(weights_dir, world).with_suffix(".json")
+        if not meta.exists():
+            raise InputError(f"yardstick record missing: {meta}; run `flash-bench train yardstick --dataset "
+                             f"{world}` to make it")
+        shas.append(json.loads(meta.read_text())["sha256"])
+    return hashlib.sha256(" ".join(shas).encode()).hexdigest()
 
 
 def build(profile: str = "tiny", weights_dir: Path | str | None = None, seed: int = 0):
     """Featuriser entry point (scoring engine): the same suite-trained weights in both profiles → (model, info).
 
-    ``weights_dir`` holding a ``yardstick.safetensors`` (+ ``.json``) overrides the shipped file; ``seed`` is unused.
+    The model holds one yardstick per world (:data:`WORLD_WEIGHTS`); :func:`video_features` judges each video
+    with the one of its geometry. ``weights_dir`` holding a file of the same name (+ ``.json``) overrides a
+    shipped one; ``seed`` is unused.
     """
-    path = weights_path(weights_dir)
-    model, info = load(path)
-    q = info.get("quality", {})
-    return model, {"backbone": "yardstick-3dcnn", "weights": f"suite-trained ({path.name}, seed "
-                   f"{info['training']['seed']})", "sha256": info.get("sha256"), "version": VERSION,
-                   "classes": list(CLASSES), "quality": {k: v.get("accuracy") for k, v in q.items()
-                                                         if isinstance(v, dict)}}
+    import torch.nn as nn
+
+    models, worlds = nn.ModuleDict(), {}
+    for world in WORLD_WEIGHTS:
+        path = weights_path(weights_dir, world)
+        model, info = load(path)
+        models[_key(world)] = model
+        q = info.get("quality", {})
+        worlds[world] = {"weights": f"suite-trained ({path.name}, seed {info['training']['seed']})",
+                         "sha256": info.get("sha256"), "frames": model.cfg.frames, "size": model.cfg.size,
+                         "no_action_class": model.cfg.reject,
+                         "quality": {k: v.get("accuracy") for k, v in q.items() if isinstance(v, dict)}}
+    return models, {"backbone": "yardstick-3dcnn", "version": VERSION, "classes": list(CLASSES),
+                    "no_action": NO_ACTION, "default_world": DEFAULT_WORLD, "worlds": worlds,
+                    "sha256": weights_sha256(weights_dir)}
+
+
+def _key(world: str) -> str:
+    return world.replace("-", "_")
+
+
+def pick(models, frames: np.ndarray):
+    """The yardstick of :func:`build` whose input geometry is the video's (frames, height), else the default
+    world's (a single model is returned as it is)."""
+    if not hasattr(models, "items"):
+        return models
+    t, h = np.shape(frames)[:2]
+    for model in models.values():
+        if (model.cfg.frames, model.cfg.size) == (t, h):
+            return model
+    return models[_key(DEFAULT_WORLD)]
 
 
 def log_probs(model, videos: list[np.ndarray], batch: int = 16) -> np.ndarray:
-    """uint8 videos (each (T, H, W, 3), any size / length) → (N, 12) float32 log-probabilities."""
+    """uint8 videos (each (T, H, W, 3), any size / length) → (N, K) float32 log-probabilities (K = 12, or 13
+    with "no action" last)."""
     import torch
 
     cfg = _model_config(model)
@@ -177,33 +247,65 @@ def log_probs(model, videos: list[np.ndarray], batch: int = 16) -> np.ndarray:
         for start in range(0, len(videos), batch):
             x = torch.stack([to_input(v, cfg) for v in videos[start:start + batch]])  # (B, 3, T, H, W)
             out.append(torch.log_softmax(model(differences(x)), dim=-1))
-    return torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, len(CLASSES)), np.float32)
+    k = len(CLASSES) + cfg.reject
+    return torch.cat(out).numpy().astype(np.float32) if out else np.zeros((0, k), np.float32)
 
 
 def video_features(model, frames: np.ndarray) -> np.ndarray:
-    """One video → (12,) log-probabilities over :data:`CLASSES` (the cached feature of the two metrics)."""
-    return log_probs(model, [frames])[0]
+    """One video → (12,) log-probabilities over :data:`CLASSES`, or (13,) with "no action" last for a
+    yardstick that has that class (the cached feature of the yardstick metrics); ``model`` from :func:`build`
+    (the yardstick of the video's geometry judges it) or a single yardstick."""
+    return log_probs(pick(model, frames), [frames])[0]
 
 
 def _model_config(model) -> YardstickConfig:
     return getattr(model, "cfg", YardstickConfig())
 
 
+def answers(logp: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """(N, K) log-probabilities → (N,) answers: a class index, or ``len(CLASSES)`` for "no action" — the
+    13th output when the yardstick has one (argmax), or a top probability below ``threshold``."""
+    logp = np.asarray(logp)
+    out = logp.argmax(axis=1)
+    if threshold is not None:
+        out = np.where(np.exp(logp.max(axis=1)) < threshold, len(CLASSES), out)
+    return out
+
+
+def answer(logp: np.ndarray) -> str:
+    """One video's (K,) log-probabilities → its answer: an action id or :data:`NO_ACTION`."""
+    k = int(answers(np.asarray(logp)[None])[0])
+    return CLASSES[k] if k < len(CLASSES) else NO_ACTION
+
+
 def scores(logp: np.ndarray, action_ids: list[str]) -> dict[str, np.ndarray]:
-    """Per video: accuracy (1.0 if argmax is the intended action else 0.0) and confidence (its probability)."""
+    """Per video: accuracy (1.0 if the answer is the intended action, 0.0 otherwise — "no action" included),
+    confidence (the intended action's probability) and refused (1.0 if the answer is "no action")."""
     target = np.array([CLASSES.index(a) for a in action_ids])
-    acc = (logp.argmax(axis=1) == target).astype(np.float64)
+    given = answers(logp)
     conf = np.exp(logp[np.arange(len(target)), target].astype(np.float64))
-    return {"accuracy": acc, "confidence": conf}
+    return {"accuracy": (given == target).astype(np.float64), "confidence": conf,
+            "refused": (given == len(CLASSES)).astype(np.float64)}
 
 
 # ----------------------------------------------------------------------------- training data
 
+def _renderer(dataset: str):
+    """``render_video(action, index, num_frames=, size=, seed=)`` of a world the yardstick knows."""
+    if dataset == "synthetic":
+        from flash_bench.datasets.synthetic import render_video
+    else:
+        raise InputError(f"yardstick: no renderer for dataset {dataset!r} (known: synthetic)")
+    return render_video
+
+
 def render_training_set(seed: int = 0, extra_per_action: int = 60, cfg: YardstickConfig = YardstickConfig(),
                         progress=None) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 (N, T, H, W, 3) videos + int64 (N,) labels: train videos 000-015 (render seed 0) + extras ≥1000."""
-    from flash_bench.datasets.synthetic import NUM_TRAIN, render_video
+    """uint8 (N, T, H, W, 3) videos of ``cfg.dataset`` + int64 (N,) labels: train videos 000-015 (render seed 0)
+    + extras ≥1000."""
+    from flash_bench.datasets.synthetic import NUM_TRAIN
 
+    render_video = _renderer(cfg.dataset)
     jobs = [(a, i, 0) for a in CLASSES for i in range(NUM_TRAIN)]
     jobs += [(a, EXTRA_START + i, seed) for a in CLASSES for i in range(extra_per_action)]
     videos = np.empty((len(jobs), cfg.frames, cfg.size, cfg.size, 3), np.uint8)
@@ -217,17 +319,14 @@ def render_training_set(seed: int = 0, extra_per_action: int = 60, cfg: Yardstic
 def ground_truth_test_set(cfg: YardstickConfig = YardstickConfig(),
                           dataset_seed: int = 0) -> tuple[list[np.ndarray], list[str]]:
     """The held-out ground truth: test items 016-019 of every action (48 videos) and their action ids."""
-    from flash_bench.datasets.synthetic import render_video
-
+    render_video = _renderer(cfg.dataset)
     pairs = [(a, i) for a in CLASSES for i in TEST_INDICES]
     return ([render_video(a, i, num_frames=cfg.frames, size=cfg.size, seed=dataset_seed) for a, i in pairs],
             [a for a, _ in pairs])
 
 
 def render_video_for(cfg: YardstickConfig, action: str, index: int, seed: int = 0) -> np.ndarray:
-    from flash_bench.datasets.synthetic import render_video
-
-    return render_video(action, index, num_frames=cfg.frames, size=cfg.size, seed=seed)
+    return _renderer(cfg.dataset)(action, index, num_frames=cfg.frames, size=cfg.size, seed=seed)
 
 
 # ----------------------------------------------------------------------------- appearance augmentation
@@ -271,12 +370,12 @@ def augment(x, rng: np.random.Generator):
     return (out + noise * torch.randn(out.shape, generator=gen)).clamp(0, 1)
 
 
-def _blur(v, sigma: float):
-    """Separable Gaussian blur of (3, T, H, W) frames."""
+def _blur(v, sigma: float, radius: int = 2):
+    """Separable Gaussian blur of (3, T, H, W) frames (kernel radius ``radius`` pixels)."""
     import torch
     import torch.nn.functional as F
 
-    r = 2
+    r = radius
     k = torch.exp(-torch.arange(-r, r + 1, dtype=torch.float32) ** 2 / (2 * sigma ** 2))
     k = (k / k.sum()).view(1, 1, 1, -1)
     f = v.permute(1, 0, 2, 3).reshape(-1, 1, *v.shape[-2:])  # (T*3, 1, H, W)
@@ -313,37 +412,124 @@ def wobble(frames, pixels: int, rng: np.random.Generator):
     return out
 
 
-def _batch(videos: np.ndarray, labels: np.ndarray, cfg: TrainConfig, rng: np.random.Generator):
-    """One augmented batch: (B + S, 3, T-1, H, W) differences and (B + S, 12) soft targets (S = static + flicker
-    clips, uniform targets; some of the B action clips get flicker too)."""
+def _path(frames: int, max_px: float, rng: np.random.Generator) -> np.ndarray:
+    """(T, 2) sub-pixel (dy, dx) offsets along a smooth bent path from (0, 0), up to ``max_px`` long."""
+    s = np.linspace(0, 1, frames)[:, None]
+    end, bend = rng.uniform(-1, 1, 2) * max_px, rng.uniform(-1, 1, 2) * max_px
+    return end * s + bend * s * (1 - s)
+
+
+def _translate(frames, shifts: np.ndarray, scale: float = 1.0):
+    """(C, T, H, W) frames: frame t sampled from a window ``scale`` times the frame's size, moved by shifts[t]
+    pixels (bilinear, edges replicated); ``scale`` < 1 on a field twice the frame's size crops its middle."""
+    import torch
+    import torch.nn.functional as F
+
+    c, t, h, w = frames.shape
+    theta = torch.zeros(t, 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = scale
+    theta[:, 0, 2] = torch.from_numpy(-2 * shifts[:, 1] / w * scale).float()
+    theta[:, 1, 2] = torch.from_numpy(-2 * shifts[:, 0] / h * scale).float()
+    size = (t, c, round(h * scale), round(w * scale))
+    grid = F.affine_grid(theta, size, align_corners=False)
+    return F.grid_sample(frames.permute(1, 0, 2, 3), grid, mode="bilinear", padding_mode="border",
+                         align_corners=False).permute(1, 0, 2, 3)
+
+
+def _drifting_field(frames: int, size: int, rng: np.random.Generator):
+    """(T, size, size) smooth random field, std ≈ 1, drifting along a path and slowly evolving over the clip."""
+    import torch
+    import torch.nn.functional as F
+
+    g = int(rng.choice([2, 3, 4, 6, 8]))
+    coarse = torch.from_numpy(rng.standard_normal((2, 1, 2 * g, 2 * g))).float()
+    big = F.interpolate(coarse, size=(2 * size, 2 * size), mode="bicubic", align_corners=False)
+    big = big / big.std().clamp_min(1e-6)
+    phase = torch.from_numpy(rng.uniform(0, 0.6) * np.arange(frames) + rng.uniform(0, 2 * np.pi)).float()
+    evolving = (phase.cos()[:, None, None] * big[0, 0] + phase.sin()[:, None, None] * big[1, 0])   # (T, 2s, 2s)
+    window = _translate(evolving[None], _path(frames, rng.uniform(0.1, 0.6) * size, rng), scale=0.5)
+    return window[0] if window.shape[-1] == size else F.interpolate(window, size=(size, size))[0]
+
+
+def texture(like, rng: np.random.Generator):
+    """A figureless clip shaped like ``like`` (3, T, H, W): the colours of its first frame's scene (median of
+    its top and bottom thirds, split at a random row) under 1-3 drifting, evolving smooth fields."""
     import torch
 
-    no_action = cfg.static_per_batch + cfg.flicker_per_batch
-    idx = rng.choice(len(videos), cfg.batch + no_action, replace=False)
+    c, t, h, w = like.shape
+    top, bottom = (like[:, 0, rows].reshape(c, -1).median(dim=1).values for rows in
+                   (slice(0, h // 3), slice(h - h // 3, h)))
+    split = (torch.arange(h) >= int(rng.uniform(0.4, 0.85) * h)).float()[:, None]                    # (H, 1)
+    base = top[:, None, None] * (1 - split) + bottom[:, None, None] * split                          # (3, H, W)
+    k = int(rng.integers(1, 4))
+    fields = torch.stack([_drifting_field(t, h, rng) for _ in range(k)])                             # (k, T, H, W)
+    mix = torch.from_numpy(rng.normal(0, 1, (c, k)) * rng.uniform(0.03, 0.25) / np.sqrt(k)).float()
+    return base[:, None] + torch.einsum("ck,kthw->cthw", mix, fields)
+
+
+def drifting_blob(clip, rng: np.random.Generator):
+    """One (maybe blurred) frame of ``clip`` (3, T, H, W) moved rigidly along a smooth path: a figure that
+    travels but performs nothing."""
+    c, t, h, w = clip.shape
+    frame = clip[:, int(rng.integers(t))]
+    if rng.random() < 0.5:
+        frame = _blur(frame[:, None], rng.uniform(0.5, 2.0))[:, 0]
+    return _translate(frame[:, None].expand(c, t, h, w), _path(t, rng.uniform(1.0, 0.3 * h), rng))
+
+
+def melting(clip, rng: np.random.Generator):
+    """The first frame of ``clip`` blurring more and more and dissolving into texture over the clip."""
+    import torch
+
+    c, t, h, w = clip.shape
+    s = np.linspace(0, 1, t)
+    sigma, alpha = rng.uniform(1.0, 4.0) * s, rng.uniform(0.3, 1.0) * s ** rng.uniform(0.5, 2.0)
+    frames = torch.stack([clip[:, 0] if sg < 0.3 else _blur(clip[:, :1], sg, radius=int(np.ceil(2.5 * sg)))[:, 0]
+                          for sg in sigma], dim=1)
+    a = torch.from_numpy(alpha).float()[None, :, None, None]
+    return (1 - a) * frames + a * texture(clip, rng)
+
+
+def _batch(videos: np.ndarray, labels: np.ndarray, cfg: TrainConfig, rng: np.random.Generator):
+    """One augmented batch: (B + S, 3, T-1, H, W) differences and (B + S, K) soft targets. S no-action clips
+    (static, flickering, texture, drifting blob, melting; see TrainConfig) get a uniform target, or the
+    "no action" class when the model has one; some of the B action clips get flicker too."""
+    import torch
+
+    still = cfg.static_per_batch + cfg.flicker_per_batch
+    made = ((texture, cfg.texture_per_batch), (drifting_blob, cfg.blob_per_batch), (melting, cfg.melt_per_batch))
+    idx = rng.choice(len(videos), cfg.batch + still + sum(n for _, n in made), replace=False)
     clips = videos[idx]                                                    # (B+S, T, H, W, 3) uint8
-    for j in range(cfg.batch, len(idx)):                                   # static: one random frame repeated
+    for j in range(cfg.batch, cfg.batch + still):                          # static: one random frame repeated
         clips[j] = clips[j, rng.integers(clips.shape[1])]
     x = torch.from_numpy(clips).permute(0, 4, 1, 2, 3).float() / 255       # (B+S, 3, T, H, W)
     flickered = [j for j in range(cfg.batch) if rng.random() < cfg.flicker_prob]
-    flickered += list(range(cfg.batch + cfg.static_per_batch, len(idx)))
-    for j in range(cfg.batch + cfg.static_per_batch, len(idx)):             # the figure wobbles in place
+    flickered += list(range(cfg.batch + cfg.static_per_batch, cfg.batch + still))
+    for j in range(cfg.batch + cfg.static_per_batch, cfg.batch + still):    # the figure wobbles in place
         x[j] = wobble(x[j], cfg.wobble_px, rng)
     for j in flickered:
         x[j] = (x[j] + flicker(x[j].shape, rng.uniform(*cfg.flicker_amplitude), rng)).clamp(0, 1)
-    k, eps = len(CLASSES), cfg.label_smoothing
-    target = torch.full((len(idx), k), 1.0 / k)                            # static → uniform
-    target[:cfg.batch] = eps / k
+    for j, make in enumerate((make for make, n in made for _ in range(n)), start=cfg.batch + still):
+        x[j] = make(x[j], rng).clamp(0, 1)
+    k, eps = len(CLASSES) + cfg.model.reject, cfg.label_smoothing
+    target = torch.full((len(idx), k), eps / k)
     target[torch.arange(cfg.batch), torch.from_numpy(labels[idx[:cfg.batch]])] += 1 - eps
+    if cfg.model.reject:
+        target[cfg.batch:, -1] += 1 - eps                                  # no action: the 13th class
+    else:
+        target[cfg.batch:] = 1.0 / k                                       # no action: uniform
     return differences(augment(x, rng)), target
 
 
-def train(cfg: TrainConfig, videos: np.ndarray, labels: np.ndarray, on_step=None):
-    """Train a yardstick from seed ``cfg.seed`` (deterministic on the CPU with one thread) → model (eval mode)."""
+def train(cfg: TrainConfig, videos: np.ndarray, labels: np.ndarray, on_step=None, model=None):
+    """Train a yardstick from seed ``cfg.seed`` (deterministic on the CPU with one thread) → model (eval mode).
+
+    ``model``: another network for the same input and outputs (default :func:`build_model`; benchmarks compare)."""
     import torch
 
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    model = build_model(cfg.model).train()
+    model = (model if model is not None else build_model(cfg.model)).train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.15)
     for step in range(cfg.steps):
@@ -358,6 +544,36 @@ def train(cfg: TrainConfig, videos: np.ndarray, labels: np.ndarray, on_step=None
     return model.eval()
 
 
+def calibrate_no_action(model, seed: int = 0) -> float:
+    """Shift the "no action" logit of a yardstick with that class (in place) by the bias that best separates
+    ground truth (answered right) from no-action clips (answered "no action"), by balanced accuracy, on
+    :data:`CALIBRATION` videos of its world and one clip of each training kind (static, flickering, texture,
+    drifting blob, melting) per video — never the test videos nor the benchmark's junk. Returns the bias."""
+    import torch
+
+    cfg = model.cfg
+    videos, ids = zip(*[(render_video_for(cfg, a, i), a) for a in CLASSES for i in CALIBRATION])
+    rng = np.random.default_rng(seed)
+    junk = []
+    for v in videos:
+        x = torch.from_numpy(v).permute(3, 0, 1, 2).float() / 255                       # (3, T, H, W)
+        still = x[:, :1].expand_as(x)
+        made = [still, wobble(still, 2, rng) + flicker(tuple(x.shape), rng.uniform(0.03, 0.3), rng),
+                texture(x, rng), drifting_blob(x, rng), melting(x, rng)]
+        junk += [(m.clamp(0, 1) * 255).round().byte().permute(1, 2, 3, 0).numpy() for m in made]
+    gt, bad = log_probs(model, list(videos)), log_probs(model, junk)
+    target = np.array([CLASSES.index(a) for a in ids])
+    grid = np.round(np.linspace(-4, 8, 121), 2)
+    shift = np.eye(gt.shape[1])[-1]
+    score = np.array([(answers(gt + b * shift) == target).mean() + (answers(bad + b * shift) == len(CLASSES)).mean()
+                      for b in grid])
+    best = grid[score == score.max()]
+    bias = float(best[len(best) // 2])                                    # the middle of the best plateau
+    with torch.no_grad():
+        model[-1].bias[-1] += bias
+    return bias
+
+
 # ----------------------------------------------------------------------------- its own quality
 
 def _summary(logp: np.ndarray, action_ids: list[str], note: str) -> dict:
@@ -365,7 +581,8 @@ def _summary(logp: np.ndarray, action_ids: list[str], note: str) -> dict:
     per_class = {a: float(np.mean([x for x, b in zip(s["accuracy"], action_ids) if b == a]))
                  for a in CLASSES if a in action_ids}
     return {"accuracy": float(s["accuracy"].mean()), "confidence": float(s["confidence"].mean()),
-            "n": len(action_ids), "per_action_accuracy": per_class, "what": note}
+            "refused": float(s["refused"].mean()), "n": len(action_ids), "per_action_accuracy": per_class,
+            "what": note}
 
 
 def mp4_round_trip(videos: list[np.ndarray]) -> list[np.ndarray]:
@@ -415,8 +632,13 @@ def vae_round_trip(videos: list[np.ndarray], source: Path | str | None = None) -
 def evaluate(model, vae_folder: Path | str | None = None) -> dict:
     """Accuracy / confidence on held-out ground truth (test items 016-019), static, mp4 and tiny-VAE round trips.
 
-    ``vae_folder``: see :func:`vae_round_trip` (default: the shipped tiny base; skipped when it does not exist).
+    ``vae_folder``: see :func:`vae_round_trip` (default: the tiny base of the yardstick's world, v1's shipped one
+    or ``flash/weights/tiny_v2``; skipped when it does not exist). "refused": the share answered "no action".
     """
+    if vae_folder is None:
+        from flash_bench.tiny_world import BASE_DIR
+
+        vae_folder = BASE_DIR
     videos, ids = ground_truth_test_set(model.cfg)
     q = {"ground_truth": _summary(log_probs(model, videos), ids, "test items 016-019 of all 12 actions"),
          "static": _summary(log_probs(model, [np.repeat(v[:1], len(v), 0) for v in videos]), ids,
@@ -428,7 +650,7 @@ def evaluate(model, vae_folder: Path | str | None = None) -> dict:
     flicker_logp = log_probs(model, flickering)
     q["flicker"] = _summary(flicker_logp, ids, "the reference repeated, each frame shifted by up "
                             "to 1 px + per-frame flicker (smooth noise, std 0.12): no action, so chance is 1/12 "
-                            "and no class should take all")
+                            "and no action class should take all")
     q["flicker"]["largest_class_share"] = _largest_share(flicker_logp)
     q["ground_truth_flicker"] = _summary(log_probs(model, [_with_flicker(v, 0.12, rng) for v in videos]), ids,
                                          "ground truth + the same flicker: the action must still show")
@@ -458,8 +680,10 @@ def _with_flicker(video: np.ndarray, amplitude: float, rng: np.random.Generator,
 
 
 def _largest_share(logp: np.ndarray) -> float:
-    """Fraction of videos assigned to the most frequent predicted class (1.0 = a sink)."""
-    return float(np.bincount(logp.argmax(axis=1), minlength=len(CLASSES)).max() / max(len(logp), 1))
+    """Fraction of videos assigned to the most frequent predicted action (1.0 = a sink; "no action" is none)."""
+    given = answers(logp)
+    counts = np.bincount(given[given < len(CLASSES)], minlength=len(CLASSES))
+    return float(counts.max() / max(len(logp), 1))
 
 
 def _degraded(model, videos: list[np.ndarray], ids: list[str]) -> dict:
@@ -522,7 +746,15 @@ def train_yardstick(cfg: TrainConfig, out: Path | str = WEIGHTS_PATH, command: s
         start = time.time()
         videos, labels = render_training_set(cfg.seed, cfg.extra_per_action, cfg.model, on_render)
         rendered = time.time()
-        model = train(cfg, videos, labels, on_step)
+        losses = []
+
+        def step(s: int, loss: float) -> None:
+            losses.append(loss)
+            if on_step:
+                on_step(s, loss)
+
+        model = train(cfg, videos, labels, step)
+        bias = calibrate_no_action(model, cfg.seed) if cfg.model.reject else None
         trained = time.time()
         quality = evaluate(model, vae_folder)
     finally:
@@ -531,8 +763,11 @@ def train_yardstick(cfg: TrainConfig, out: Path | str = WEIGHTS_PATH, command: s
     training = {**cfg_dict, "videos": len(videos), "command": command, "torch": torch.__version__, "threads": 1,
                 "render_seconds": round(rendered - start, 1), "train_seconds": round(trained - rendered, 1),
                 "eval_seconds": round(time.time() - trained, 1),
-                "data": "synthetic train videos 000-015 (render seed 0) + extra_per_action videos per action at "
-                        f"indices {EXTRA_START}+ (render seed = training seed); never the test items 016-019"}
+                "no_action_bias": bias,
+                "loss_every_50_steps": [round(float(np.mean(losses[i:i + 50])), 4) for i in range(0, len(losses), 50)],
+                "data": f"{cfg.model.dataset} train videos 000-015 (render seed 0) + extra_per_action videos per "
+                        f"action at indices {EXTRA_START}+ (render seed = training seed); never the test items "
+                        "016-019"}
     return save(model, out, {"training": training, "quality": quality})
 
 

@@ -67,16 +67,16 @@ def test_shipped_record_matches_what_the_weights_do_now(shipped):
 
 def test_a_video_without_motion_gets_the_same_output_whatever_it_shows(shipped):
     model, _, videos, _, _, _ = shipped
-    still = [np.repeat(v[:1], 16, axis=0) for v in (videos[0], videos[-1])]  # push-up vs hugging references
+    still = [np.repeat(v[:1], model.cfg.frames, axis=0) for v in (videos[0], videos[-1])]  # push-up vs hugging references
     p = yardstick.log_probs(model, still)
     np.testing.assert_allclose(p[0], p[1], atol=1e-6)
-    assert np.exp(p[0]).max() < 0.3        # trained towards uniform, not a confident guess
+    assert p[0].argmax() == len(yardstick.CLASSES)   # its 13th answer, "no action", not a guess of an action
 
 
 def test_other_sizes_and_lengths_are_resampled_to_the_input(shipped):
     model = shipped[0]
     big = [render_video(a, 16, num_frames=24, size=96) for a in yardstick.CLASSES]
-    assert yardstick.to_input(big[0]).shape == (3, 16, 64, 64)
+    assert yardstick.to_input(big[0]).shape == (3, model.cfg.frames, model.cfg.size, model.cfg.size)
     acc = yardstick.scores(yardstick.log_probs(model, big), list(yardstick.CLASSES))["accuracy"].mean()
     assert acc >= 0.6                      # same actions, other canvas and frame rate: still recognised
 
@@ -147,12 +147,13 @@ def test_wobble_shifts_each_frame_by_at_most_the_given_pixels():
 
 def test_flicker_is_not_an_action(shipped):
     """Static references + per-frame flicker (a weak generator's jitter) must not be read as one action: the
-    first yardstick called all such videos sprint_run. The same flicker on ground truth keeps the action."""
+    first yardstick called all such videos sprint_run. The same flicker on ground truth keeps the action in about half the videos."""
     model, _, videos, ids, _, _ = shipped
     rng = np.random.default_rng(3)
-    still = yardstick.log_probs(model, [yardstick._with_flicker(np.repeat(v[:1], 16, 0), 0.12, rng, wobble_px=1)
+    still = yardstick.log_probs(model, [yardstick._with_flicker(np.repeat(v[:1], len(v), 0), 0.12, rng, wobble_px=1)
                                          for v in videos])
     moving = yardstick.log_probs(model, [yardstick._with_flicker(v, 0.12, rng) for v in videos])
-    assert yardstick._largest_share(still) <= 0.5
-    assert np.exp(still).max(axis=1).mean() < 0.4          # unsure, not a confident guess
-    assert yardstick.scores(moving, ids)["accuracy"].mean() >= 0.75
+    assert (yardstick.answers(still) == len(yardstick.CLASSES)).mean() >= 0.9    # "no action", not a guess
+    # the price of refusing (docs/tiny_world_v2.md, G3): strongly flickered actions are often refused too, but
+    # the ones answered are still far above chance (1/12)
+    assert yardstick.scores(moving, ids)["accuracy"].mean() >= 0.4

@@ -9,18 +9,19 @@ from typing import Optional
 
 import typer
 
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "trained" / "yardstick.safetensors"
-
-
 def train_yardstick(
     seed: int = typer.Option(0, help="Seed of initialisation, batches, augmentation and the extra videos."),
-    steps: int = typer.Option(600, help="Training steps (batch 24 + 2 static clips)."),
-    out: Path = typer.Option(DEFAULT_OUT, help="Weights to write (.safetensors; a .json record goes beside it)."),
+    steps: Optional[int] = typer.Option(None, help="Training steps (default: the dataset's recipe, 600 for "
+                                                    "synthetic, 1200 for synthetic)."),
+    out: Optional[Path] = typer.Option(None, help="Weights to write (.safetensors; a .json record goes beside it; "
+                                                  "default: the shipped file of --dataset)."),
+    dataset: str = typer.Option("synthetic", help="World to train on: synthetic (16 frames, 64 px) or "
+                                                  "synthetic (8 frames, 32 px, a 'no action' class)."),
     extra_per_action: int = typer.Option(60, help="Extra videos rendered per action (indices 1000+)."),
     evaluate_only: bool = typer.Option(False, help="Only re-measure the quality of the weights at --out "
                                                    "(e.g. once the tiny VAE exists) and update the JSON."),
     vae: Optional[Path] = typer.Option(None, help="Tiny VAE for the round-trip check: a tiny-base folder or a "
-                                                  "VAE .safetensors (default: flash/weights/tiny_base)."),
+                                                  "VAE .safetensors (default: the world's tiny base)."),
 ) -> None:
     """Train the small action classifier behind action_accuracy / action_confidence on synthetic (1 CPU thread)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -29,12 +30,19 @@ def train_yardstick(
     from flash_bench.types import InputError
 
     try:
+        if dataset not in yardstick.WORLD_WEIGHTS:
+            raise InputError(f"--dataset must be one of {sorted(yardstick.WORLD_WEIGHTS)}, got {dataset!r}")
+        shipped = yardstick.WORLD_WEIGHTS[dataset]
+        out = out or shipped
         if evaluate_only:
             info = yardstick.reevaluate(out, vae)
         else:
-            cfg = yardstick.TrainConfig(seed=seed, steps=steps, extra_per_action=extra_per_action)
+            cfg = yardstick.recipe(dataset, seed=seed, extra_per_action=extra_per_action,
+                                   **({} if steps is None else {"steps": steps}))
+            steps = cfg.steps
             command = (f"flash-bench train yardstick --seed {seed} --steps {steps} "
-                       f"--extra-per-action {extra_per_action}" + ("" if out == DEFAULT_OUT else f" --out {out}"))
+                       f"--extra-per-action {extra_per_action}" + ("" if out == shipped else f" --out {out}")
+                       + ("" if dataset == "synthetic" else f" --dataset {dataset}"))
             columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
             with Progress(*columns) as progress:
                 render = progress.add_task("rendering training videos", total=None)
@@ -65,7 +73,8 @@ def _print_quality(info: dict, out: Path) -> None:
             extra = f"; VAE {row['vae']}, round trip {row['round_trip_psnr_db']} dB PSNR" if "vae" in row else ""
             if "largest_class_share" in row:
                 extra += f"; largest class share {100 * row['largest_class_share']:.0f}%"
-            typer.echo(f"    {key:<20} accuracy {acc:5.1f}%  confidence {conf:5.1f}%  "
+            refused = f"  no action {100 * row['refused']:5.1f}%" if "refused" in row else ""
+            typer.echo(f"    {key:<20} accuracy {acc:5.1f}%  confidence {conf:5.1f}%{refused}  "
                        f"(n={row['n']}: {row['what']}{extra})")
         else:
             typer.echo(f"    {key:<20} {row.get('skipped', 'not measured')}")

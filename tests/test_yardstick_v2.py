@@ -1,0 +1,127 @@
+"""The v2 yardstick (issue 17, gate G3): a "no action" answer in the API and the metrics, the shipped v2
+weights (recognise ground truth, refuse still, figureless and noise videos), and the choice of weights by
+the video's geometry."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from flash_bench import yardstick
+from flash_bench.datasets import synthetic as v2
+from flash_bench.metrics.action_accuracy import ActionAccuracy
+from flash_bench.metrics.action_refusal import ActionRefusal, action_refusal
+from flash_bench.metrics.base import Sample
+
+torch = pytest.importorskip("torch")
+NO = len(yardstick.CLASSES)
+
+
+def _logp(target: int, k: int = NO + 1, peak: float = 3.0) -> np.ndarray:
+    z = np.zeros(k)
+    z[target] = peak
+    return z - np.log(np.exp(z).sum())
+
+
+def test_no_action_is_an_answer_that_accuracy_counts_as_wrong():
+    logp = np.stack([_logp(1), _logp(NO), _logp(NO, peak=0.1)])
+    assert list(yardstick.answers(logp)) == [1, NO, NO]
+    assert yardstick.answer(logp[0]) == "arm_wave" and yardstick.answer(logp[1]) == yardstick.NO_ACTION
+    s = yardstick.scores(logp, ["arm_wave"] * 3)
+    assert list(s["accuracy"]) == [1.0, 0.0, 0.0] and list(s["refused"]) == [0.0, 1.0, 1.0]
+    # a threshold on the top probability refuses an unsure 12-way answer too
+    unsure = _logp(4, k=NO, peak=0.5)
+    assert yardstick.answers(unsure[None], threshold=0.5)[0] == NO
+    assert yardstick.answers(unsure[None])[0] == 4
+    acc, ref = ActionAccuracy(dataset="synthetic"), ActionRefusal(dataset="synthetic")
+    for s in (Sample("m/arm_wave/016", {"yardstick": _logp(1)}), Sample("m/arm_wave/017", {"yardstick": _logp(NO)})):
+        acc.update(s), ref.update(s)
+    assert acc.values == [100.0, 0.0] and ref.values == [0.0, 100.0]
+    assert action_refusal(_logp(3, k=NO)) == 0.0                          # v1's 12 outputs never refuse
+
+
+def test_recipe_is_the_shipped_record():
+    """recipe("synthetic") must keep the recipe the shipped weights were trained with."""
+    info = json.loads(yardstick.WEIGHTS_PATH.with_suffix(".json").read_text())
+    cfg = yardstick.recipe("synthetic")
+    for key, value in info["training"].items():
+        if hasattr(cfg, key):
+            assert getattr(cfg, key) == (tuple(value) if isinstance(value, list) else value), key
+    assert cfg.model.reject and min(cfg.texture_per_batch, cfg.blob_per_batch, cfg.melt_per_batch) > 0
+    with pytest.raises(yardstick.InputError, match="no recipe"):
+        yardstick.recipe("haa500")
+
+
+def test_junk_clips_are_what_they_claim():
+    rng = np.random.default_rng(0)
+    clip = torch.from_numpy(v2.render_video("arm_wave", 1000, num_frames=8, size=32)).permute(3, 0, 1, 2) / 255
+    tex = yardstick.texture(clip, rng)
+    assert tex.shape == clip.shape and (tex[:, 1:] - tex[:, :-1]).abs().mean() > 0.005      # it moves
+    # smooth in space, unlike the figure's sharp edges
+    grad = lambda x: (x[..., 1:] - x[..., :-1]).abs().mean()                                   # noqa: E731
+    assert grad(tex) < grad(clip)
+    blob = yardstick.drifting_blob(clip, rng)
+    assert not torch.allclose(blob[:, 0], blob[:, -1])
+    melt = yardstick.melting(clip, rng)
+    assert torch.allclose(melt[:, 0], clip[:, 0], atol=1e-6)                  # starts as the figure's frame ...
+    assert grad(melt[:, -1]) < 0.7 * grad(clip[:, 0])                          # ... and ends smeared
+
+
+def test_batch_targets_no_action_clips():
+    videos = np.stack([v2.render_video(a, 1000, num_frames=8, size=32) for a in yardstick.CLASSES])
+    cfg = yardstick.recipe("synthetic", batch=4, static_per_batch=1, flicker_per_batch=1, texture_per_batch=1,
+                           blob_per_batch=1, melt_per_batch=1)
+    x, target = yardstick._batch(videos, np.arange(12), cfg, np.random.default_rng(0))
+    assert x.shape == (9, 3, 7, 32, 32) and target.shape == (9, 13)
+    assert (target[:4].argmax(1) < NO).all() and (target[4:].argmax(1) == NO).all()
+    torch.testing.assert_close(target.sum(1), torch.ones(9))
+
+
+def _sinusoid_texture(video: np.ndarray, rng) -> np.ndarray:
+    """The scene's median colour under a drifting sinusoid grating (another generator than training's)."""
+    t, h, w, _ = video.shape
+    yy, xx = np.mgrid[:h, :w] / h
+    fx, fy, vx = rng.uniform(1, 5), rng.uniform(1, 5), rng.uniform(-0.3, 0.3)
+    wave = np.sin(2 * np.pi * (fx * (xx[None] + vx * np.arange(t)[:, None, None] / t) + fy * yy[None]))
+    colour = np.median(video[0].reshape(-1, 3), axis=0)
+    return np.clip(colour + wave[..., None] * rng.uniform(15, 40, 3), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def shipped_v2():
+    model, info = yardstick.load(yardstick.WORLD_WEIGHTS["synthetic"])
+    videos, ids = yardstick.ground_truth_test_set(model.cfg)
+    return model, info, videos, ids
+
+
+def test_shipped_v2_recognises_ground_truth_and_refuses_what_is_not_an_action(shipped_v2):
+    model, info, videos, ids = shipped_v2
+    assert (model.cfg.dataset, model.cfg.frames, model.cfg.size, model.cfg.reject) == ("synthetic", 8, 32, True)
+    gt = yardstick.log_probs(model, videos)
+    assert yardstick.scores(gt, ids)["accuracy"].mean() >= 0.9                # gate G3, 48 held-out videos
+    assert info["quality"]["ground_truth"]["accuracy"] == pytest.approx(yardstick.scores(gt, ids)["accuracy"].mean())
+    rng = np.random.default_rng(5)
+    junk = {"static": [np.repeat(v[:1], len(v), 0) for v in videos],
+            "texture": [_sinusoid_texture(v, rng) for v in videos],
+            "noise": [rng.integers(0, 256, v.shape, dtype=np.uint8) for v in videos]}
+    for kind, vids in junk.items():
+        assert (yardstick.answers(yardstick.log_probs(model, vids)) == NO).mean() >= 0.9, kind
+
+
+def test_the_metric_judges_each_video_with_the_yardstick_of_its_geometry(tmp_path):
+    models, info = yardstick.build()
+    assert set(info["worlds"]) == set(yardstick.WORLD_WEIGHTS) == {"synthetic"}
+    small = v2.render_video("push_up", 16, num_frames=8, size=32)
+    odd = v2.render_video("push_up", 16, num_frames=12, size=48)
+    assert yardstick.video_features(models, small).shape == (13,)           # with "no action"
+    np.testing.assert_array_equal(yardstick.video_features(models, odd),     # another geometry: the default's
+                                  yardstick.video_features(yardstick.pick(models, small), odd))
+
+
+def test_cli_names_an_unknown_world():
+    from typer.testing import CliRunner
+
+    from flash_bench.cli.main import app
+
+    result = CliRunner().invoke(app, ["train", "yardstick", "--dataset", "haa500", "--evaluate-only"])
+    assert result.exit_code == 2 and "--dataset must be one of" in result.output
