@@ -37,6 +37,7 @@ DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
     "cosine_flow": {"abs": 1e-4, "rel": 0.0},
     "action_accuracy": {"abs": 1e-9, "rel": 0.0},
     "action_confidence": {"abs": 1e-4, "rel": 0.0},
+    "action_refusal": {"abs": 1e-9, "rel": 0.0},
     "num_frames": {"abs": 0.0, "rel": 0.0},
     "videos": {"abs": 0.0, "rel": 0.0},
 }

@@ -18,4 +18,5 @@ METRICS: Registry = Registry("metric", {
     # Synthetic-only yardstick (suite-trained action classifier): None elsewhere, never zero.
     "action_accuracy": "flash_bench.metrics.action_accuracy:ActionAccuracy",
     "action_confidence": "flash_bench.metrics.action_confidence:ActionConfidence",
+    "action_refusal": "flash_bench.metrics.action_refusal:ActionRefusal",
 })
