@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 
 from flash_bench.types import InputError
+from flash_bench.variants import VARIANT_SWITCHES
 
 
 @dataclass(frozen=True)
@@ -86,19 +87,6 @@ TINY_NOISE_SHARED = 0.8
 # for the paper's 20k steps at 5e-5: ~25 s per action on one core (12 actions in ~2.5 minutes on two) and ~2.2 s
 # per video.
 TINY = FlashConfig(profile="tiny", native_size=64, steps=30, lr=4e-4, batch=1, sample_steps=TINY_DDIM_STEPS)
-
-# Table 2's variants, the one table of their identity: the experiments' presets and Table 2's ✓/✗ columns derive
-# from it (flash_bench/experiments). ``decoder``: with the Detail Enhancement Decoder (a checkpoint, decoder=PATH).
-VARIANT_SWITCHES: dict[int, dict[str, bool]] = {
-    1: dict(strong_aug=False, motion_align=False, corr_align=False, decoder=False),
-    2: dict(strong_aug=True, motion_align=False, corr_align=False, decoder=False),
-    3: dict(strong_aug=True, motion_align=True, corr_align=False, decoder=False),
-    4: dict(strong_aug=True, motion_align=False, corr_align=True, decoder=False),
-    5: dict(strong_aug=True, motion_align=True, corr_align=True, decoder=False),
-    6: dict(strong_aug=True, motion_align=True, corr_align=True, decoder=True),
-}
-FULL_MODEL = 6       # the paper's FLASH (Table 1): every component
-
 
 def profile_config(profile: str) -> FlashConfig:
     if profile not in ("tiny", "paper"):
