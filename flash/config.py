@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from flash_bench.tiny_world import DDIM_STEPS as TINY_DDIM_STEPS, SIZE as TINY_SIZE
 from flash_bench.types import InputError
+from flash_bench.variants import VARIANT_SWITCHES
 
 
 @dataclass(frozen=True)
@@ -78,19 +79,6 @@ PAPER = FlashConfig(profile="paper", native_size=512, grad_checkpointing=True)
 # Tiny: fine-tunes the shipped tiny base (the tiny world's geometry, flash_bench.tiny_world; v-prediction) and
 # samples with the DDIM steps every tiny method gets. 30 steps at a higher lr stand in for the paper's 20k at 5e-5.
 TINY = FlashConfig(profile="tiny", native_size=TINY_SIZE, steps=30, lr=4e-4, batch=1, sample_steps=TINY_DDIM_STEPS)
-
-# Table 2's variants, the one table of their identity: the experiments' presets and Table 2's ✓/✗ columns derive
-# from it (flash_bench/experiments). ``decoder``: with the Detail Enhancement Decoder (a checkpoint, decoder=PATH).
-VARIANT_SWITCHES: dict[int, dict[str, bool]] = {
-    1: dict(strong_aug=False, motion_align=False, corr_align=False, decoder=False),
-    2: dict(strong_aug=True, motion_align=False, corr_align=False, decoder=False),
-    3: dict(strong_aug=True, motion_align=True, corr_align=False, decoder=False),
-    4: dict(strong_aug=True, motion_align=False, corr_align=True, decoder=False),
-    5: dict(strong_aug=True, motion_align=True, corr_align=True, decoder=False),
-    6: dict(strong_aug=True, motion_align=True, corr_align=True, decoder=True),
-}
-FULL_MODEL = 6       # the paper's FLASH (Table 1): every component
-
 
 def profile_config(profile: str) -> FlashConfig:
     if profile not in ("tiny", "paper"):

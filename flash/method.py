@@ -20,10 +20,11 @@ from typing import Sequence
 
 import numpy as np
 
-from flash.config import VARIANT_SWITCHES, FlashConfig, profile_config, variant
+from flash.config import FlashConfig, profile_config, variant
 from flash_bench.config import profile_geometry
 from flash_bench.method import Method
 from flash_bench.types import Action, InputError, MethodContext
+from flash_bench.variants import VARIANT_SWITCHES
 
 CACHE_VERSION = "1"   # bump when training changes in a way the config does not capture
 

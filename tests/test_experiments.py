@@ -83,8 +83,8 @@ def test_table1_and_a3_cover_the_seven_methods_and_bracket_them():
 def test_variants_match_the_paper_in_the_experiments_and_in_the_method():
     """Table 2's switches as the paper prints them (results/paper/table2.csv) are the experiments' presets, their
     ✓/✗ columns, and what the method builds from ``variant=N`` and from the preset's options alike."""
-    from flash.config import VARIANT_SWITCHES
     from flash.method import config_from_options
+    from flash_bench.variants import VARIANT_SWITCHES
 
     paper = P.load_table("2").drop_duplicates("row_id").set_index("row_id")["settings"]
     exp = ALL["table2"]
@@ -117,12 +117,12 @@ def _switch_tables(path: Path) -> list[int]:
 
 
 def test_variant_identity_lives_in_one_table():
-    """flash/config.py's VARIANT_SWITCHES is the only place that spells out a variant's switches; the experiments'
-    presets and Table 2's marks derive from it (there were three copies that could drift apart)."""
+    """flash_bench/variants.py is the only place that spells out a variant's switches; flash.config, the
+    experiments' presets and Table 2's marks derive from it (there were three copies that could drift apart)."""
     root = Path(__file__).parents[1]
     found = {str(p.relative_to(root)): lines for folder in ("flash", "flash_bench", "baselines")
              for p in sorted((root / folder).rglob("*.py")) if (lines := _switch_tables(p))}
-    assert list(found) == ["flash/config.py"] and len(found["flash/config.py"]) == 6, found
+    assert list(found) == ["flash_bench/variants.py"] and len(found["flash_bench/variants.py"]) == 6, found
 
 
 def test_synthetic_mapping_and_runner_cells():

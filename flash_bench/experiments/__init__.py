@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flash.config import FULL_MODEL, PAPER, VARIANT_SWITCHES
 from flash_bench.registry import Registry
+from flash_bench.variants import FULL_MODEL, VARIANT_SWITCHES
 
 PAPER_METRICS = ("text_alignment", "image_alignment", "temporal_consistency", "cd_fvd", "cosine_rgb", "cosine_flow")
 
@@ -37,14 +37,13 @@ SYNTHETIC_ACTIONS: dict[str, str] = {
     "lifting": "ice_bucket_challenge",
 }
 
-# FLASH's ablation presets (Table 2) and Table 2's ✓/✗ columns, both from flash.config's one variant table, and the
-# paper's defaults of the settings Table A2 sweeps.
+# FLASH's ablation presets (Table 2) and Table 2's ✓/✗ columns, both from the one variant table
+# (flash_bench/variants.py), and the paper's defaults of the settings Table A2 sweeps.
 FLASH_VARIANTS: dict[str, dict[str, bool]] = {f"#{n}": dict(s) for n, s in VARIANT_SWITCHES.items()}
 FLASH_SWITCHES = tuple(VARIANT_SWITCHES[FULL_MODEL])        # strong_aug, motion_align, corr_align, decoder
 FLASH_MARKS = {row: tuple("✓" if on else "✗" for on in s.values()) for row, s in FLASH_VARIANTS.items()}
 FLASH_FULL = f"#{FULL_MODEL}"                               # the full model: plain ``flash``
-FLASH_DEFAULTS: dict[str, object] = {**FLASH_VARIANTS[FLASH_FULL], "tau": PAPER.tau, "p": PAPER.p,
-                                     "decoder_branches": "both"}
+FLASH_DEFAULTS: dict[str, object] = {**FLASH_VARIANTS[FLASH_FULL], "tau": 90, "p": 0.5, "decoder_branches": "both"}
 METHOD_DEFAULTS: dict[str, dict[str, object]] = {"flash": FLASH_DEFAULTS}
 
 
