@@ -112,8 +112,8 @@ def test_a_golden_file_of_another_geometry_is_refused_with_the_refresh_command(t
     store = make_run(tmp_path / "b")
     for item in ("016", "017"):
         for method in ("static", "flash"):
-            store.write_record({"method": method, "action": "arm_wave", "item": item, "status": "ok", "seconds": 3.0,
-                                "num_frames": 8, "metrics": {"text_alignment": 20.0, "cosine_rgb": 0.8}})
+            write_item(store, {"method": method, "action": "arm_wave", "item": item, "status": "ok", "seconds": 3.0,
+                               "num_frames": 8, "metrics": {"text_alignment": 20.0, "cosine_rgb": 0.8}})
     with pytest.raises(InputError, match=r"num_frames 16 -> 8.*--update"):
         compare(tmp_path / "b", golden)
     old = json.loads(golden.read_text())
