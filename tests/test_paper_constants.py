@@ -32,9 +32,9 @@ def test_flash_sampling_constants():
 
 
 def test_sixteen_frames_by_default():
-    from flash_bench.config import RunConfig
+    from flash_bench.config import profile_geometry
 
-    assert RunConfig().num_frames == 16                                               # A3.2: 16 frames
+    assert profile_geometry("paper") == (512, 16)                                    # A3.2: 16 frames of 512²
 
 
 def test_strong_augmentation_ranges():
