@@ -183,5 +183,6 @@ def test_paper_profile_loads_an_sd_layout_offline(tmp_path, monkeypatch):
                                  options=dict(native_size=64, train_steps=2, sample_steps=2)))
     m.fit(None, videos(), PROMPT)
     assert set(m.trained_names) == set(lamp.lamp_parameter_names(m.parts[0].unet))
-    video = m.animate(videos()[0][0], PROMPT, 16, seed=0)
-    assert video.shape == (16, 64, 64, 3) and video.dtype == np.uint8
+    reference = videos()[0][0]
+    video = m.animate(reference, PROMPT, 16, seed=0)                      # sampled at 64², returned at the reference's size
+    assert video.shape == (16, *reference.shape[:2], 3) and video.dtype == np.uint8
