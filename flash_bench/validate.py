@@ -215,7 +215,7 @@ def validate_metrics(dataset, metrics: list[str] | None = None, *, profile: str 
     unknown = [m for m in chosen if not hasattr(Validation, m)]
     if unknown:
         raise InputError(f"no validity check for metric(s) {unknown}; known: {sorted(METRICS.names())}")
-    engine = Engine(profile, device, cache_dir, weights_dir)
+    engine = Engine(profile, device, cache_dir, weights_dir, geometry=(dataset.num_frames, dataset.size))
     return Validation(dataset, engine, chosen, progress).run()
 
 
