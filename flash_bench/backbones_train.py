@@ -381,7 +381,10 @@ def _classify(model, logits_of, pool: Pool, steps: int, batch: int, lr: float, w
 
 @dataclass(frozen=True)
 class I3DConfig(TrainConfig):
-    width: float = 0.25                  # of every InceptionI3d channel count
+    steps: int = 600
+    lr: float = 1e-3
+    width: float = 0.125                 # of every InceptionI3d channel count
+    appearance_augment: bool = False     # the yardstick's colour/blur/noise augmentation (first try, see the docs)
 
 
 def i3d_logits(model, x):
@@ -409,7 +412,7 @@ def train_i3d_rgb(cfg: I3DConfig = I3DConfig(), pool: Pool | None = None, on_ste
     model = i3d.InceptionI3d(len(classes()), in_channels=3, width=cfg.width)
     log = Log(on_step)
     _classify(model, lambda x: i3d_logits(model, x), pool, cfg.steps, cfg.batch, cfg.lr, cfg.weight_decay, rng,
-              log, "classify", augment=yardstick.augment)
+              log, "classify", augment=yardstick.augment if cfg.appearance_augment else None)
     record = {"config": {"num_classes": len(classes()), "in_channels": 3, "width": cfg.width,
                          "input_size": i3d.TINY_SIZE},
               "training": asdict(cfg), "videos": len(pool.videos)}
