@@ -60,7 +60,8 @@ FEATURISERS: dict[str, FeaturiserSpec] = {
     "i3d_rgb": FeaturiserSpec(("i3d",), ("i3d-rgb-imagenet",), "i3d-rgb-imagenet", "i3d-rgb-tiny",
                               trained=("i3d_rgb",)),
     "i3d_flow": FeaturiserSpec(("raft_flow", "i3d"), ("raft-large", "i3d-flow-imagenet"),
-                               "raft-large+i3d-flow-imagenet", "raft-small+i3d-flow-tiny", trained=("raft", "i3d_flow")),
+                               "raft-large+i3d-flow-imagenet", "raft-small+i3d-flow-tiny",
+                               trained=("raft", "i3d_flow")),
     # suite-trained action classifier (not a paper backbone): same weights in both profiles
     "yardstick": FeaturiserSpec(("flash_bench.yardstick",), (), "yardstick-3dcnn", "yardstick-3dcnn", plugin=True),
 }
@@ -129,7 +130,8 @@ class Featurisers:
         elif self.profile == "tiny":
             from flash_bench.features import trained
 
-            out["weights"] = "; ".join(trained.provenance(t, self.geometry, self.seed) for t in spec.trained)
+            parts = [trained.provenance(t, self.geometry, self.seed) for t in spec.trained]
+            out["weights"] = "; ".join(dict.fromkeys(parts))
         else:
             from flash_bench import weights
 
@@ -505,7 +507,8 @@ def _provenance(store: RunStore, engine: Engine, classes: dict, real_set: str, e
         "profile": profile,
         "tiny_backbones": profile == "tiny",
         "note": ("tiny profile: reduced-size backbones, suite-trained or with seeded random weights (see each "
-                 "featuriser's weights); numbers are not comparable to the paper's") if profile == "tiny" else "paper profile: published backbones and weights",
+                 "featuriser's weights); numbers are not comparable to the paper's") if profile == "tiny"
+        else "paper profile: published backbones and weights",
         "metrics": {**old.get("metrics", {}), **{m: make_metric(cls, engine, None).facts() for m, cls in classes.items()}},
         "featurisers": featurisers,
         "real_set": real_set,

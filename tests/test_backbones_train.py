@@ -1,4 +1,4 @@
-"""Suite-trained tiny backbones (issue 18): trainers at toy size, strict loading, geometry choice, shipped CLIP quality."""
+"""Suite-trained tiny backbones (issue 18): trainers at toy size, strict loading, geometry choice, shipped CLIP."""
 import json
 
 import numpy as np
@@ -148,7 +148,8 @@ def _caption_retrieval(backbone, pool) -> float:
 
 def test_shipped_v2_clip_retrieves_held_out_clothing_captions_better_than_random():
     if trained.path("clip", V2) is None:
-        pytest.fail("flash_bench/trained/clip-tiny-v2.safetensors is not shipped: run `flash-bench train backbone clip`")
+        pytest.fail("flash_bench/trained/clip-tiny-v2.safetensors is not shipped: "
+                    "run `flash-bench train backbone clip`")
     held_out = bt.render_pool(bt.PoolConfig(videos_per_action=2, random_videos=0), start=bt.HELD_OUT_START + 10)
     suite = _caption_retrieval(clip.build("tiny", geometry=V2), held_out)
     random = _caption_retrieval(clip.build("tiny"), held_out)

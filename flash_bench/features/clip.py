@@ -116,7 +116,8 @@ def build(profile: str, weights_dir=None, seed: int = 0, geometry=None) -> ClipB
         rec = trained.record(path)
         model, preprocess = tiny_model(rec["config"]["model_cfg"])
         trained.load_into(model, path)
-        tokenizer = CompactTokenizer(rec["config"]["token_ids"], rec["config"]["model_cfg"]["text_cfg"]["context_length"])
+        cfg = rec["config"]
+        tokenizer = CompactTokenizer(cfg["token_ids"], cfg["model_cfg"]["text_cfg"]["context_length"])
         info = {"backbone": "clip-tiny-vit", "weights": trained.provenance("clip", geometry, seed),
                 "config": rec["config"]["model_cfg"]}
     else:
