@@ -51,14 +51,19 @@ class FeaturiserSpec:
     tiny: str
     plugin: bool = False          # modules[0] offers build(profile, weights_dir, seed) -> (model, info),
     #                               video_features(model, frames) -> array, and optionally weights_sha256(weights_dir)
+    trained: tuple[str, ...] = ()  # tiny profile: its suite-trained backbones (flash_bench.features.trained)
 
 
 FEATURISERS: dict[str, FeaturiserSpec] = {
-    "clip": FeaturiserSpec(("clip",), ("clip-vit-l-14-openai",), "clip-ViT-L-14-openai", "clip-tiny-vit"),
-    "videomae": FeaturiserSpec(("videomae",), ("videomae-v2-g-ssv2",), "videomae-v2-g14-ssv2", "videomae-v2-tiny"),
-    "i3d_rgb": FeaturiserSpec(("i3d",), ("i3d-rgb-imagenet",), "i3d-rgb-imagenet", "i3d-rgb-tiny"),
+    "clip": FeaturiserSpec(("clip",), ("clip-vit-l-14-openai",), "clip-ViT-L-14-openai", "clip-tiny-vit",
+                           trained=("clip",)),
+    "videomae": FeaturiserSpec(("videomae",), ("videomae-v2-g-ssv2",), "videomae-v2-g14-ssv2", "videomae-v2-tiny",
+                               trained=("videomae",)),
+    "i3d_rgb": FeaturiserSpec(("i3d",), ("i3d-rgb-imagenet",), "i3d-rgb-imagenet", "i3d-rgb-tiny",
+                              trained=("i3d_rgb",)),
     "i3d_flow": FeaturiserSpec(("raft_flow", "i3d"), ("raft-large", "i3d-flow-imagenet"),
-                               "raft-large+i3d-flow-imagenet", "raft-small+i3d-flow-tiny"),
+                               "raft-large+i3d-flow-imagenet", "raft-small+i3d-flow-tiny",
+                               trained=("raft", "i3d_flow")),
     # suite-trained action classifier (not a paper backbone): same weights in both profiles
     "yardstick": FeaturiserSpec(("flash_bench.yardstick",), (), "yardstick-3dcnn", "yardstick-3dcnn", plugin=True),
 }
@@ -94,12 +99,17 @@ class FeatureCache:
 
 
 class Featurisers:
-    """The backbones of one profile, built on first use; ``key(name)`` needs no model, only weight hashes."""
+    """The backbones of one profile, built on first use; ``key(name)`` needs no model, only weight hashes.
 
-    def __init__(self, profile: str, device: str = "cpu", weights_dir: Path | str | None = None, seed: int = SEED):
+    ``geometry``: (num_frames, size) of the dataset scored; the tiny profile uses the suite-trained backbones
+    shipped for it (:mod:`flash_bench.features.trained`), seeded random ones where there are none."""
+
+    def __init__(self, profile: str, device: str = "cpu", weights_dir: Path | str | None = None, seed: int = SEED,
+                 geometry: tuple[int, int] | None = None):
         if profile not in ("tiny", "paper"):
             raise InputError(f"profile must be 'tiny' or 'paper', got {profile!r}")
         self.profile, self.device, self.weights_dir, self.seed = profile, device, weights_dir, seed
+        self.geometry = tuple(geometry) if geometry is not None else None
         self._models: dict[str, object] = {}
         self._keys: dict[str, str] = {}
         self.built: dict[str, dict] = {}
@@ -113,7 +123,10 @@ class Featurisers:
         if spec.plugin:
             out["weights"] = self._weights_tag(spec)
         elif self.profile == "tiny":
-            out["weights"] = f"random (seed {self.seed})"
+            from flash_bench.features import trained
+
+            parts = [trained.provenance(t, self.geometry, self.seed) for t in spec.trained]
+            out["weights"] = "; ".join(dict.fromkeys(parts))
         else:
             from flash_bench import weights
 
@@ -132,7 +145,9 @@ class Featurisers:
             sha = getattr(_feature_module(spec.modules[0]), "weights_sha256", None)
             return f"sha{sha(self.weights_dir)[:12]}" if sha else f"seed{self.seed}"
         if self.profile == "tiny":
-            return f"seed{self.seed}"
+            from flash_bench.features import trained
+
+            return trained.tag(spec.trained, self.geometry, self.seed)
         from flash_bench import weights
 
         return "+".join(weights.sha256_of(weights.resolve(w, self.weights_dir))[:12] for w in spec.weights)
@@ -162,17 +177,17 @@ class Featurisers:
             self.built[name] = _strip_weights(info)
             return model.to(self.device)
         if name == "clip":
-            backbone = clip.build(*args)
+            backbone = clip.build(*args, geometry=self.geometry)
             backbone.model.to(self.device)
             self.built[name] = {k: v for k, v in backbone.info.items() if k != "weights"}
             return backbone
         if name == "videomae":
-            model, info = videomae.build(*args)
+            model, info = videomae.build(*args, geometry=self.geometry)
         elif name == "i3d_rgb":
-            model, info = i3d.build("rgb", *args)
+            model, info = i3d.build("rgb", *args, geometry=self.geometry)
         else:
             raft, raft_info = raft_flow.build(*args)
-            flow, info = i3d.build("flow", *args)
+            flow, info = i3d.build("flow", *args, geometry=self.geometry)
             model, info = (raft.to(self.device), flow.to(self.device)), {**info, "raft": _strip_weights(raft_info)}
         self.built[name] = _strip_weights(info)
         return model if isinstance(model, tuple) else model.to(self.device)
@@ -227,8 +242,8 @@ class Engine:
     dir's (ground truth, prompts, references); none for featurising alone (``validate``)."""
 
     def __init__(self, profile: str, device: str, cache_dir: Path | str, weights_dir=None, seed: int = SEED,
-                 requests: Requests | None = None):
-        self.features = Featurisers(profile, device, weights_dir, seed)
+                 requests: Requests | None = None, geometry: tuple[int, int] | None = None):
+        self.features = Featurisers(profile, device, weights_dir, seed, geometry)
         self.cache = FeatureCache(cache_dir)
         self.requests = requests
         self._gt: dict[tuple, dict] = {}
@@ -349,7 +364,9 @@ def score_run(store: RunStore, metrics: list[str] | None = None, profile: str = 
         raise InputError(f"real_set must be one of {REAL_SETS}, got {real_set!r}")
     ids = select_metrics(metrics)
     classes = {m: METRICS.get(m) for m in ids}
-    engine = Engine(profile, device, cache_dir, weights_dir, requests=load_requests(store.root))
+    requests = load_requests(store.root)
+    engine = Engine(profile, device, cache_dir, weights_dir, requests=requests,
+                    geometry=_geometry(requests.dataset or {}))
     for name in sorted({f for cls in classes.values() for f in cls.features}):
         engine.features.key(name)  # paper profile: every checkpoint resolved (or one error) before any video
     dataset = (engine.requests.dataset or {}).get("name")
@@ -368,6 +385,11 @@ def score_run(store: RunStore, metrics: list[str] | None = None, profile: str = 
     provenance = _provenance(store, engine, classes, real_set, errors)
     atomic_write_json(store.root / "scoring.json", provenance)
     return provenance
+
+
+def _geometry(dataset: dict) -> tuple[int, int] | None:
+    """(num_frames, size) of the dataset a run dir's requests name (the suite-trained tiny backbones are chosen by it)."""
+    return (int(dataset["num_frames"]), int(dataset["size"])) if dataset.get("num_frames") and dataset.get("size") else None
 
 
 def _basis(engine: Engine, cls, action: str, item: str) -> str:
@@ -500,8 +522,9 @@ def _provenance(store: RunStore, engine: Engine, classes: dict, real_set: str, e
     return {
         "profile": profile,
         "tiny_backbones": profile == "tiny",
-        "note": ("tiny profile: reduced-size backbones with seeded random weights; numbers are not comparable "
-                 "to the paper's") if profile == "tiny" else "paper profile: published backbones and weights",
+        "note": ("tiny profile: reduced-size backbones, suite-trained or with seeded random weights (see each "
+                 "featuriser's weights); numbers are not comparable to the paper's") if profile == "tiny"
+        else "paper profile: published backbones and weights",
         "metrics": {**old.get("metrics", {}), **{m: make_metric(cls, engine, None).facts() for m, cls in classes.items()}},
         "featurisers": featurisers,
         "real_set": real_set,

@@ -8,7 +8,9 @@ classes as a run (:class:`flash_bench.scoring.Engine`, the registry's metric cla
 (retrieval accuracy, rank share, AUC, ratio of Fréchet distances, ordering of means) and a PASS/FAIL threshold.
 
 It runs in any profile on any dataset with ground truth, so a user can check their weights and data before trusting
-a table; on ``synthetic`` with the tiny profile's random backbones many lines FAIL, and they should.
+a table; on ``synthetic`` with the tiny profile's random backbones many lines FAIL, and they should. The checks use
+the dataset's geometry (frames, size): the tiny profile's featurisers load the suite-trained backbones shipped for
+it (:mod:`flash_bench.features.trained`; docs/tiny_backbones.md).
 """
 from __future__ import annotations
 
@@ -215,7 +217,7 @@ def validate_metrics(dataset, metrics: list[str] | None = None, *, profile: str 
     unknown = [m for m in chosen if not hasattr(Validation, m)]
     if unknown:
         raise InputError(f"no validity check for metric(s) {unknown}; known: {sorted(METRICS.names())}")
-    engine = Engine(profile, device, cache_dir, weights_dir)
+    engine = Engine(profile, device, cache_dir, weights_dir, geometry=(dataset.num_frames, dataset.size))
     return Validation(dataset, engine, chosen, progress).run()
 
 

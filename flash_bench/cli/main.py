@@ -22,6 +22,7 @@ app.add_typer(methods_app, name="methods")
 
 def _mount() -> None:
     """Commands that live beside their library code (each module imports only typer at the top)."""
+    from flash_bench.cli.backbones import train_backbone
     from flash_bench.cli.gallery import gallery, userstudy_app
     from flash_bench.cli.decoder import train_decoder
     from flash_bench.cli.evaluate import evaluate
@@ -36,6 +37,7 @@ def _mount() -> None:
     app.add_typer(train_app, name="train")
     train_app.command("decoder")(train_decoder)
     train_app.command("yardstick")(train_yardstick)
+    train_app.command("backbone")(train_backbone)
     app.command()(animate)
     app.command("pretrain-base")(pretrain_base)
     app.command()(evaluate)

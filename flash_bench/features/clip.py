@@ -2,9 +2,12 @@
 
 ``paper``: open_clip ``ViT-L-14`` with the OpenAI weights (QuickGELU, as OpenAI trained it), loaded from the
 local file :mod:`flash_bench.weights` resolves. ``tiny``: the same open_clip ``CLIP`` class from a reduced
-config, seeded random weights. Both use open_clip's own evaluation preprocessing (bicubic resize of the
-shorter side, centre crop, OpenAI mean/std) and its bundled BPE tokenizer, so everything runs offline.
-Embeddings are L2-normalised float32.
+config — suite-trained weights for a dataset geometry that has them (:mod:`flash_bench.features.trained`;
+trained by :func:`flash_bench.backbones_train.train_clip`), seeded random weights otherwise. All use open_clip's
+own evaluation preprocessing (bicubic resize of the shorter side, centre crop, OpenAI mean/std) and its bundled
+BPE tokenizer, so everything runs offline; the trained tiny model reads the BPE ids through
+:class:`CompactTokenizer` (the ids its captions used, every other id one "unknown" id). Embeddings are
+L2-normalised float32.
 """
 from __future__ import annotations
 
@@ -27,6 +30,28 @@ TINY_CFG = {
                    "pool_type": "avg"},  # mean of patch tokens: random weights still give input-dependent features
     "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
 }
+
+
+class CompactTokenizer:
+    """open_clip's BPE tokenizer with its ids mapped onto a small vocabulary: 0 = padding, 1 = any id not in
+    ``ids``, 2 + k = ``ids[k]``, then start-of-text and end-of-text (the largest id, as open_clip's ``argmax``
+    text pooling requires)."""
+
+    def __init__(self, ids: list[int], context_length: int):
+        import open_clip
+        import torch
+
+        self.bpe, self.context_length = open_clip.get_tokenizer("ViT-B-32"), int(context_length)
+        self.ids = sorted(set(int(i) for i in ids) - {0, self.bpe.sot_token_id, self.bpe.eot_token_id})
+        self.vocab_size = len(self.ids) + 4
+        table = torch.ones(max(self.bpe.eot_token_id, self.bpe.sot_token_id) + 1, dtype=torch.long)
+        table[0] = 0
+        table[torch.tensor(self.ids, dtype=torch.long)] = torch.arange(2, len(self.ids) + 2)
+        table[self.bpe.sot_token_id], table[self.bpe.eot_token_id] = self.vocab_size - 2, self.vocab_size - 1
+        self.table = table
+
+    def __call__(self, texts):
+        return self.table[self.bpe(texts, context_length=self.context_length)]   # (N, context_length)
 
 
 @dataclass
@@ -64,8 +89,21 @@ class ClipBackbone:
         return torch.nn.functional.normalize(emb.float(), dim=-1).cpu().numpy()
 
 
-def build(profile: str, weights_dir=None, seed: int = 0) -> ClipBackbone:
+def tiny_model(model_cfg: dict):
+    """(open_clip ``CLIP`` from ``model_cfg``, its eval preprocessing), random weights."""
     import open_clip
+
+    with tempfile.TemporaryDirectory() as d, _quiet_logging():
+        (Path(d) / "open_clip_config.json").write_text(json.dumps({"model_cfg": model_cfg}))
+        model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{d}")  # no weights: random
+    return model, preprocess
+
+
+def build(profile: str, weights_dir=None, seed: int = 0, geometry=None) -> ClipBackbone:
+    """``geometry``: (num_frames, size) of the dataset scored — picks the tiny profile's trained weights."""
+    import open_clip
+
+    from flash_bench.features import trained
 
     if profile == "paper":
         from flash_bench import weights
@@ -74,11 +112,17 @@ def build(profile: str, weights_dir=None, seed: int = 0) -> ClipBackbone:
         model, _, preprocess = open_clip.create_model_and_transforms("ViT-L-14-quickgelu", pretrained=str(path))
         tokenizer = open_clip.get_tokenizer("ViT-L-14-quickgelu")
         info = {"backbone": "clip-ViT-L-14-openai", "weights": weights.provenance("clip-vit-l-14-openai", path)}
+    elif (path := trained.path("clip", geometry)) is not None:
+        rec = trained.record(path)
+        model, preprocess = tiny_model(rec["config"]["model_cfg"])
+        trained.load_into(model, path)
+        cfg = rec["config"]
+        tokenizer = CompactTokenizer(cfg["token_ids"], cfg["model_cfg"]["text_cfg"]["context_length"])
+        info = {"backbone": "clip-tiny-vit", "weights": trained.provenance("clip", geometry, seed),
+                "config": rec["config"]["model_cfg"]}
     else:
         torch.manual_seed(seed)
-        with tempfile.TemporaryDirectory() as d, _quiet_logging():
-            (Path(d) / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CFG}))
-            model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{d}")  # no weights: random
+        model, preprocess = tiny_model(TINY_CFG)
         tokenizer = open_clip.get_tokenizer("ViT-B-32")  # the bundled OpenAI BPE, context length 77
         info = {"backbone": "clip-tiny-vit", "weights": f"random (seed {seed})", "config": TINY_CFG}
     return ClipBackbone(model.eval(), preprocess, tokenizer, {**info, "version": VERSION})

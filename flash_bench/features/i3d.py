@@ -165,8 +165,12 @@ def _variance_preserving_init(model: nn.Module) -> None:
             nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
 
 
-def build(kind: str, profile: str, weights_dir=None, seed: int = 0) -> tuple[InceptionI3d, dict]:
-    """(model in eval mode, provenance) for ``kind`` 'rgb' or 'flow' under the 'paper' or 'tiny' profile."""
+def build(kind: str, profile: str, weights_dir=None, seed: int = 0, geometry=None) -> tuple[InceptionI3d, dict]:
+    """(model in eval mode, provenance) for ``kind`` 'rgb' or 'flow' under the 'paper' or 'tiny' profile.
+    ``geometry``: (num_frames, size) of the dataset scored — picks the tiny profile's suite-trained weights
+    (:mod:`flash_bench.features.trained`) where there are some, seeded random weights otherwise."""
+    from flash_bench.features import trained
+
     in_channels = 3 if kind == "rgb" else 2
     if profile == "paper":
         from flash_bench import weights
@@ -176,6 +180,12 @@ def build(kind: str, profile: str, weights_dir=None, seed: int = 0) -> tuple[Inc
         model = InceptionI3d(400, in_channels=in_channels)
         load_piergiaj_state(model, weights.load_state_dict(path))
         info = {"backbone": f"i3d-{kind}", "weights": weights.provenance(name, path), "input_size": PAPER_SIZE}
+    elif (path := trained.path(f"i3d_{kind}", geometry)) is not None:
+        cfg = trained.record(path)["config"]
+        model = InceptionI3d(cfg["num_classes"], in_channels=cfg["in_channels"], width=cfg["width"])
+        trained.load_into(model, path)
+        info = {"backbone": f"i3d-{kind}-tiny-w{cfg['width']}",
+                "weights": trained.provenance(f"i3d_{kind}", geometry, seed), "input_size": cfg["input_size"]}
     else:
         torch.manual_seed(seed)
         model = InceptionI3d(400, in_channels=in_channels, width=TINY_WIDTH)

@@ -1,0 +1,468 @@
+"""Suite-trained tiny metric backbones (issue 18): `flash-bench train backbone NAME`.
+
+With random weights the tiny profile's CLIP, VideoMAE and I3D say nothing about a video. Here each is trained,
+at reduced size and in the architecture family of its paper backbone, on one tiny world's **pretraining pool
+only** — the world's pool actions and random choreographies (:func:`flash_bench.datasets.synthetic_v2.pretrain_pool`),
+never the 12 few-shot actions the benchmark scores — at that world's geometry (:data:`GEOMETRY`: 8 frames of
+32×32), as the paper's backbones were pretrained on data other than HAA500:
+
+  * ``clip``: open_clip ``CLIP`` (ViT image tower, causal text transformer) trained contrastively on single pool
+    frames and captions made of the prompt and the clothing colours the renderer drew ("a person is walking,
+    wearing red and blue."), the colours read off the figure's pixels (the renderer's mask) by the nearest
+    palette colour;
+  * ``videomae``: cd-fvd's VideoMAE-v2 ``PretrainVisionTransformer`` trained by masked video autoencoding with tube
+    masking (90% of the space-time tubes hidden; per-patch normalised pixel targets, as VideoMAE pretrains); its
+    encoder then goes into cd-fvd's ``VisionTransformer`` (the class the paper's CD-FVD uses) and is fine-tuned
+    briefly to classify the pool actions, as the SSv2 checkpoint was fine-tuned;
+  * ``i3d_rgb``: :class:`~flash_bench.features.i3d.InceptionI3d` (piergiaj's keys) at width 1/4, trained to
+    classify the pool actions (the Kinetics analogue), with the yardstick's appearance augmentation.
+
+Each run writes ``flash_bench/trained/<name>-tiny-v2.safetensors`` (fp16), its record ``.json`` (architecture
+config, sha256, the command, training figures) and its log ``.log.jsonl`` (one line per logged step), atomically;
+:mod:`flash_bench.features.trained` loads them for datasets of that geometry. Training runs on one CPU thread.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from flash_bench.features.trained import TRAINED_DIR, file_name
+from flash_bench.types import InputError
+
+WORLD, GEOMETRY = "v2", (8, 32)          # the world whose pool trains the backbones, (num_frames, size)
+# names of synthetic_v2.PALETTE's colours, in its order (a test checks each name against the RGB it stands for)
+COLOUR_NAMES = ("red", "blue", "green", "yellow", "orange", "purple", "teal", "white", "black", "pink")
+COLOUR_MIN_SHARE = 0.1                   # a colour names the clothes when >= this share of the figure's pixels
+HELD_OUT_START = 5000                    # pool indices for the held-out figures (never trained on)
+
+
+# ----------------------------------------------------------------------------- the pool
+
+@dataclass(frozen=True)
+class PoolConfig:
+    videos_per_action: int = 60          # of each of the 10 pool actions
+    random_videos: int = 300             # random choreographies
+    seed: int = 0                        # render seed
+
+
+@dataclass
+class Pool:
+    videos: np.ndarray                   # uint8 (N, T, S, S, 3)
+    labels: np.ndarray                   # int64 (N,): index into classes()
+    prompts: list[str]
+    colours: list[tuple[str, ...]]       # clothing colour names, most pixels first
+
+
+def classes() -> tuple[str, ...]:
+    """The pool's action classes: the 10 pretraining actions, then the random choreographies."""
+    from flash_bench.datasets import synthetic_v2 as v2
+
+    return (*v2.PRETRAIN_ACTIONS, v2.RANDOM_ACTION)
+
+
+def clothing_colours(video: np.ndarray, mask: np.ndarray) -> tuple[str, ...]:
+    """Names of the palette colours covering >= COLOUR_MIN_SHARE of the figure's pixels (at most 2, most first)."""
+    from flash_bench.datasets.synthetic_v2 import PALETTE
+
+    px = video[mask].astype(np.float64) / 255                                   # (P, 3) figure pixels
+    if len(px) == 0:
+        return ()
+    dist = np.linalg.norm(px[:, None] - PALETTE[None], axis=-1)                 # (P, 10)
+    near = dist.argmin(1)[dist.min(1) < 0.2]
+    share = np.bincount(near, minlength=len(PALETTE)) / len(px)
+    order = [int(i) for i in np.argsort(-share, kind="stable") if share[i] >= COLOUR_MIN_SHARE]
+    return tuple(COLOUR_NAMES[i] for i in order[:2])
+
+
+def render_pool(cfg: PoolConfig = PoolConfig(), start: int = 0, progress=None) -> Pool:
+    """The pretraining pool at :data:`GEOMETRY` (videos of indices ``start``…), with labels and clothing colours."""
+    from flash_bench.datasets import synthetic_v2 as v2
+
+    frames, size = GEOMETRY
+    entries = v2.pretrain_pool(cfg.videos_per_action, cfg.random_videos, frames, size, cfg.seed)
+    names = classes()
+    videos = np.empty((len(entries), frames, size, size, 3), np.uint8)
+    labels, prompts, colours = [], [], []
+    for n, (action, prompt, clip) in enumerate(entries):
+        video, mask = v2.render(action, start + int(clip.id), num_frames=frames, size=size, seed=cfg.seed)
+        videos[n] = video
+        labels.append(names.index(action))
+        prompts.append(prompt)
+        colours.append(clothing_colours(video, mask))
+        if progress:
+            progress(n + 1, len(entries))
+    return Pool(videos, np.array(labels, np.int64), prompts, colours)
+
+
+def caption(prompt: str, colours: tuple[str, ...], kind: int) -> str:
+    """kind 0: the prompt; 1: the clothes only; 2: both ("a person is walking, wearing red and blue.")."""
+    wearing = f"wearing {' and '.join(colours)}" if colours else ""
+    if kind == 0 or not wearing:
+        return prompt
+    return f"a person {wearing}." if kind == 1 else f"{prompt.rstrip('.')}, {wearing}."
+
+
+def all_captions(pool: Pool) -> list[str]:
+    return sorted({caption(p, c, k) for p, c in zip(pool.prompts, pool.colours) for k in range(3)})
+
+
+# ----------------------------------------------------------------------------- shared training pieces
+
+def _to_float(videos: np.ndarray):
+    """uint8 (B, T, H, W, 3) → float (B, 3, T, H, W) in [0, 1]."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(videos)).permute(0, 4, 1, 2, 3).float() / 255
+
+
+def _flip_shift(x, rng: np.random.Generator, pixels: int = 2):
+    """(B, 3, T, H, W): per video a random horizontal flip and a shift of up to ``pixels`` (edges replicated)."""
+    import torch.nn.functional as F
+
+    out = x.clone()
+    H, W = x.shape[-2:]
+    p = pixels
+    for b in range(len(x)):
+        v = x[b].flip(-1) if rng.random() < 0.5 else x[b]
+        dy, dx = rng.integers(-p, p + 1, size=2)
+        v = F.pad(v, (p, p, p, p), mode="replicate")
+        out[b] = v[..., p + dy:p + dy + H, p + dx:p + dx + W]
+    return out
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What every trainer takes; each backbone's config overrides the defaults and adds its architecture."""
+    seed: int = 0
+    steps: int = 500
+    batch: int = 24
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    pool: PoolConfig = PoolConfig()
+
+
+def _optimiser(model, lr: float, weight_decay: float, steps: int):
+    import torch
+
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
+    return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+
+
+def _step(loss, opt, sched) -> float:
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
+    return float(loss.detach())
+
+
+class Log:
+    """Training log lines (step, stage, loss, lr, seconds) kept in memory, written beside the weights."""
+
+    def __init__(self, on_step=None, every: int = 10):
+        self.lines, self.start, self.on_step, self.every = [], time.time(), on_step, every
+
+    def step(self, stage: str, step: int, loss: float, opt) -> None:
+        if self.on_step:
+            self.on_step(stage, step, loss)
+        if step % self.every == 0:
+            self.lines.append({"stage": stage, "step": step, "loss": round(loss, 5),
+                               "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - self.start, 1)})
+
+
+def save(model, name: str, out_dir: Path | str | None, record: dict, log: Log) -> dict:
+    """Write ``<name>-tiny-<world>.safetensors`` (fp16 floats), its ``.json`` record and ``.log.jsonl``,
+    each atomically; returns the record (with sha256 and parameters)."""
+    import torch
+    from safetensors.torch import save_file
+
+    from flash_bench.store import atomic_path, atomic_write_json
+    from flash_bench.weights import sha256_of
+
+    out = Path(out_dir or TRAINED_DIR) / file_name(name, WORLD)
+    state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(out) as tmp:
+        save_file(state, str(tmp))
+    log_path = out.with_suffix(".log.jsonl")
+    with atomic_path(log_path) as tmp:
+        tmp.write_text("".join(json.dumps(line) + "\n" for line in log.lines))
+    record = {**record, "name": name, "world": WORLD, "geometry": {"num_frames": GEOMETRY[0], "size": GEOMETRY[1]},
+              "parameters": int(sum(p.numel() for p in model.parameters())), "sha256": sha256_of(out),
+              "log": log_path.name, "train_seconds": round(time.time() - log.start, 1),
+              "torch_threads": torch.get_num_threads()}
+    atomic_write_json(out.with_suffix(".json"), record)
+    return record
+
+
+# ----------------------------------------------------------------------------- CLIP
+
+@dataclass(frozen=True)
+class ClipConfig(TrainConfig):
+    steps: int = 800
+    batch: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    context_length: int = 24
+    embed_dim: int = 64
+    vision: dict = field(default_factory=lambda: {"image_size": 32, "patch_size": 4, "width": 128, "layers": 4,
+                                                  "head_width": 32})
+    text: dict = field(default_factory=lambda: {"width": 64, "heads": 2, "layers": 3})
+
+
+def clip_model_cfg(cfg: ClipConfig, vocab_size: int) -> dict:
+    return {"embed_dim": cfg.embed_dim, "quick_gelu": True, "vision_cfg": dict(cfg.vision),
+            "text_cfg": {**cfg.text, "context_length": cfg.context_length, "vocab_size": vocab_size}}
+
+
+def clip_loss(image, text, logit_scale, same):
+    """Symmetric contrastive loss with several positives: ``same`` (B, B) bool marks pairs of equal captions."""
+    import torch.nn.functional as F
+
+    logits = logit_scale.exp() * F.normalize(image, dim=-1) @ F.normalize(text, dim=-1).T   # (B, B)
+    target = same.float() / same.float().sum(1, keepdim=True)
+    return 0.5 * (-(target * logits.log_softmax(1)).sum(1).mean() - (target * logits.log_softmax(0)).sum(0).mean())
+
+
+def train_clip(cfg: ClipConfig = ClipConfig(), pool: Pool | None = None, on_step=None):
+    """→ (model, tokenizer, record, log): a tiny CLIP trained on pool frames and their captions."""
+    import torch
+
+    from flash_bench.features import clip as clip_features
+
+    pool = pool if pool is not None else render_pool(cfg.pool)
+    captions = all_captions(pool)
+    bpe = clip_features.CompactTokenizer([], cfg.context_length).bpe
+    ids = sorted({int(i) for i in bpe(captions, context_length=cfg.context_length).unique()})
+    tokenizer = clip_features.CompactTokenizer(ids, cfg.context_length)
+    model_cfg = clip_model_cfg(cfg, tokenizer.vocab_size)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    model, _ = clip_features.tiny_model(model_cfg)
+    model.train()
+    mean = torch.tensor((0.48145466, 0.4578275, 0.40821073)).view(1, 3, 1, 1)   # open_clip's OPENAI_DATASET_MEAN
+    std = torch.tensor((0.26862954, 0.26130258, 0.27577711)).view(1, 3, 1, 1)
+    opt, sched = _optimiser(model, cfg.lr, cfg.weight_decay, cfg.steps)
+    log = Log(on_step)
+    for step in range(cfg.steps):
+        idx = rng.choice(len(pool.videos), cfg.batch, replace=False)
+        frames = pool.videos[idx, rng.integers(pool.videos.shape[1], size=cfg.batch)]        # (B, S, S, 3)
+        x = _flip_shift(_to_float(frames[:, None]), rng)[:, :, 0]                            # (B, 3, S, S)
+        texts = [caption(pool.prompts[i], pool.colours[i], int(rng.integers(3))) for i in idx]
+        same = torch.tensor([[a == b for b in texts] for a in texts])
+        loss = clip_loss(model.encode_image((x - mean) / std), model.encode_text(tokenizer(texts)),
+                         model.logit_scale, same)
+        log.step("contrastive", step, _step(loss, opt, sched), opt)
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, np.log(100))
+    record = {"config": {"model_cfg": model_cfg, "token_ids": ids}, "training": asdict(cfg),
+              "captions": len(captions), "videos": len(pool.videos)}
+    return model.eval(), tokenizer, record, log
+
+
+def clip_retrieval(backbone, pool: Pool) -> float:
+    """Top-1 prompt retrieval (mean frame embedding vs every pool prompt) on ``pool``'s videos."""
+    prompts = sorted(set(pool.prompts))
+    text = backbone.encode_texts(prompts)                                      # (P, D)
+    hits = [prompts[int(np.argmax(backbone.encode_frames(v).mean(0) @ text.T))] == p
+            for v, p in zip(pool.videos, pool.prompts)]
+    return float(np.mean(hits))
+
+
+# ----------------------------------------------------------------------------- VideoMAE
+
+@dataclass(frozen=True)
+class VideoMAEConfig(TrainConfig):
+    steps: int = 600                     # masked autoencoding
+    batch: int = 16
+    lr: float = 1.5e-3
+    weight_decay: float = 0.05
+    finetune_steps: int = 200            # supervised, pool actions
+    finetune_lr: float = 5e-4
+    mask_ratio: float = 0.9
+    patch_size: int = 4
+    tubelet_size: int = 1               # cd-fvd's model interpolates its positions for 8 tubelets only
+    embed_dim: int = 96
+    depth: int = 4
+    num_heads: int = 4
+    decoder_dim: int = 64
+    decoder_depth: int = 2
+
+
+def videomae_model_cfg(cfg: VideoMAEConfig) -> dict:
+    """Keyword arguments of cd-fvd's ``VisionTransformer`` (also read back from the JSON by the featuriser)."""
+    return {"img_size": GEOMETRY[1], "patch_size": cfg.patch_size, "all_frames": GEOMETRY[0],
+            "tubelet_size": cfg.tubelet_size, "embed_dim": cfg.embed_dim, "depth": cfg.depth,
+            "num_heads": cfg.num_heads, "mlp_ratio": 4.0, "qkv_bias": True, "num_classes": len(classes()),
+            "use_mean_pooling": True}
+
+
+def tube_mask(batch: int, grid: tuple[int, int, int], ratio: float, rng: np.random.Generator):
+    """VideoMAE's tube masking: per video the same random ``ratio`` of the H'×W' positions hidden in every one of
+    the T' tubelets → bool (B, T'·H'·W'), True = masked (token order t, h, w as in ``PatchEmbed``)."""
+    import torch
+
+    t, h, w = grid
+    hidden = int(round(ratio * h * w))
+    mask = np.zeros((batch, h * w), bool)
+    for b in range(batch):
+        mask[b, rng.permutation(h * w)[:hidden]] = True
+    return torch.from_numpy(np.tile(mask[:, None], (1, t, 1)).reshape(batch, t * h * w))
+
+
+def patch_targets(x, tubelet: int, patch: int):
+    """(B, 3, T, H, W) → (B, N, tubelet·patch·patch·3): each token's pixels, normalised per token (VideoMAE's
+    target)."""
+    B, C, T, H, W = x.shape
+    p = x.reshape(B, C, T // tubelet, tubelet, H // patch, patch, W // patch, patch)
+    p = p.permute(0, 2, 4, 6, 3, 5, 7, 1).reshape(B, -1, tubelet * patch * patch, C)   # (B, N, tb·p·p, C)
+    p = (p - p.mean(2, keepdim=True)) / (p.var(2, unbiased=True, keepdim=True).sqrt() + 1e-6)
+    return p.reshape(B, p.shape[1], -1)
+
+
+def train_videomae(cfg: VideoMAEConfig = VideoMAEConfig(), pool: Pool | None = None, on_step=None):
+    """→ (cd-fvd ``VisionTransformer``, record, log): masked autoencoding, then a short supervised fine-tune."""
+    import torch
+    from cdfvd.third_party.VideoMAEv2 import videomaev2_pretrain as vp
+
+    from flash_bench.features import videomae as videomae_features
+
+    pool = pool if pool is not None else render_pool(cfg.pool)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    frames, size = GEOMETRY
+    tokens = cfg.tubelet_size * cfg.patch_size ** 2 * 3
+    mae = vp.PretrainVisionTransformer(
+        img_size=size, patch_size=cfg.patch_size, all_frames=frames, tubelet_size=cfg.tubelet_size,
+        encoder_embed_dim=cfg.embed_dim, encoder_depth=cfg.depth, encoder_num_heads=cfg.num_heads,
+        decoder_num_classes=tokens, decoder_embed_dim=cfg.decoder_dim, decoder_depth=cfg.decoder_depth,
+        decoder_num_heads=2, mlp_ratio=4.0, qkv_bias=True).train()
+    grid = (frames // cfg.tubelet_size, size // cfg.patch_size, size // cfg.patch_size)
+    opt, sched = _optimiser(mae, cfg.lr, cfg.weight_decay, cfg.steps)
+    log = Log(on_step)
+    for step in range(cfg.steps):
+        x = _flip_shift(_to_float(pool.videos[rng.choice(len(pool.videos), cfg.batch, replace=False)]), rng)
+        mask = tube_mask(cfg.batch, grid, cfg.mask_ratio, rng)
+        target = patch_targets(x, cfg.tubelet_size, cfg.patch_size)[mask].reshape(cfg.batch, -1, tokens)
+        loss = torch.nn.functional.mse_loss(mae(x, mask), target)
+        log.step("masked-autoencoding", step, _step(loss, opt, sched), opt)
+    model = videomae_features.tiny_model(videomae_model_cfg(cfg))
+    encoder = {k: v for k, v in mae.encoder.state_dict().items() if not k.startswith(("norm.", "head."))}
+    missing, unexpected = model.load_state_dict(encoder, strict=False)
+    assert not unexpected and all(k.startswith(("fc_norm.", "head.")) for k in missing), (missing, unexpected)
+    _classify(model, lambda x: model(x), pool, cfg.finetune_steps, cfg.batch, cfg.finetune_lr, cfg.weight_decay,
+              rng, log, "finetune")
+    record = {"config": videomae_model_cfg(cfg), "training": asdict(cfg), "videos": len(pool.videos)}
+    return model.eval(), record, log
+
+
+def _classify(model, logits_of, pool: Pool, steps: int, batch: int, lr: float, weight_decay: float, rng, log: Log,
+              stage: str, augment=None) -> None:
+    """Supervised training on the pool's action labels (cross-entropy); ``logits_of``: (B, 3, T, H, W) → (B, K)."""
+    import torch
+
+    if steps == 0:
+        return
+    model.train()
+    opt, sched = _optimiser(model, lr, weight_decay, steps)
+    for step in range(steps):
+        idx = rng.choice(len(pool.videos), batch, replace=False)
+        x = _flip_shift(_to_float(pool.videos[idx]), rng)
+        if augment is not None:
+            x = augment(x, rng)
+        loss = torch.nn.functional.cross_entropy(logits_of(x), torch.from_numpy(pool.labels[idx]),
+                                                 label_smoothing=0.05)
+        log.step(stage, step, _step(loss, opt, sched), opt)
+
+
+# ----------------------------------------------------------------------------- I3D-RGB
+
+@dataclass(frozen=True)
+class I3DConfig(TrainConfig):
+    steps: int = 1200                    # 600 reached 45% held-out accuracy, 1,200 92.5% (docs/tiny_backbones.md)
+    lr: float = 1e-3
+    width: float = 0.125                 # of every InceptionI3d channel count
+    appearance_augment: bool = False     # the yardstick's colour/blur/noise augmentation (first try, see the docs)
+
+
+def i3d_logits(model, x):
+    """(B, 3, T, S, S) in [0, 1] → the featuriser's RGB input (:func:`~flash_bench.features.i3d.rgb_input`'s resize,
+    crop and range) → class logits (B, K) from the pooled feature."""
+    from flash_bench.features import i3d
+
+    b, _, t, s, _ = x.shape
+    frames = x.permute(0, 2, 1, 3, 4).reshape(b * t, 3, s, s)                          # (B·T, 3, S, S)
+    crop = i3d._resize_crop(frames, i3d.TINY_SIZE).reshape(b, t, 3, i3d.TINY_SIZE, i3d.TINY_SIZE)
+    feat = model.features(crop.permute(0, 2, 1, 3, 4) * 2 - 1)                         # (B, D)
+    return model.logits(feat[:, :, None, None, None]).flatten(1)                       # (B, K, 1, 1, 1) → (B, K)
+
+
+def train_i3d_rgb(cfg: I3DConfig = I3DConfig(), pool: Pool | None = None, on_step=None):
+    """→ (InceptionI3d, record, log): pool-action classification on the featuriser's own RGB input."""
+    import torch
+
+    from flash_bench import yardstick
+    from flash_bench.features import i3d
+
+    pool = pool if pool is not None else render_pool(cfg.pool)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    model = i3d.InceptionI3d(len(classes()), in_channels=3, width=cfg.width)
+    log = Log(on_step)
+    _classify(model, lambda x: i3d_logits(model, x), pool, cfg.steps, cfg.batch, cfg.lr, cfg.weight_decay, rng,
+              log, "classify", augment=yardstick.augment if cfg.appearance_augment else None)
+    record = {"config": {"num_classes": len(classes()), "in_channels": 3, "width": cfg.width,
+                         "input_size": i3d.TINY_SIZE},
+              "training": asdict(cfg), "videos": len(pool.videos)}
+    return model.eval(), record, log
+
+
+# ----------------------------------------------------------------------------- entry point
+
+TRAINERS = {"clip": ClipConfig, "videomae": VideoMAEConfig, "i3d_rgb": I3DConfig}
+
+
+def train_backbone(name: str, command: str, out_dir: Path | str | None = None, overrides: dict | None = None,
+                   on_render=None, on_step=None) -> dict:
+    """Train backbone ``name`` with its default config (``overrides`` replace top-level fields), write it, and
+    return its record (with held-out figures)."""
+    import torch
+
+    if name not in TRAINERS:
+        raise InputError(f"no trainer for backbone {name!r}; known: {sorted(TRAINERS)}")
+    cls = TRAINERS[name]
+    unknown = set(overrides or {}) - set(cls.__dataclass_fields__)
+    if unknown:
+        raise InputError(f"unknown {name} training options {sorted(unknown)}")
+    cfg = cls(**(overrides or {}))
+    torch.set_num_threads(1)
+    t0 = time.time()
+    pool = render_pool(cfg.pool, progress=on_render)
+    render_seconds = round(time.time() - t0, 1)
+    held_out = render_pool(PoolConfig(4, 0, cfg.pool.seed), start=HELD_OUT_START)
+    if name == "clip":
+        model, tokenizer, record, log = train_clip(cfg, pool, on_step)
+        from flash_bench.features.clip import ClipBackbone, tiny_model
+
+        _, preprocess = tiny_model(record["config"]["model_cfg"])
+        quality = {"held_out_prompt_retrieval": clip_retrieval(ClipBackbone(model, preprocess, tokenizer), held_out)}
+    elif name == "videomae":
+        model, record, log = train_videomae(cfg, pool, on_step)
+        quality = {"held_out_accuracy": _accuracy(lambda x: model(x), held_out)}
+    else:
+        model, record, log = train_i3d_rgb(cfg, pool, on_step)
+        quality = {"held_out_accuracy": _accuracy(lambda x: i3d_logits(model, x), held_out)}
+    record = {**record, "command": command, "render_seconds": render_seconds,
+              "quality": {**quality, "held_out": f"{len(held_out.videos)} pool videos at indices {HELD_OUT_START}+"}}
+    return save(model, name, out_dir, record, log)
+
+
+def _accuracy(logits_of, pool: Pool) -> float:
+    import torch
+
+    with torch.inference_mode():
+        pred = logits_of(_to_float(pool.videos)).argmax(1).numpy()
+    return float((pred == pool.labels).mean())

@@ -1,0 +1,156 @@
+"""Suite-trained tiny backbones (issue 18): trainers at toy size, strict loading, geometry choice, shipped CLIP."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from flash_bench import backbones_train as bt
+from flash_bench.features import clip, trained, videomae
+from flash_bench.types import InputError
+
+V2 = bt.GEOMETRY
+
+
+@pytest.fixture(scope="module")
+def pool():
+    return bt.render_pool(bt.PoolConfig(videos_per_action=2, random_videos=4))
+
+
+def test_pool_is_the_v2_pretraining_pool_without_the_few_shot_actions(pool):
+    from flash_bench.datasets import synthetic, synthetic_v2
+
+    assert pool.videos.shape == (24, *V2[:1], V2[1], V2[1], 3)
+    names = [bt.classes()[k] for k in pool.labels]
+    assert set(names) == set(synthetic_v2.PRETRAIN_ACTIONS) | {synthetic_v2.RANDOM_ACTION}
+    assert not set(names) & set(synthetic.ACTIONS)
+    expected = synthetic_v2.render_video("walking", 1, num_frames=V2[0], size=V2[1])
+    np.testing.assert_array_equal(pool.videos[names.index("walking") + 1], expected)
+
+
+def test_colour_names_match_the_palette():
+    from PIL import ImageColor
+
+    from flash_bench.datasets.synthetic_v2 import PALETTE
+
+    css = {"teal": "darkturquoise", "pink": "hotpink"}   # the palette's teal and pink are these CSS colours
+    for i, name in enumerate(bt.COLOUR_NAMES):
+        rgb = np.array(ImageColor.getrgb(css.get(name, name))) / 255
+        assert np.linalg.norm(PALETTE - rgb, axis=1).argmin() == i, name
+
+
+def test_clothing_colours_reads_the_figure_pixels_most_first():
+    from flash_bench.datasets.synthetic_v2 import PALETTE
+
+    video = np.zeros((2, 10, 10, 3), np.uint8)
+    mask = np.zeros((2, 10, 10), bool)
+    mask[:, :6] = True                                                   # 120 figure pixels
+    video[:, :4] = np.round(PALETTE[1] * 255)                            # blue: 80 (67%)
+    video[:, 4:6, :7] = np.round(PALETTE[0] * 255)                       # red: 28 (23%)
+    video[:, 4:6, 7:] = np.round(PALETTE[3] * 255)                       # yellow: 12 (10%, not below the share)
+    video[:, 6:] = np.round(PALETTE[8] * 255)                            # black, outside the mask
+    assert bt.clothing_colours(video, mask) == ("blue", "red")
+    assert bt.caption("a person is bowing.", ("blue", "red"), 2) == "a person is bowing, wearing blue and red."
+    assert bt.caption("a person is bowing.", (), 1) == "a person is bowing."
+
+
+def test_compact_tokenizer_keeps_eot_largest_and_maps_unseen_ids_to_one():
+    tok = clip.CompactTokenizer(clip.CompactTokenizer([], 8).bpe(["a person is walking."])[0].tolist(), 12)
+    ids = tok(["a person is walking.", "a person is sprinting."])
+    assert ids.shape == (2, 12) and int(ids.max()) == tok.vocab_size - 1
+    assert (ids.argmax(1) == (ids > 0).sum(1) - 1).all()                 # argmax pooling finds end-of-text
+    known, unseen = ids[0][ids[0] > 0], ids[1][ids[1] > 0]
+    assert 1 not in known.tolist() and 1 in unseen.tolist()
+    assert len(set(known.tolist())) == len(known)
+
+
+def test_tube_mask_hides_the_same_places_in_every_frame():
+    m = bt.tube_mask(3, (4, 8, 8), 0.9, np.random.default_rng(0)).reshape(3, 4, 64)
+    assert (m == m[:, :1]).all() and (m.sum(-1) == round(0.9 * 64)).all()
+
+
+def test_patch_targets_follow_the_token_order_of_videomae_patch_embed():
+    from cdfvd.third_party.VideoMAEv2.videomaev2_finetune import PatchEmbed
+
+    tb, p = 2, 4
+    embed = PatchEmbed(img_size=8, patch_size=p, in_chans=3, embed_dim=tb * p * p * 3, num_frames=4, tubelet_size=tb)
+    eye = torch.eye(tb * p * p * 3).reshape(-1, tb, p, p, 3).permute(0, 4, 1, 2, 3)   # output k reads pixel k (t,y,x,c)
+    with torch.no_grad():
+        embed.proj.weight.copy_(eye)
+        embed.proj.bias.zero_()
+    x = torch.rand(2, 3, 4, 8, 8)
+    raw = embed(x).reshape(2, 8, tb * p * p, 3)                          # (B, N, pixels of a token, C)
+    expected = (raw - raw.mean(2, keepdim=True)) / (raw.var(2, keepdim=True).sqrt() + 1e-6)
+    torch.testing.assert_close(bt.patch_targets(x, tb, p), expected.reshape(2, 8, -1), rtol=1e-4, atol=1e-4)
+
+
+def test_videomae_preprocess_is_cd_fvds_at_224():
+    from cdfvd.third_party.VideoMAEv2.utils import preprocess_videomae
+
+    videos = np.random.default_rng(0).integers(0, 256, (2, 3, 32, 40, 3), dtype=np.uint8)
+    torch.testing.assert_close(videomae.preprocess(videos, 224), preprocess_videomae(videos))
+
+
+@pytest.mark.parametrize("name", ["clip", "videomae", "i3d_rgb"])
+def test_each_trainer_runs_saves_and_loads_strictly(name, pool, tmp_path, monkeypatch):
+    toy = {"clip": {"steps": 2, "batch": 8}, "videomae": {"steps": 2, "finetune_steps": 2, "batch": 2},
+           "i3d_rgb": {"steps": 2, "batch": 2}}[name]
+    trainer = {"clip": lambda c: bt.train_clip(c, pool), "videomae": lambda c: bt.train_videomae(c, pool),
+               "i3d_rgb": lambda c: bt.train_i3d_rgb(c, pool)}[name]
+    out = trainer(bt.TRAINERS[name](**toy))
+    model, record, log = out[0], out[-2], out[-1]
+    assert {line["step"] for line in log.lines} == {0} and all(np.isfinite(line["loss"]) for line in log.lines)
+    rec = bt.save(model, name, tmp_path, {**record, "command": "test"}, log)
+    weights = tmp_path / trained.file_name(name, bt.WORLD)
+    assert json.loads(weights.with_suffix(".json").read_text())["sha256"] == rec["sha256"]
+    assert weights.with_suffix(".log.jsonl").read_text().count("\n") == len(log.lines)
+
+    monkeypatch.setattr(trained, "TRAINED_DIR", tmp_path)
+    from flash_bench.scoring import FEATURISERS, Featurisers
+
+    feat = Featurisers("tiny", geometry=V2)
+    spec = next(f for f, s in FEATURISERS.items() if name in s.trained)
+    assert f"-sha{rec['sha256'][:12]}-" in feat.key(spec)
+    assert "suite-trained" in feat.describe(spec)["weights"]
+    assert np.isfinite(feat.compute(spec, pool.videos[0])).all()
+    built = feat.model(spec)
+    built = built.model if name == "clip" else built                     # the ClipBackbone's open_clip model
+    for k, v in built.state_dict().items():                             # what was saved (fp16 floats) came back
+        w = model.state_dict()[k]
+        torch.testing.assert_close(v, w.half().float() if w.is_floating_point() else w)
+    assert Featurisers("tiny", geometry=(16, 64)).key(spec).endswith("-seed0-" + feat.key(spec).split("-")[-1])
+
+
+def test_loading_refuses_wrong_keys_and_a_changed_file(tmp_path):
+    from safetensors.torch import save_file
+
+    model = torch.nn.Linear(2, 3)
+    weights = tmp_path / "x.safetensors"
+    save_file({"weight": torch.zeros(3, 2)}, str(weights))               # no bias
+    from flash_bench.weights import sha256_of
+
+    weights.with_suffix(".json").write_text(json.dumps({"sha256": sha256_of(weights)}))
+    with pytest.raises(InputError, match="x.safetensors: does not fit its backbone"):
+        trained.load_into(model, weights)
+    save_file({"weight": torch.zeros(3, 2), "bias": torch.zeros(3)}, str(weights))
+    with pytest.raises(InputError, match="sha256 differs"):
+        trained.load_into(model, weights)
+
+
+def _caption_retrieval(backbone, pool) -> float:
+    """Top-1 retrieval of each video's clothing caption ("a person wearing red and blue.") among all of them."""
+    captions = [bt.caption("", c, 1) for c in pool.colours]
+    options = sorted(set(captions))
+    text = backbone.encode_texts(options)
+    return float(np.mean([options[int(np.argmax(backbone.encode_frames(v).mean(0) @ text.T))] == c
+                          for v, c in zip(pool.videos, captions)]))
+
+
+def test_shipped_v2_clip_retrieves_held_out_clothing_captions_better_than_random():
+    if trained.path("clip", V2) is None:
+        pytest.fail("flash_bench/trained/clip-tiny-v2.safetensors is not shipped: "
+                    "run `flash-bench train backbone clip`")
+    held_out = bt.render_pool(bt.PoolConfig(videos_per_action=2, random_videos=0), start=bt.HELD_OUT_START + 10)
+    suite = _caption_retrieval(clip.build("tiny", geometry=V2), held_out)
+    random = _caption_retrieval(clip.build("tiny"), held_out)
+    assert suite >= random + 0.3, (suite, random)
