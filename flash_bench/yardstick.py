@@ -601,7 +601,7 @@ def mp4_round_trip(videos: list[np.ndarray]) -> list[np.ndarray]:
 
 def _tiny_vae(source: Path | str | None):
     """FLASH's tiny VAE: the shipped tiny base (default), another tiny-base folder, or a bare VAE ``.safetensors``."""
-    from flash.base_model import TINY_COMPONENTS, load_tiny_base
+    from flash_bench.tiny_world import COMPONENTS as TINY_COMPONENTS, load_tiny_base
 
     if source is not None and str(source).endswith(".safetensors"):
         from diffusers import AutoencoderKL
@@ -619,13 +619,14 @@ def vae_round_trip(videos: list[np.ndarray], source: Path | str | None = None) -
     """Each video encoded and decoded frame by frame by FLASH's tiny VAE (latent mean, no sampling)."""
     import torch
 
+    from flash_bench.tiny_world import to_uint8, to_unit
+
     vae = _tiny_vae(source)
     out = []
     with torch.inference_mode():
         for v in videos:
-            x = torch.from_numpy(v).permute(0, 3, 1, 2).float() / 127.5 - 1          # (T, 3, H, W) in [-1, 1]
-            y = vae.decode(vae.encode(x).latent_dist.mean).sample
-            out.append(((y.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy())
+            x = to_unit(v)                                                            # (T, 3, H, W) in [-1, 1]
+            out.append(to_uint8(vae.decode(vae.encode(x).latent_dist.mean).sample))
     return out
 
 
