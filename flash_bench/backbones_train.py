@@ -2,7 +2,7 @@
 
 With random weights the tiny profile's CLIP, VideoMAE and I3D say nothing about a video. Here each is trained,
 at reduced size and in the architecture family of its paper backbone, on one tiny world's **pretraining pool
-only** — the world's pool actions and random choreographies (:func:`flash_bench.datasets.synthetic_v2.pretrain_pool`),
+only** — the world's pool actions and random choreographies (:func:`flash_bench.datasets.synthetic.pretrain_pool`),
 never the 12 few-shot actions the benchmark scores — at that world's geometry (:data:`GEOMETRY`: 8 frames of
 32×32), as the paper's backbones were pretrained on data other than HAA500:
 
@@ -34,7 +34,7 @@ from flash_bench.features.trained import TRAINED_DIR, file_name
 from flash_bench.types import InputError
 
 WORLD, GEOMETRY = "v2", (8, 32)          # the world whose pool trains the backbones, (num_frames, size)
-# names of synthetic_v2.PALETTE's colours, in its order (a test checks each name against the RGB it stands for)
+# names of synthetic.PALETTE's colours, in its order (a test checks each name against the RGB it stands for)
 COLOUR_NAMES = ("red", "blue", "green", "yellow", "orange", "purple", "teal", "white", "black", "pink")
 COLOUR_MIN_SHARE = 0.1                   # a colour names the clothes when >= this share of the figure's pixels
 HELD_OUT_START = 5000                    # pool indices for the held-out figures (never trained on)
@@ -59,14 +59,14 @@ class Pool:
 
 def classes() -> tuple[str, ...]:
     """The pool's action classes: the 10 pretraining actions, then the random choreographies."""
-    from flash_bench.datasets import synthetic_v2 as v2
+    from flash_bench.datasets import synthetic as v2
 
     return (*v2.PRETRAIN_ACTIONS, v2.RANDOM_ACTION)
 
 
 def clothing_colours(video: np.ndarray, mask: np.ndarray) -> tuple[str, ...]:
     """Names of the palette colours covering >= COLOUR_MIN_SHARE of the figure's pixels (at most 2, most first)."""
-    from flash_bench.datasets.synthetic_v2 import PALETTE
+    from flash_bench.datasets.synthetic import PALETTE
 
     px = video[mask].astype(np.float64) / 255                                   # (P, 3) figure pixels
     if len(px) == 0:
@@ -80,7 +80,7 @@ def clothing_colours(video: np.ndarray, mask: np.ndarray) -> tuple[str, ...]:
 
 def render_pool(cfg: PoolConfig = PoolConfig(), start: int = 0, progress=None) -> Pool:
     """The pretraining pool at :data:`GEOMETRY` (videos of indices ``start``…), with labels and clothing colours."""
-    from flash_bench.datasets import synthetic_v2 as v2
+    from flash_bench.datasets import synthetic as v2
 
     frames, size = GEOMETRY
     entries = v2.pretrain_pool(cfg.videos_per_action, cfg.random_videos, frames, size, cfg.seed)

@@ -18,20 +18,20 @@ def pool():
 
 
 def test_pool_is_the_v2_pretraining_pool_without_the_few_shot_actions(pool):
-    from flash_bench.datasets import synthetic, synthetic_v2
+    from flash_bench.datasets import synthetic
 
     assert pool.videos.shape == (24, *V2[:1], V2[1], V2[1], 3)
     names = [bt.classes()[k] for k in pool.labels]
-    assert set(names) == set(synthetic_v2.PRETRAIN_ACTIONS) | {synthetic_v2.RANDOM_ACTION}
+    assert set(names) == set(synthetic.PRETRAIN_ACTIONS) | {synthetic.RANDOM_ACTION}
     assert not set(names) & set(synthetic.ACTIONS)
-    expected = synthetic_v2.render_video("walking", 1, num_frames=V2[0], size=V2[1])
+    expected = synthetic.render_video("walking", 1, num_frames=V2[0], size=V2[1])
     np.testing.assert_array_equal(pool.videos[names.index("walking") + 1], expected)
 
 
 def test_colour_names_match_the_palette():
     from PIL import ImageColor
 
-    from flash_bench.datasets.synthetic_v2 import PALETTE
+    from flash_bench.datasets.synthetic import PALETTE
 
     css = {"teal": "darkturquoise", "pink": "hotpink"}   # the palette's teal and pink are these CSS colours
     for i, name in enumerate(bt.COLOUR_NAMES):
@@ -40,7 +40,7 @@ def test_colour_names_match_the_palette():
 
 
 def test_clothing_colours_reads_the_figure_pixels_most_first():
-    from flash_bench.datasets.synthetic_v2 import PALETTE
+    from flash_bench.datasets.synthetic import PALETTE
 
     video = np.zeros((2, 10, 10, 3), np.uint8)
     mask = np.zeros((2, 10, 10), bool)

@@ -17,7 +17,7 @@ def train_backbone(
     out_dir: Optional[Path] = typer.Option(None, help="Folder for the weights, record and log "
                                                       "(default: flash_bench/trained)."),
 ) -> None:
-    """Train a tiny metric backbone on the synthetic-v2 pretraining pool (never the 12 few-shot actions) at 8 frames
+    """Train a tiny metric backbone on the synthetic (v2) pretraining pool (never the 12 few-shot actions) at 8 frames
     of 32×32, one CPU thread; writes <name>-tiny-v2.safetensors, .json and .log.jsonl."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
