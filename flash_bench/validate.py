@@ -200,6 +200,17 @@ class Validation:
         return [Check("action_confidence", "ground truth above static, shuffled and noise (AUC)", value,
                       "AUC ≥ 0.9", value >= 0.9)]
 
+    def action_refusal(self) -> list[Check]:
+        gt = [v for v in self.values("action_refusal", "gt") if v is not None]
+        if not gt:
+            return [Check("action_refusal", "defined on this dataset", None, "-", True, "not defined here (skipped)")]
+        out = [Check("action_refusal", "ground truth answered 'no action'", float(np.mean(gt)), "≤ 10%",
+                     float(np.mean(gt)) <= 10)]
+        for variant in ("static", "noise"):                  # issue 17's gate G3: what is not an action is refused
+            value = float(np.mean([v for v in self.values("action_refusal", variant) if v is not None]))
+            out.append(Check("action_refusal", f"{variant} answered 'no action'", value, "≥ 90%", value >= 90))
+        return out
+
     def run(self) -> list[Check]:
         out = []
         for m in self.metrics:

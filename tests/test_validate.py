@@ -138,3 +138,11 @@ def test_cli_checks_its_values_before_any_work():
     assert result.exit_code == 2 and "bogus" in result.output
     result = runner.invoke(app, ["validate-metrics", "--frames", "1"])
     assert result.exit_code == 2 and "--frames must be >= 2" in result.output
+
+
+def test_every_registered_metric_has_a_validity_check():
+    """`validate-metrics` with its default (every registered metric) must not refuse one of them."""
+    from flash_bench.metrics import METRICS
+    from flash_bench.validate import Validation
+
+    assert [m for m in METRICS.names() if not hasattr(Validation, m)] == []
