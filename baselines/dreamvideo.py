@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from baselines import tiny_base as tb
 from flash_bench import tiny_world as tw
 from flash_bench.method import TINY_BASE_WEIGHTS, Method
-from flash_bench.types import InputError
+from flash_bench.types import InputError, Profile
 
 SUBLAYERS = ("attn1", "attn2", "ff")
 TEMPORAL_MARKERS = (".motion_modules.", ".temp_attentions.", "transformer_in.")
@@ -57,8 +57,8 @@ class DreamVideoConfig:
     seed: int = 0
 
 
-PROFILES = {"paper": DreamVideoConfig(),
-            "tiny": DreamVideoConfig(train_steps=25, lr=1e-3, native_size=tw.SIZE, num_frames=tw.NUM_FRAMES,
+PROFILES = {Profile.PAPER: DreamVideoConfig(),
+            Profile.TINY: DreamVideoConfig(train_steps=25, lr=1e-3, native_size=tw.SIZE, num_frames=tw.NUM_FRAMES,
                                      sample_steps=tw.DDIM_STEPS)}
 
 
@@ -123,11 +123,11 @@ def adapter_names(unet) -> list[str]:
 
 
 # ----------------------------------------------------------------------------------------- appearance
-def build_image_encoder(profile: str, device: str, weights_dir: str | None = None):
+def build_image_encoder(profile: Profile, device: str, weights_dir: str | None = None):
     """CLIPVisionModelWithProjection: OpenCLIP ViT-H/14 (paper) or a seeded-random tiny tower (tiny); frozen."""
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    if profile == "paper":
+    if profile is Profile.PAPER:
         root = tb.snapshot("openclip-vit-h-14", weights_dir)
         model = CLIPVisionModelWithProjection.from_pretrained(str(root), local_files_only=True)
     else:
@@ -153,7 +153,7 @@ class DreamVideoMethod(Method):
     """Registered as ``dreamvideo``: ``fit`` trains the motion adapters of one action (cached)."""
 
     name = "dreamvideo"
-    weights = {"tiny": TINY_BASE_WEIGHTS, "paper": ("modelscope-t2v", "openclip-vit-h-14")}
+    weights = {Profile.TINY: TINY_BASE_WEIGHTS, Profile.PAPER: ("modelscope-t2v", "openclip-vit-h-14")}
 
     def __init__(self, ctx):
         super().__init__(ctx)
@@ -165,7 +165,7 @@ class DreamVideoMethod(Method):
 
     def _build(self):
         wdir = self.ctx.options.get("weights_dir")
-        if self.ctx.profile == "paper":
+        if self.ctx.profile is Profile.PAPER:
             base = tb.load_modelscope(self.ctx.device, wdir)
         else:
             base = tw.tiny_video_base(self.ctx.device)
@@ -192,7 +192,7 @@ class DreamVideoMethod(Method):
         return {n: params[n] for n in adapter_names(base.unet)}
 
     def describe(self) -> dict:
-        base = "damo-vilab/text-to-video-ms-1.7b" if self.ctx.profile == "paper" else tw.base_tag()
+        base = "damo-vilab/text-to-video-ms-1.7b" if self.ctx.profile is Profile.PAPER else tw.base_tag()
         return {"name": self.name, "profile": self.ctx.profile, "base": base, **asdict(self.cfg)}
 
     def _reset(self) -> None:

@@ -34,7 +34,7 @@ from baselines import tiny_components as tc
 from flash_bench import tiny_world as tw
 from flash_bench.tiny_world import video_noise
 from flash_bench.method import TINY_BASE_WEIGHTS, Method
-from flash_bench.types import InputError
+from flash_bench.types import InputError, Profile
 
 WEIGHTS_NAME = "dynamicrafter_tiny"
 TEXT_LEN = 77
@@ -53,8 +53,8 @@ class DynamiCrafterConfig:
     negative_prompt: str = ""      # the unconditional text ("empty_seq")
 
 
-PROFILES = {"paper": DynamiCrafterConfig(),
-            "tiny": DynamiCrafterConfig(steps=tw.DDIM_STEPS, frame_stride=1, native_size=tw.SIZE)}
+PROFILES = {Profile.PAPER: DynamiCrafterConfig(),
+            Profile.TINY: DynamiCrafterConfig(steps=tw.DDIM_STEPS, frame_stride=1, native_size=tw.SIZE)}
 
 
 @dataclass(frozen=True)
@@ -510,8 +510,8 @@ class DynamiCrafterMethod(Method):
     """Registered as ``dynamicrafter``; training-free per action (``fit`` is a no-op)."""
 
     name = "dynamicrafter"
-    weights = {"tiny": (*TINY_BASE_WEIGHTS, "baselines/weights/dynamicrafter_tiny.safetensors"),
-               "paper": ("dynamicrafter-256",)}
+    weights = {Profile.TINY: (*TINY_BASE_WEIGHTS, "baselines/weights/dynamicrafter_tiny.safetensors"),
+               Profile.PAPER: ("dynamicrafter-256",)}
 
     def __init__(self, ctx):
         super().__init__(ctx)
@@ -523,7 +523,7 @@ class DynamiCrafterMethod(Method):
     @property
     def model(self) -> DynamiCrafterModel:
         if self._model is None:
-            self._model, self._tags = (tiny_model(self.ctx.device) if self.ctx.profile == "tiny"
+            self._model, self._tags = (tiny_model(self.ctx.device) if self.ctx.profile is Profile.TINY
                                        else paper_model(self.ctx.device, self.ctx.options))
         return self._model
 

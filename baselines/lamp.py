@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from baselines import tiny_base as tb
 from flash_bench import tiny_world as tw
 from flash_bench.method import TINY_BASE_WEIGHTS, Method
-from flash_bench.types import InputError
+from flash_bench.types import InputError, Profile
 
 TRAINABLE = ("conv1d", "conv_gate", "attn1.to_q", "attn_temp")   # LAMP's trainable_modules
 
@@ -55,8 +55,8 @@ class LAMPConfig:
     seed: int = 33
 
 
-PROFILES = {"paper": LAMPConfig(),
-            "tiny": LAMPConfig(train_steps=20, lr=1e-3, native_size=tw.SIZE, num_frames=tw.NUM_FRAMES,
+PROFILES = {Profile.PAPER: LAMPConfig(),
+            Profile.TINY: LAMPConfig(train_steps=20, lr=1e-3, native_size=tw.SIZE, num_frames=tw.NUM_FRAMES,
                                sample_steps=tw.DDIM_STEPS)}
 
 
@@ -227,7 +227,7 @@ class LAMPMethod(Method):
     """Registered as ``lamp``: ``fit`` trains LAMP's layer set for one action (cached)."""
 
     name = "lamp"
-    weights = {"tiny": TINY_BASE_WEIGHTS, "paper": ("sd-v1-4",)}
+    weights = {Profile.TINY: TINY_BASE_WEIGHTS, Profile.PAPER: ("sd-v1-4",)}
 
     def __init__(self, ctx):
         super().__init__(ctx)
@@ -239,7 +239,7 @@ class LAMPMethod(Method):
         self.on_step = None      # instrumentation (tests): on_step(i, t, latents)
 
     def _build(self):
-        if self.ctx.profile == "paper":
+        if self.ctx.profile is Profile.PAPER:
             base = tb.load_sd14(self.ctx.device, self.ctx.options.get("weights_dir"))
         else:
             base = tw.tiny_video_base(self.ctx.device, cross_frame=False)
@@ -267,7 +267,7 @@ class LAMPMethod(Method):
         return {n: params[n] for n in sorted(names)}
 
     def describe(self) -> dict:
-        base = "CompVis/stable-diffusion-v1-4" if self.ctx.profile == "paper" else tw.base_tag() + " (2-D UNet)"
+        base = "CompVis/stable-diffusion-v1-4" if self.ctx.profile is Profile.PAPER else tw.base_tag() + " (2-D UNet)"
         return {"name": self.name, "profile": self.ctx.profile, "base": base, **asdict(self.cfg)}
 
     def _reset(self) -> None:

@@ -24,7 +24,7 @@ import torch
 from baselines import tiny_components as tc
 from flash_bench import tiny_world as tw
 from flash_bench.method import TINY_BASE_WEIGHTS, Method
-from flash_bench.types import InputError
+from flash_bench.types import InputError, Profile
 
 WEIGHTS_NAME = "pia_tiny"
 
@@ -38,7 +38,7 @@ class PIAConfig:
     negative_prompt: str = ""
 
 
-PROFILES = {"paper": PIAConfig(), "tiny": PIAConfig(native_size=tw.SIZE, steps=tw.DDIM_STEPS)}
+PROFILES = {Profile.PAPER: PIAConfig(), Profile.TINY: PIAConfig(native_size=tw.SIZE, steps=tw.DDIM_STEPS)}
 
 
 def tiny_adapter(base):
@@ -107,14 +107,14 @@ class PIAMethod(tc.PipelineMethod, Method):
     """Registered as ``pia``; training-free per action (``fit`` is a no-op)."""
 
     name = "pia"
-    weights = {"tiny": (*TINY_BASE_WEIGHTS, "baselines/weights/pia_tiny.safetensors"),
-               "paper": ("sd-v1-5", "pia-condition-adapter")}
+    weights = {Profile.TINY: (*TINY_BASE_WEIGHTS, "baselines/weights/pia_tiny.safetensors"),
+               Profile.PAPER: ("sd-v1-5", "pia-condition-adapter")}
 
     config_class = PIAConfig
     profiles = PROFILES
 
     def build_pipeline(self):
-        if self.ctx.profile == "tiny":
+        if self.ctx.profile is Profile.TINY:
             return tiny_pipeline(self.ctx.device)
         return paper_pipeline(self.ctx.device, self.ctx.options)
 

@@ -27,7 +27,7 @@ import torch
 from baselines import tiny_components as tc
 from flash_bench import tiny_world as tw
 from flash_bench.method import TINY_BASE_WEIGHTS, Method
-from flash_bench.types import InputError
+from flash_bench.types import InputError, Profile
 
 WEIGHTS_NAME = "sparsectrl_tiny"
 
@@ -42,7 +42,7 @@ class SparseCtrlConfig:
     negative_prompt: str = ""
 
 
-PROFILES = {"paper": SparseCtrlConfig(), "tiny": SparseCtrlConfig(height=tw.SIZE, width=tw.SIZE,
+PROFILES = {Profile.PAPER: SparseCtrlConfig(), Profile.TINY: SparseCtrlConfig(height=tw.SIZE, width=tw.SIZE,
                                                                           steps=tw.DDIM_STEPS)}
 
 
@@ -149,15 +149,15 @@ class SparseCtrlMethod(tc.PipelineMethod, Method):
     """Registered as ``sparsectrl``; training-free per action (``fit`` is a no-op)."""
 
     name = "sparsectrl"
-    weights = {"tiny": (*TINY_BASE_WEIGHTS, "baselines/weights/sparsectrl_tiny.safetensors"),
-               "paper": ("sd-v1-5", "animatediff-motion-adapter-v1-5-3", "animatediff-sparsectrl-rgb",
+    weights = {Profile.TINY: (*TINY_BASE_WEIGHTS, "baselines/weights/sparsectrl_tiny.safetensors"),
+               Profile.PAPER: ("sd-v1-5", "animatediff-motion-adapter-v1-5-3", "animatediff-sparsectrl-rgb",
                          "animatediff-v3-domain-adapter")}
 
     config_class = SparseCtrlConfig
     profiles = PROFILES
 
     def build_pipeline(self):
-        if self.ctx.profile == "tiny":
+        if self.ctx.profile is Profile.TINY:
             return tiny_pipeline(self.ctx.device)
         return paper_pipeline(self.ctx.device, self.ctx.options)
 

@@ -30,7 +30,7 @@ from baselines import tiny_base as tb
 from flash_bench import tiny_world as tw
 from flash_bench.tiny_world import video_noise
 from flash_bench.method import TINY_BASE_WEIGHTS, Method
-from flash_bench.types import InputError
+from flash_bench.types import InputError, Profile
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,8 @@ class TI2VZeroConfig:
 
 # tiny: 2 steps, U = 1 and 4-frame windows (K = 3) kept one 16-frame 64² video near 5.5 s on one CPU core (3 steps:
 # 8.4 s, the main job's largest share); the embedded benchmark animates 48 references per method.
-PROFILES = {"paper": TI2VZeroConfig(),
-            "tiny": TI2VZeroConfig(steps=2, resample=1, window=4, native_size=tw.SIZE)}
+PROFILES = {Profile.PAPER: TI2VZeroConfig(),
+            Profile.TINY: TI2VZeroConfig(steps=2, resample=1, window=4, native_size=tw.SIZE)}
 
 # on_step(frame_index, t, window (1, C, F, h, w) as given to the UNet, cond (1, C, K, h, w)); on_frame(j, latent)
 StepHook = Callable[[int, int, torch.Tensor, torch.Tensor], None]
@@ -130,7 +130,7 @@ class TI2VZeroMethod(Method):
     """Registered as ``ti2v-zero``; training-free (``fit`` is a no-op)."""
 
     name = "ti2v-zero"
-    weights = {"tiny": TINY_BASE_WEIGHTS, "paper": ("modelscope-t2v",)}
+    weights = {Profile.TINY: TINY_BASE_WEIGHTS, Profile.PAPER: ("modelscope-t2v",)}
 
     def __init__(self, ctx):
         super().__init__(ctx)
@@ -142,14 +142,14 @@ class TI2VZeroMethod(Method):
     @property
     def base(self):
         if self._base is None:
-            if self.ctx.profile == "paper":
+            if self.ctx.profile is Profile.PAPER:
                 self._base = tb.load_modelscope(self.ctx.device, self.ctx.options.get("weights_dir"))
             else:
                 self._base = tw.tiny_video_base(self.ctx.device)
         return self._base
 
     def describe(self) -> dict:
-        base = "damo-vilab/text-to-video-ms-1.7b" if self.ctx.profile == "paper" else tw.base_tag()
+        base = "damo-vilab/text-to-video-ms-1.7b" if self.ctx.profile is Profile.PAPER else tw.base_tag()
         return {"name": self.name, "profile": self.ctx.profile, "base": base, **asdict(self.cfg)}
 
     def animate(self, reference, prompt, num_frames, seed, item=None):

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from flash_bench import tiny_world as tw
+from flash_bench.types import Profile
 
 
 # ----------------------------------------------------------------------------------------- tiny profile
@@ -70,7 +71,7 @@ def _load_snapshot(weights_name: str, unet_class: str, device: str, weights_dir:
     tok = CLIPTokenizer.from_pretrained(root, subfolder="tokenizer", **kw)
     sched = DDIMScheduler.from_pretrained(root, subfolder="scheduler", **kw)
     _frozen(unet, vae, text)
-    return to_device(BaseModel(vae, text, tok, unet, sched, "paper", sched.config.prediction_type), device)
+    return to_device(BaseModel(vae, text, tok, unet, sched, Profile.PAPER, sched.config.prediction_type), device)
 
 
 def load_modelscope(device: str = "cpu", weights_dir: str | None = None):
@@ -201,14 +202,12 @@ def random_timesteps(n: int, num_train_timesteps: int, gen: torch.Generator) -> 
 NON_CONFIG_OPTIONS = ("weights_dir",)   # where weights live is not part of a method's identity
 
 
-def config_for(cls, profiles: dict, profile: str, options: dict | None, method: str):
-    """``profiles[profile]`` with ``options`` overriding fields; unknown profiles or keys are one clear error."""
+def config_for(cls, profiles: dict, profile: Profile, options: dict | None, method: str):
+    """``profiles[profile]`` with ``options`` overriding fields; unknown keys are one clear error."""
     from dataclasses import asdict, fields
 
     from flash_bench.types import InputError
 
-    if profile not in profiles:
-        raise InputError(f"unknown profile {profile!r} for {method}: expected one of {list(profiles)}")
     opts = {k: v for k, v in (options or {}).items() if k not in NON_CONFIG_OPTIONS}
     known = {f.name for f in fields(cls)}
     bad = set(opts) - known

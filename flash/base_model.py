@@ -13,7 +13,7 @@ from __future__ import annotations
 from flash_bench.tiny_world import ANIMATEDIFF_SCHEDULER, BaseModel, load_tiny_base, to_device
 # Old names of the tiny world's, still read by flash_bench/yardstick.py (which should import flash_bench.tiny_world).
 from flash_bench.tiny_world import BASE_DIR as TINY_BASE_DIR, COMPONENTS as TINY_COMPONENTS  # noqa: F401
-from flash_bench.types import InputError
+from flash_bench.types import InputError, Profile
 
 SD15_REPO = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 MOTION_ADAPTER_REPO = "guoyww/animatediff-motion-adapter-v1-5-2"
@@ -65,12 +65,10 @@ def load_paper_base(sd_path: str = SD15_REPO, adapter_path: str = MOTION_ADAPTER
     scheduler = DDIMScheduler(**ANIMATEDIFF_SCHEDULER, prediction_type="epsilon")
     for m in (vae, text_encoder, unet):
         m.eval().requires_grad_(False)
-    return to_device(BaseModel(vae, text_encoder, tokenizer, unet, scheduler, "paper", "epsilon"), device)
+    return to_device(BaseModel(vae, text_encoder, tokenizer, unet, scheduler, Profile.PAPER, "epsilon"), device)
 
 
-def load_base(profile: str, device: str = "cpu", base_dir: str | None = None, **paper_kw) -> BaseModel:
-    if profile == "tiny":
+def load_base(profile: Profile | str, device: str = "cpu", base_dir: str | None = None, **paper_kw) -> BaseModel:
+    if Profile.parse(profile) is Profile.TINY:
         return load_tiny_base(base_dir, device)
-    if profile == "paper":
-        return load_paper_base(device=device, **paper_kw)
-    raise InputError(f"unknown profile {profile!r}: expected 'tiny' or 'paper'")
+    return load_paper_base(device=device, **paper_kw)

@@ -14,13 +14,13 @@ import json
 from dataclasses import dataclass
 
 from flash_bench.tiny_world import DDIM_STEPS as TINY_DDIM_STEPS, SIZE as TINY_SIZE
-from flash_bench.types import InputError
+from flash_bench.types import InputError, Profile
 from flash_bench.variants import VARIANT_SWITCHES
 
 
 @dataclass(frozen=True)
 class FlashConfig:
-    profile: str = "tiny"               # "tiny" | "paper"
+    profile: Profile = Profile.TINY
     # Motion Alignment Module (Sec. 3.2, A3.2)
     strong_aug: bool = True
     motion_align: bool = True
@@ -48,8 +48,7 @@ class FlashConfig:
     adapter_path: str = "guoyww/animatediff-motion-adapter-v1-5-2"
 
     def __post_init__(self):
-        if self.profile not in ("tiny", "paper"):
-            raise InputError(f"profile must be 'tiny' or 'paper', got {self.profile!r}")
+        object.__setattr__(self, "profile", Profile.parse(self.profile))
         if not 0 <= self.tau <= 100:
             raise InputError(f"tau is a percentile in [0, 100], got {self.tau}")
         if not 0 <= self.p <= 1:
@@ -75,18 +74,17 @@ class FlashConfig:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
 
 
-PAPER = FlashConfig(profile="paper", native_size=512, grad_checkpointing=True)
+PAPER = FlashConfig(profile=Profile.PAPER, native_size=512, grad_checkpointing=True)
 # Tiny: fine-tunes the shipped tiny base (the tiny world's geometry, flash_bench.tiny_world; v-prediction) and
 # samples with the DDIM steps every tiny method gets. 30 steps at a higher lr stand in for the paper's 20k at 5e-5.
-TINY = FlashConfig(profile="tiny", native_size=TINY_SIZE, steps=30, lr=4e-4, batch=1, sample_steps=TINY_DDIM_STEPS)
+TINY = FlashConfig(profile=Profile.TINY, native_size=TINY_SIZE, steps=30, lr=4e-4, batch=1,
+                   sample_steps=TINY_DDIM_STEPS)
 
-def profile_config(profile: str) -> FlashConfig:
-    if profile not in ("tiny", "paper"):
-        raise InputError(f"unknown profile {profile!r}: expected 'tiny' or 'paper'")
-    return TINY if profile == "tiny" else PAPER
+def profile_config(profile: Profile | str) -> FlashConfig:
+    return {Profile.TINY: TINY, Profile.PAPER: PAPER}[Profile.parse(profile)]
 
 
-def variant(number: int, profile: str = "tiny", **overrides) -> FlashConfig:
+def variant(number: int, profile: Profile | str = Profile.TINY, **overrides) -> FlashConfig:
     """Ablation preset #1–#6 (Table 2) of a profile, with optional overrides (e.g. ``tau=50``)."""
     if number not in VARIANT_SWITCHES:
         raise InputError(f"unknown FLASH variant #{number}: expected 1-6")

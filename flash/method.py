@@ -23,7 +23,7 @@ import numpy as np
 from flash.config import FlashConfig, profile_config, variant
 from flash_bench.config import profile_geometry
 from flash_bench.method import Method
-from flash_bench.types import Action, InputError, MethodContext
+from flash_bench.types import Action, InputError, MethodContext, Profile
 from flash_bench.variants import VARIANT_SWITCHES
 
 CACHE_VERSION = "1"   # bump when training changes in a way the config does not capture
@@ -32,7 +32,7 @@ CACHE_VERSION = "1"   # bump when training changes in a way the config does not 
 TINY_DECODER_DIR = Path(__file__).parent / "weights" / "tiny_decoder"
 
 
-def decoder_checkpoint(profile: str, decoder, branches: str = "both") -> str | None:
+def decoder_checkpoint(profile: Profile, decoder, branches: str = "both") -> str | None:
     """``decoder`` as experiments declare it (True/False) or as a user gives it (a path) → a checkpoint path.
 
     True means the shipped Detail Enhancement Decoder for ``branches`` (tiny: ``flash/weights/tiny_decoder/``;
@@ -46,7 +46,7 @@ def decoder_checkpoint(profile: str, decoder, branches: str = "both") -> str | N
         return None
     if isinstance(decoder, str):
         return decoder
-    if profile == "paper":
+    if Profile.parse(profile) is Profile.PAPER:
         from flash_bench.weights import resolve
 
         if branches != "both":
@@ -62,7 +62,7 @@ def decoder_checkpoint(profile: str, decoder, branches: str = "both") -> str | N
 _BRANCH_FLAGS = {"both": "warp,attn", "warp": "warp", "attn": "attn"}
 
 
-def config_from_options(profile: str, options: dict) -> FlashConfig:
+def config_from_options(profile: Profile | str, options: dict) -> FlashConfig:
     """Options → FlashConfig. The full model (#6, with the decoder) is the default in both profiles, as in the
     paper's Table 1, so a label means one configuration (in the paper profile the decoder is the user-trained
     ``flash-detail-decoder-sd15`` weights entry; a missing one is an error that says how to train it)."""
@@ -88,7 +88,7 @@ def content_key(videos: Sequence[np.ndarray], prompts: Sequence[str], cfg: Flash
 
 def base_identity(cfg: FlashConfig) -> str:
     """What the fitted weights depend on besides the data: the tiny base's bytes, or the paper weight ids."""
-    if cfg.profile == "paper":
+    if cfg.profile is Profile.PAPER:
         return f"{cfg.sd_path}|{cfg.adapter_path}"
     from flash_bench.tiny_world import BASE_DIR
 
@@ -99,6 +99,15 @@ def base_identity(cfg: FlashConfig) -> str:
         if path.exists():
             h.update(path.read_bytes())
     return h.hexdigest()[:16]
+
+
+def load_config_base(cfg: FlashConfig, device: str):
+    """The base model ``cfg`` fine-tunes: the tiny base (``cfg.base_dir``, else the shipped one) or SD1.5 + motion
+    adapter from ``cfg.sd_path`` / ``cfg.adapter_path``."""
+    from flash.base_model import load_base
+
+    paper_kw = {"sd_path": cfg.sd_path, "adapter_path": cfg.adapter_path} if cfg.profile is Profile.PAPER else {}
+    return load_base(cfg.profile, device, cfg.base_dir, **paper_kw)
 
 
 class FlashMethod(Method):
@@ -114,12 +123,12 @@ class FlashMethod(Method):
 
     def describe(self) -> dict:
         return {"name": self.name, "profile": self.ctx.profile, "config": self.cfg.to_dict(),
-                "config_sha256": self.cfg.sha256(), "tiny": self.ctx.profile == "tiny"}
+                "config_sha256": self.cfg.sha256(), "tiny": self.ctx.profile is Profile.TINY}
 
     def weight_files(self) -> dict[str, Path]:
         """The base's files (tiny: the base folder's config and safetensors; paper: the SD1.5 and motion-adapter
         folders) and the Detail Enhancement Decoder checkpoint when the config has one."""
-        if self.cfg.profile == "paper":
+        if self.cfg.profile is Profile.PAPER:
             from flash.base_model import MOTION_ADAPTER_ROW, paper_folder
 
             out = {"sd": Path(paper_folder(self.cfg.sd_path, "sd-v1-5")),
@@ -136,13 +145,10 @@ class FlashMethod(Method):
     # -- model -------------------------------------------------------------------------------
     def _load_base(self):
         if self.base is None:
-            from flash.base_model import load_base
             from flash_bench.cross_frame_attention import apply_cross_frame_attention
             from flash.train import trainable_parameters
 
-            self.base = load_base(self.cfg.profile, self.ctx.device, self.cfg.base_dir,
-                                  **({} if self.cfg.profile == "tiny" else
-                                     {"sd_path": self.cfg.sd_path, "adapter_path": self.cfg.adapter_path}))
+            self.base = load_config_base(self.cfg, self.ctx.device)
             apply_cross_frame_attention(self.base.unet)
             self._pristine = {n: p.detach().clone() for n, p in trainable_parameters(self.base.unet).items()}
         return self.base
@@ -224,12 +230,10 @@ def load_videos(dataset: str, root, action_ids: Sequence[str], shots, size: int,
 
 def train_on_actions(cfg: FlashConfig, videos, out: Path, device: str = "cpu") -> float:
     """Train one FLASH model on (video, prompt) pairs and write the checkpoint ``out``; returns seconds."""
-    from flash.base_model import load_base
     from flash.train import TrainingVideo, train_flash
 
     start = time.perf_counter()
-    paper_kw = {} if cfg.profile == "tiny" else {"sd_path": cfg.sd_path, "adapter_path": cfg.adapter_path}
-    base = load_base(cfg.profile, device, cfg.base_dir, **paper_kw)
+    base = load_config_base(cfg, device)
     train_flash(base, [TrainingVideo(v, p) for v, p in videos], cfg, out=Path(out),
                 extra={"base": base_identity(cfg)})
     return time.perf_counter() - start
@@ -238,7 +242,6 @@ def train_on_actions(cfg: FlashConfig, videos, out: Path, device: str = "cpu") -
 def animate_file(checkpoint: Path, image: Path, prompt: str, out: Path, *, seed: int = 0, steps=None,
                  guidance=None, num_frames: int | None = None, size=None, decoder=None, fps: int = 8) -> str:
     """Animate an image file with a FLASH checkpoint into ``out`` (.mp4 or .gif); returns a summary."""
-    from flash.base_model import load_base
     from flash_bench.cross_frame_attention import apply_cross_frame_attention
     from flash.sampling import SamplingConfig, animate
     from flash.train import load_checkpoint, read_checkpoint_meta
@@ -247,8 +250,7 @@ def animate_file(checkpoint: Path, image: Path, prompt: str, out: Path, *, seed:
     cfg: FlashConfig = read_checkpoint_meta(checkpoint)["config"]
     reference = read_image(image)
     reference = resize_center_crop(reference, min(reference.shape[:2]))          # square, as the model expects
-    paper_kw = {} if cfg.profile == "tiny" else {"sd_path": cfg.sd_path, "adapter_path": cfg.adapter_path}
-    base = load_base(cfg.profile, "cpu", cfg.base_dir, **paper_kw)
+    base = load_config_base(cfg, "cpu")
     apply_cross_frame_attention(base.unet)
     load_checkpoint(checkpoint, base.unet)
     dec = load_detail_decoder(str(decoder), base) if decoder else None
@@ -260,5 +262,5 @@ def animate_file(checkpoint: Path, image: Path, prompt: str, out: Path, *, seed:
                     out_size=size or reference.shape[0], decoder=dec)
     writer = write_gif if Path(out).suffix.lower() == ".gif" else write_video
     writer(out, video, fps=fps)
-    tag = " [tiny profile]" if cfg.profile == "tiny" else ""
+    tag = " [tiny profile]" if cfg.profile is Profile.TINY else ""
     return f"{video.shape[0]} frames {video.shape[1]}x{video.shape[2]}, {time.perf_counter() - start:.1f} s{tag}"

@@ -30,6 +30,7 @@ import torch
 from flash_bench.cross_frame_attention import apply_cross_frame_attention
 from flash_bench.tiny_world import (BASE_DIR, COMPONENTS, NUM_FRAMES, SIZE, BaseModel, build_tiny_components,
                                     denoising_loss, diffusion_target, noisy_input, save_tiny_base, to_unit)
+from flash_bench.types import Profile
 
 
 @dataclass(frozen=True)
@@ -300,7 +301,8 @@ def _checkpoint(base: BaseModel, ema, unet, opt, step: int, cfg: PretrainConfig,
     _save_resume(Path(cfg.resume_dir), unet, ema, opt, step)
     with atomic_path(Path(cfg.resume_dir) / "vae_tuned.safetensors") as tmp:
         save_file({k: v.contiguous() for k, v in base.vae.state_dict().items()}, str(tmp))
-    shipped = BaseModel(base.vae, base.text_encoder, base.tokenizer, ema, base.scheduler, "tiny", base.prediction_type)
+    shipped = BaseModel(base.vae, base.text_encoder, base.tokenizer, ema, base.scheduler, Profile.TINY,
+                        base.prediction_type)
     save_tiny_base(shipped, Path(cfg.out_dir), components_for(cfg), {"pretrain": {**asdict(cfg), "unet_steps": step}})
     log(stage="checkpoint", step=step, out_dir=cfg.out_dir)
 

@@ -29,7 +29,7 @@ from flash_bench.cross_frame_attention import apply_cross_frame_attention
 from flash.losses import denoising_loss, diffusion_target, noisy_input
 from flash.motion_alignment import apply_motion_alignment
 from flash.timestep_sampling import sample_timesteps
-from flash_bench.types import InputError
+from flash_bench.types import InputError, Profile
 
 
 class BlockCheckpointing:
@@ -313,7 +313,7 @@ def train_flash(base: BaseModel, videos: Sequence[TrainingVideo], cfg: FlashConf
     trainer = FlashTrainer(base, cfg)
     if out is not None and Path(out).exists():
         trainer.resume(Path(out))
-    if cfg.profile == "paper" and base.unet.device.type == "cpu":
+    if cfg.profile is Profile.PAPER and base.unet.device.type == "cpu":
         warnings.warn(f"training the paper profile on a CPU: ~{cpu_hours_estimate(cfg, len(videos[0].frames)):,.0f}"
                       " CPU-hours estimated (the paper used one RTX 3090 for ~36 h per action)")
     losses = []

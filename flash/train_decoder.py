@@ -25,7 +25,7 @@ from flash.detail_decoder import (DetailDecoder, DetailDecoderConfig, apply_deta
 from flash.distortions import DistortionConfig, distort_video
 from flash_bench import tiny_world as tw
 from flash_bench.config import profile_geometry
-from flash_bench.types import InputError
+from flash_bench.types import InputError, Profile
 
 
 @dataclass(frozen=True)
@@ -177,15 +177,13 @@ def evaluate_reconstruction(decoder: DetailDecoder, videos: Sequence[np.ndarray]
 # --------------------------------------------------------------------------------------- dataset entry point
 PROFILE_DEFAULTS = {profile: {"steps": steps, "frames_per_step": per_step, "size": profile_geometry(profile)[0],
                               "frames": profile_geometry(profile)[1]}
-                    for profile, steps, per_step in (("tiny", 300, 8), ("paper", 10_000, None))}
+                    for profile, steps, per_step in ((Profile.TINY, 300, 8), (Profile.PAPER, 10_000, None))}
 
 
-def load_vae(profile: str, device: str = "cpu"):
+def load_vae(profile: Profile | str, device: str = "cpu"):
     """The base model's VAE: the shipped tiny base (``tiny``) or SD1.5's VAE from the local hub cache (``paper``)."""
-    if profile == "tiny":
+    if Profile.parse(profile) is Profile.TINY:
         return tw.load_tiny_base(device=device).vae
-    if profile != "paper":
-        raise InputError(f"unknown profile {profile!r}: expected 'tiny' or 'paper'")
     from diffusers import AutoencoderKL
 
     from flash.base_model import SD15_REPO, paper_folder
@@ -211,9 +209,10 @@ def dataset_videos(dataset: str, root: Path | None, size: int, num_frames: int,
     return train, [clip.load() for clip in held[:max_held_out]]
 
 
-def train_on_dataset(dataset: str, root: Path | None, profile: str, cfg: DecoderTrainConfig, out: Path,
+def train_on_dataset(dataset: str, root: Path | None, profile: Profile | str, cfg: DecoderTrainConfig, out: Path,
                      device: str = "cpu", on_step: Callable[[int, float], None] | None = None) -> dict:
     """Train on every training video of ``dataset``; checkpoint to ``out``; held-out MSE before/after."""
+    profile = Profile.parse(profile)
     vae = load_vae(profile, device)
     train, held = dataset_videos(dataset, root, PROFILE_DEFAULTS[profile]["size"], PROFILE_DEFAULTS[profile]["frames"])
     if not train:

@@ -6,13 +6,14 @@ import os
 from dataclasses import dataclass, field
 
 from flash_bench import tiny_world
+from flash_bench.types import Profile
 
 PAPER_GEOMETRY = (512, 16)   # the paper's frames: 512x512 (SD1.5's canvas), 16 per video (A3.2)
 
 
-def profile_geometry(profile: str) -> tuple[int, int]:
+def profile_geometry(profile: Profile | str) -> tuple[int, int]:
     """(frame size, frames per video) a profile generates by default: tiny = the tiny world's, paper = the paper's."""
-    return (tiny_world.SIZE, tiny_world.NUM_FRAMES) if profile == "tiny" else PAPER_GEOMETRY
+    return (tiny_world.SIZE, tiny_world.NUM_FRAMES) if Profile.parse(profile) is Profile.TINY else PAPER_GEOMETRY
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class RunConfig:
     root: str | None = None
     actions: tuple[str, ...] | None = None
     shots: int | None = None
-    profile: str = "tiny"
+    profile: Profile = Profile.TINY
     seed: int = 0
     limit: int | None = None         # test items per action
     num_frames: int = tiny_world.NUM_FRAMES
@@ -43,6 +44,9 @@ class RunConfig:
     experiment: str | None = None
     cache_dir: str = "results/cache"
     jobs: int = 1                    # worker processes for generation (flash_bench.runner); not part of results
+
+    def __post_init__(self):
+        object.__setattr__(self, "profile", Profile.parse(self.profile))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

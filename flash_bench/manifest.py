@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from flash_bench.types import Profile
+
 PACKAGES = ("flash-bench", "torch", "torchvision", "diffusers", "transformers", "open_clip_torch", "cd-fvd",
             "numpy", "scipy", "av", "pandas", "safetensors")
 
@@ -43,7 +45,7 @@ def new_manifest(config: dict, command: list[str], made_by: str = "run") -> dict
         "dataset": config["dataset"],
         "dataset_root": config.get("root"),
         "profile": config["profile"],
-        "tiny_backbones": config["profile"] == "tiny",
+        "tiny_backbones": Profile.parse(config["profile"]) is Profile.TINY,
         "methods": [c["label"] for c in config["cells"]],
         "experiment": config.get("experiment"),
         "seed": config["seed"],

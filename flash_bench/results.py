@@ -25,7 +25,7 @@ import pandas as pd
 
 from flash_bench.metrics import METRICS
 from flash_bench.store import HISTORY, RunStore, atomic_write_bytes, read_history
-from flash_bench.types import InputError
+from flash_bench.types import InputError, Profile
 
 ITEM_KEYS = ("method", "action", "item", "key", "status")
 METRIC_ORDER = tuple(METRICS.names())
@@ -78,7 +78,7 @@ class Run:
 
     @property
     def tiny(self) -> bool:
-        return bool(self.manifest.get("tiny_backbones")) or self.manifest.get("profile") == "tiny"
+        return bool(self.manifest.get("tiny_backbones")) or self.manifest.get("profile") == Profile.TINY
 
     @cached_property
     def methods(self) -> list[str]:

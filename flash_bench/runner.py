@@ -30,7 +30,7 @@ from flash_bench.registry import DATASETS, METHODS
 from flash_bench.requests import checked, train_identity, write_requests
 from flash_bench.results import export_tables
 from flash_bench.store import RunStore, content_key
-from flash_bench.types import Action, InputError, MethodContext
+from flash_bench.types import Action, InputError, MethodContext, Profile
 from flash_bench.video_io import write_video
 
 
@@ -354,7 +354,7 @@ EVALUATE_INPUTS = ("dataset", "root", "profile", "cells", "real_set", "dataset_c
 
 
 def evaluate_videos(videos: Path | str, dataset: FewShotDataset, run_dir: Path | str, *, method: str | None = None,
-                    metrics: list[str] | None = None, profile: str = "paper", device: str = "cpu",
+                    metrics: list[str] | None = None, profile: Profile | str | None = None, device: str = "cpu",
                     cache_dir: Path | str = Path("results/cache"), weights_dir=None, real_set: str = "test",
                     command: list[str] | None = None) -> RunStore:
     """Score ``videos/<action>/<item>.<ext>`` against ``dataset``'s test items into a run dir ``report`` reads.
@@ -364,7 +364,8 @@ def evaluate_videos(videos: Path | str, dataset: FewShotDataset, run_dir: Path |
     byte, other formats re-encoded near-losslessly). A test item without a video is recorded as failed ("no
     video"), a video that matches no test item is listed in the manifest's failures; neither stops the others. An
     existing run dir is reused only when an ``evaluate`` of the same inputs made it (:meth:`RunStore.claim`): a
-    video seen before is reused, a changed one is a new item, a failed one is retried.
+    video seen before is reused, a changed one is a new item, a failed one is retried. ``profile``: default
+    :meth:`Profile.default_for` the dataset (tiny on ``synthetic``, paper elsewhere), as ``run`` does.
     """
     from flash_bench.scoring import REAL_SETS, check_weights, score_run
 
@@ -374,6 +375,7 @@ def evaluate_videos(videos: Path | str, dataset: FewShotDataset, run_dir: Path |
     if real_set not in REAL_SETS:
         raise InputError(f"real_set must be one of {REAL_SETS}, got {real_set!r}")
     method = method or videos.name
+    profile = Profile.parse(profile) if profile is not None else Profile.default_for(dataset.name)
     check_weights(metrics, profile, weights_dir)
     actions = dataset.actions()
     store = RunStore(run_dir)

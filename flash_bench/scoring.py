@@ -32,7 +32,7 @@ from flash_bench.metrics import METRICS
 from flash_bench.metrics.base import Sample
 from flash_bench.requests import Requests, checked, frames_digest, load_requests
 from flash_bench.store import RunStore, atomic_path, atomic_write_json, content_key
-from flash_bench.types import InputError
+from flash_bench.types import InputError, Profile
 from flash_bench.weights import WeightsMissing
 
 
@@ -104,11 +104,9 @@ class Featurisers:
     ``geometry``: (num_frames, size) of the dataset scored; the tiny profile uses the suite-trained backbones
     shipped for it (:mod:`flash_bench.features.trained`), seeded random ones where there are none."""
 
-    def __init__(self, profile: str, device: str = "cpu", weights_dir: Path | str | None = None, seed: int = SEED,
-                 geometry: tuple[int, int] | None = None):
-        if profile not in ("tiny", "paper"):
-            raise InputError(f"profile must be 'tiny' or 'paper', got {profile!r}")
-        self.profile, self.device, self.weights_dir, self.seed = profile, device, weights_dir, seed
+    def __init__(self, profile: Profile | str, device: str = "cpu", weights_dir: Path | str | None = None,
+                 seed: int = SEED, geometry: tuple[int, int] | None = None):
+        self.profile, self.device, self.weights_dir, self.seed = Profile.parse(profile), device, weights_dir, seed
         self.geometry = tuple(geometry) if geometry is not None else None
         self._models: dict[str, object] = {}
         self._keys: dict[str, str] = {}
@@ -122,7 +120,7 @@ class Featurisers:
                "versions": {m: _feature_module(m).VERSION for m in spec.modules}}
         if spec.plugin:
             out["weights"] = self._weights_tag(spec)
-        elif self.profile == "tiny":
+        elif self.profile is Profile.TINY:
             from flash_bench.features import trained
 
             parts = [trained.provenance(t, self.geometry, self.seed) for t in spec.trained]
@@ -144,7 +142,7 @@ class Featurisers:
         if spec.plugin:
             sha = getattr(_feature_module(spec.modules[0]), "weights_sha256", None)
             return f"sha{sha(self.weights_dir)[:12]}" if sha else f"seed{self.seed}"
-        if self.profile == "tiny":
+        if self.profile is Profile.TINY:
             from flash_bench.features import trained
 
             return trained.tag(spec.trained, self.geometry, self.seed)
@@ -241,7 +239,7 @@ class Engine:
     """Decode once, featurise once (cached), hand :class:`Sample` objects to the metrics. ``requests``: the run
     dir's (ground truth, prompts, references); none for featurising alone (``validate``)."""
 
-    def __init__(self, profile: str, device: str, cache_dir: Path | str, weights_dir=None, seed: int = SEED,
+    def __init__(self, profile: Profile | str, device: str, cache_dir: Path | str, weights_dir=None, seed: int = SEED,
                  requests: Requests | None = None, geometry: tuple[int, int] | None = None):
         self.features = Featurisers(profile, device, weights_dir, seed, geometry)
         self.cache = FeatureCache(cache_dir)
@@ -324,7 +322,7 @@ class Engine:
         return out
 
 
-def check_weights(metrics: list[str] | None, profile: str, weights_dir=None) -> None:
+def check_weights(metrics: list[str] | None, profile: Profile | str, weights_dir=None) -> None:
     """Raise :class:`WeightsMissing` now if any checkpoint the metrics need is absent,
     :class:`~flash_bench.weights.WeightsCorrupt` if one differs from its sha256 or does not load as tensors, and
     :class:`WeightsBroken` if it loads but does not fit its backbone (wrong keys or shapes): in the paper profile
@@ -336,7 +334,7 @@ def check_weights(metrics: list[str] | None, profile: str, weights_dir=None) -> 
     features = Featurisers(profile, "cpu", weights_dir)
     for name in sorted({f for m in select_metrics(metrics) for f in METRICS.get(m).features}):
         features.key(name)
-        if profile == "paper":
+        if features.profile is Profile.PAPER:
             for w in FEATURISERS[name].weights:
                 weights.check_loadable(weights.resolve(w, weights_dir))
             features.model(name)                         # WeightsBroken names the checkpoint
@@ -347,8 +345,9 @@ def check_weights(metrics: list[str] | None, profile: str, weights_dir=None) -> 
 # --------------------------------------------------------------------------------------------------
 # score_run: the entry point the runner and `flash-bench evaluate` call
 # --------------------------------------------------------------------------------------------------
-def score_run(store: RunStore, metrics: list[str] | None = None, profile: str = "tiny", device: str = "cpu",
-              cache_dir: Path | str = Path("results/cache"), *, weights_dir=None, real_set: str = "test",
+def score_run(store: RunStore, metrics: list[str] | None = None, profile: Profile | str = Profile.TINY,
+              device: str = "cpu", cache_dir: Path | str = Path("results/cache"), *, weights_dir=None,
+              real_set: str = "test",
               progress: bool | None = None, workers: int | None = None) -> dict:
     """Score every ``ok`` item of ``store``'s index against the run dir's requests; returns the provenance written to
     ``scoring.json``. Reads only the run dir. Each per-video value goes to ``scores/<metric>/<key>.json`` with the
@@ -521,9 +520,9 @@ def _provenance(store: RunStore, engine: Engine, classes: dict, real_set: str, e
     profile = engine.features.profile
     return {
         "profile": profile,
-        "tiny_backbones": profile == "tiny",
+        "tiny_backbones": profile is Profile.TINY,
         "note": ("tiny profile: reduced-size backbones, suite-trained or with seeded random weights (see each "
-                 "featuriser's weights); numbers are not comparable to the paper's") if profile == "tiny"
+                 "featuriser's weights); numbers are not comparable to the paper's") if profile is Profile.TINY
         else "paper profile: published backbones and weights",
         "metrics": {**old.get("metrics", {}), **{m: make_metric(cls, engine, None).facts() for m, cls in classes.items()}},
         "featurisers": featurisers,

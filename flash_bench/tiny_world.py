@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from flash_bench.types import InputError
+from flash_bench.types import InputError, Profile
 
 SIZE = 32               # canvas (pixels, square): synthetic videos, the tiny base's VAE input, every tiny method
 NUM_FRAMES = 8          # frames per video in the tiny profile (the paper profile keeps 16)
@@ -137,7 +137,7 @@ class BaseModel:
     tokenizer: Any
     unet: Any            # diffusers UNetMotionModel (or UNet3DConditionModel / UNet2DConditionModel)
     scheduler: Any       # diffusers DDIMScheduler (config only; sampling makes its own copy)
-    profile: str
+    profile: Profile
     prediction_type: str = "epsilon"
     noise_shared: float = 0.0   # sampling noise prior: paper 0 (i.i.d.), tiny NOISE_SHARED
 
@@ -186,7 +186,7 @@ def build_tiny_components(seed: int = 0, components: dict | None = None) -> Base
     scheduler = DDIMScheduler(**ANIMATEDIFF_SCHEDULER, prediction_type=comp.get("prediction_type", "v_prediction"))
     for m in (vae, text_encoder, unet):
         m.eval().requires_grad_(False)
-    return BaseModel(vae, text_encoder, offline_clip_tokenizer(), unet, scheduler, "tiny",
+    return BaseModel(vae, text_encoder, offline_clip_tokenizer(), unet, scheduler, Profile.TINY,
                      scheduler.config.prediction_type, NOISE_SHARED)
 
 

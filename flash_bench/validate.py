@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from flash_bench.metrics.base import Sample, cosine
-from flash_bench.types import Action, InputError, TestItem
+from flash_bench.types import Action, InputError, Profile, TestItem
 
 SEED = 0
 
@@ -218,8 +218,9 @@ class Validation:
         return out
 
 
-def validate_metrics(dataset, metrics: list[str] | None = None, *, profile: str = "tiny", device: str = "cpu",
-                     cache_dir="results/cache", weights_dir=None, progress=lambda s: None) -> list[Check]:
+def validate_metrics(dataset, metrics: list[str] | None = None, *, profile: Profile | str = Profile.TINY,
+                     device: str = "cpu", cache_dir="results/cache", weights_dir=None,
+                     progress=lambda s: None) -> list[Check]:
     """Every check of every chosen metric (default: all registered) on ``dataset``'s test items."""
     from flash_bench.metrics import METRICS
     from flash_bench.scoring import Engine

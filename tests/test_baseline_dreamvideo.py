@@ -41,7 +41,8 @@ def fitted(tmp_path_factory):
         captured.extend(params)
         return real_adamw(params, *a, **kw)
 
-    m = DreamVideoMethod(MethodContext(profile="tiny", cache_dir=tmp_path_factory.mktemp("cache"), options=OPTS))
+    m = DreamVideoMethod(MethodContext(profile="tiny", size=64, num_frames=16,
+                                       cache_dir=tmp_path_factory.mktemp("cache"), options=OPTS))
     before = {n: p.detach().clone() for n, p in m.parts[0].unet.named_parameters()}
     torch.optim.AdamW = spy
     try:
@@ -70,7 +71,7 @@ def test_trains_exactly_the_temporal_adapters(fitted):
 
 
 def test_adapters_are_identity_before_training():
-    m = DreamVideoMethod(MethodContext(profile="tiny", options=OPTS))
+    m = DreamVideoMethod(MethodContext(profile="tiny", size=64, num_frames=16, options=OPTS))
     base, encoder, state, _ = m.parts
     plain = tw.tiny_video_base()
     z = torch.randn(1, 4, 8, 8, 8, generator=torch.Generator().manual_seed(0))
@@ -89,7 +90,8 @@ def test_fit_is_cached_and_reused(fitted):
     assert len(files) == 1
     from safetensors.torch import load_file
     assert set(load_file(str(files[0]))) == expected_adapter_names(m.parts[0].unet)   # only trained params
-    again = DreamVideoMethod(MethodContext(profile="tiny", cache_dir=m.ctx.cache_dir, options=OPTS))
+    again = DreamVideoMethod(MethodContext(profile="tiny", size=64, num_frames=16, cache_dir=m.ctx.cache_dir,
+                                           options=OPTS))
     again.fit(None, videos(), PROMPT)
     assert again.last_fit_cached
     assert np.array_equal(again.animate(img, PROMPT, 16, seed=0), first)
@@ -123,7 +125,7 @@ def test_paper_profile_missing_weights_is_one_clear_error(tmp_path, monkeypatch)
     from flash_bench.weights import WeightsMissing
 
     monkeypatch.setenv("FLASH_BENCH_WEIGHTS", str(tmp_path))
-    m = DreamVideoMethod(MethodContext(profile="paper", cache_dir=tmp_path))
+    m = DreamVideoMethod(MethodContext(profile="paper", size=64, num_frames=16, cache_dir=tmp_path))
     with pytest.raises(WeightsMissing, match="damo-vilab/text-to-video-ms-1.7b"):
         m.fit(None, videos(), PROMPT)
 
@@ -165,7 +167,7 @@ def test_paper_profile_loads_modelscope_and_openclip_layouts_offline(tmp_path, m
     write_repo_layout(tmp_path / "weights" / "modelscope-t2v", tiny_unet3d())
     CLIPVisionModelWithProjection(CLIPVisionConfig(**TINY_IMAGE_ENCODER)).save_pretrained(
         str(tmp_path / "weights" / "openclip-vit-h-14"))
-    m = DreamVideoMethod(MethodContext(profile="paper", cache_dir=tmp_path / "cache",
+    m = DreamVideoMethod(MethodContext(profile="paper", size=64, num_frames=16, cache_dir=tmp_path / "cache",
                                        options=dict(native_size=64, train_steps=2, sample_steps=2)))
     m.fit(None, videos(), PROMPT)
     assert m.trained_names and all(".motion_adapters." in n for n in m.trained_names)

@@ -20,7 +20,7 @@ def method():
     from baselines.dynamicrafter import DynamiCrafterMethod
 
     torch.set_num_threads(1)
-    return DynamiCrafterMethod(MethodContext(profile="tiny", size=48, options={"steps": 2}))
+    return DynamiCrafterMethod(MethodContext(profile="tiny", size=48, num_frames=16, options={"steps": 2}))
 
 
 def reference(seed=0, size=48):
@@ -151,7 +151,8 @@ def test_paper_profile_without_weights_is_one_clear_error(tmp_path):
         pytest.skip("paper weights are present on this machine")
     except weights.WeightsMissing:
         pass
-    paper = DynamiCrafterMethod(MethodContext(profile="paper", size=64, options={"weights_dir": str(tmp_path)}))
+    paper = DynamiCrafterMethod(MethodContext(profile="paper", size=64, num_frames=16,
+                                              options={"weights_dir": str(tmp_path)}))
     with pytest.raises(weights.WeightsMissing, match="dynamicrafter-256"):
         paper.animate(reference(size=64), "a person is waving.", 16, seed=0)
 

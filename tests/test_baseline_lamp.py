@@ -33,7 +33,8 @@ def fitted(tmp_path_factory):
         captured.extend(params)
         return real_adamw(params, *a, **kw)
 
-    m = LAMPMethod(MethodContext(profile="tiny", cache_dir=tmp_path_factory.mktemp("cache"), options=OPTS))
+    m = LAMPMethod(MethodContext(profile="tiny", size=64, num_frames=16, cache_dir=tmp_path_factory.mktemp("cache"),
+                                 options=OPTS))
     before = {n: p.detach().clone() for n, p in m.parts[0].unet.named_parameters()}
     torch.optim.AdamW = spy
     try:
@@ -68,7 +69,7 @@ def test_trains_exactly_lamps_layer_set(fitted):
 
 
 def test_inflation_is_causal_and_frame_one_matches_the_image_unet_at_init():
-    m = LAMPMethod(MethodContext(profile="tiny", options=OPTS))
+    m = LAMPMethod(MethodContext(profile="tiny", size=64, num_frames=16, options=OPTS))
     base, call, _ = m.parts
     plain = plain_image_unet()
     gen = torch.Generator().manual_seed(0)
@@ -157,7 +158,7 @@ def test_video_is_histogram_matched_deterministic_and_cached(fitted):
     files = list((m.ctx.cache_dir / "lamp").glob("*.safetensors"))
     from safetensors.torch import load_file
     assert len(files) == 1 and set(load_file(str(files[0]))) == set(lamp.lamp_parameter_names(m.parts[0].unet))
-    again = LAMPMethod(MethodContext(profile="tiny", cache_dir=m.ctx.cache_dir, options=OPTS))
+    again = LAMPMethod(MethodContext(profile="tiny", size=64, num_frames=16, cache_dir=m.ctx.cache_dir, options=OPTS))
     again.fit(None, videos(), PROMPT)
     assert again.last_fit_cached and np.array_equal(again.animate(img, PROMPT, 16, seed=2), a)
 
@@ -166,7 +167,7 @@ def test_paper_profile_missing_weights_is_one_clear_error(tmp_path, monkeypatch)
     from flash_bench.weights import WeightsMissing
 
     monkeypatch.setenv("FLASH_BENCH_WEIGHTS", str(tmp_path))
-    m = LAMPMethod(MethodContext(profile="paper", cache_dir=tmp_path))
+    m = LAMPMethod(MethodContext(profile="paper", size=64, num_frames=16, cache_dir=tmp_path))
     with pytest.raises(WeightsMissing, match="CompVis/stable-diffusion-v1-4"):
         m.fit(None, videos(), PROMPT)
 
@@ -179,7 +180,7 @@ def test_paper_profile_loads_an_sd_layout_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("FLASH_BENCH_WEIGHTS", str(tmp_path / "weights"))
     torch.manual_seed(0)
     write_repo_layout(tmp_path / "weights" / "sd-v1-4", UNet2DConditionModel(**tb.tiny_unet2d_config()))
-    m = LAMPMethod(MethodContext(profile="paper", cache_dir=tmp_path / "cache",
+    m = LAMPMethod(MethodContext(profile="paper", size=64, num_frames=16, cache_dir=tmp_path / "cache",
                                  options=dict(native_size=64, train_steps=2, sample_steps=2)))
     m.fit(None, videos(), PROMPT)
     assert set(m.trained_names) == set(lamp.lamp_parameter_names(m.parts[0].unet))

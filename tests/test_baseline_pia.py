@@ -27,7 +27,7 @@ def method():
     from baselines.pia import PIAMethod
 
     torch.set_num_threads(1)
-    return PIAMethod(MethodContext(profile="tiny", size=48, options={"steps": 2}))
+    return PIAMethod(MethodContext(profile="tiny", size=48, num_frames=16, options={"steps": 2}))
 
 
 def reference(seed=0, size=48):
@@ -96,7 +96,7 @@ def test_paper_profile_without_weights_is_one_clear_error(tmp_path):
         pytest.skip("paper weights are present on this machine")
     except weights.WeightsMissing:
         pass
-    paper = PIAMethod(MethodContext(profile="paper", size=64, options={"weights_dir": str(tmp_path)}))
+    paper = PIAMethod(MethodContext(profile="paper", size=64, num_frames=16, options={"weights_dir": str(tmp_path)}))
     with pytest.raises(weights.WeightsMissing, match="sd-v1-5"):
         paper.animate(reference(size=64), "a person is waving.", 16, seed=0)
 
@@ -119,7 +119,7 @@ def paper(tmp_path_factory):
     adapter = MotionAdapter(**TINY_COMPONENTS["motion_adapter"], conv_in_channels=9)
     adapter.save_pretrained(str(root / "pia-condition-adapter"))
     opts = {"weights_dir": str(root), "native_size": 64, "steps": 2}
-    return PIAMethod(MethodContext(profile="paper", size=48, options=opts)), sd, adapter
+    return PIAMethod(MethodContext(profile="paper", size=48, num_frames=16, options=opts)), sd, adapter
 
 
 def test_paper_profile_runs_on_a_weights_folder(paper):

@@ -19,7 +19,7 @@ def method():
     from baselines.sparsectrl import SparseCtrlMethod
 
     torch.set_num_threads(1)
-    return SparseCtrlMethod(MethodContext(profile="tiny", size=48, options={"steps": 2}))
+    return SparseCtrlMethod(MethodContext(profile="tiny", size=48, num_frames=16, options={"steps": 2}))
 
 
 def reference(seed=0, size=48):
@@ -101,7 +101,8 @@ def test_paper_profile_without_weights_is_one_clear_error(tmp_path):
         pytest.skip("paper weights are present on this machine")
     except weights.WeightsMissing:
         pass
-    paper = SparseCtrlMethod(MethodContext(profile="paper", size=64, options={"weights_dir": str(tmp_path)}))
+    paper = SparseCtrlMethod(MethodContext(profile="paper", size=64, num_frames=16,
+                                           options={"weights_dir": str(tmp_path)}))
     with pytest.raises(weights.WeightsMissing, match="sd-v1-5"):
         paper.animate(reference(size=64), "a person is waving.", 16, seed=0)
 
@@ -145,7 +146,8 @@ def paper(tmp_path_factory):
             f"{LORA_TARGET}.lora_B.weight": torch.randn(32, 2, generator=g) * 0.1}
     StableDiffusionPipeline.save_lora_weights(str(root / "animatediff-v3-domain-adapter"), unet_lora_layers=lora)
     opts = {"weights_dir": str(root), "height": 64, "width": 64, "steps": 2}
-    return SparseCtrlMethod(MethodContext(profile="paper", size=48, options=opts)), sd, adapter, net, lora
+    method = SparseCtrlMethod(MethodContext(profile="paper", size=48, num_frames=16, options=opts))
+    return method, sd, adapter, net, lora
 
 
 def test_paper_profile_runs_on_a_weights_folder(paper):
@@ -191,7 +193,7 @@ def test_first_call_matches_later_calls(profile, request):
     from baselines.sparsectrl import SparseCtrlMethod
 
     opts = dict(request.getfixturevalue("paper")[0].ctx.options) if profile == "paper" else {"steps": 2}
-    fresh = SparseCtrlMethod(MethodContext(profile=profile, size=48, options=opts))
+    fresh = SparseCtrlMethod(MethodContext(num_frames=16, profile=profile, size=48, options=opts))
     ref = reference(4, size=fresh.cfg.height)
     first = fresh.animate(ref, "a person is waving.", 16, seed=0)
     assert np.array_equal(first, fresh.animate(ref, "a person is waving.", 16, seed=0))
@@ -222,7 +224,7 @@ def test_paper_profile_generates_at_its_own_height_and_width(paper):
     """The pipeline runs at the configured H×W (not a square); the scored video is its central square."""
     from baselines.sparsectrl import SparseCtrlMethod
 
-    method = SparseCtrlMethod(MethodContext(profile="paper", size=40,
+    method = SparseCtrlMethod(MethodContext(profile="paper", num_frames=16, size=40,
                                             options={**paper[0].ctx.options, "height": 32, "width": 48}))
     seen = {}
     pipe = method.pipe

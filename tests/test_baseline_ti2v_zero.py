@@ -23,7 +23,7 @@ def reference_image(h=tw.SIZE, w=tw.SIZE) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def method():
-    return TI2VZeroMethod(MethodContext(profile="tiny", size=tw.SIZE, options=OPTS))   # native size: no resize
+    return TI2VZeroMethod(MethodContext(profile="tiny", size=tw.SIZE, num_frames=16, options=OPTS))  # no resize
 
 
 def test_conditioning_pinned_at_every_call_and_queue_slides(method):
@@ -59,7 +59,8 @@ def test_conditioning_pinned_at_every_call_and_queue_slides(method):
 
 
 def test_sixteen_frames_shape_and_determinism():
-    m = TI2VZeroMethod(MethodContext(profile="tiny", options=dict(steps=1, resample=0, window=4)))
+    m = TI2VZeroMethod(MethodContext(profile="tiny", size=64, num_frames=16,
+                                     options=dict(steps=1, resample=0, window=4)))
     img = reference_image(48, 40)
     a = m.animate(img, "a person jumps", 16, seed=0)
     b = m.animate(img, "a person jumps", 16, seed=0)
@@ -92,7 +93,7 @@ def test_paper_profile_missing_weights_is_one_clear_error(tmp_path, monkeypatch)
     from flash_bench.weights import WeightsMissing
 
     monkeypatch.setenv("FLASH_BENCH_WEIGHTS", str(tmp_path))
-    m = TI2VZeroMethod(MethodContext(profile="paper"))
+    m = TI2VZeroMethod(MethodContext(profile="paper", size=64, num_frames=16))
     with pytest.raises(WeightsMissing, match="damo-vilab/text-to-video-ms-1.7b"):
         m.animate(reference_image(), "a person waves", 16, seed=0)
 
@@ -122,7 +123,8 @@ def write_repo_layout(folder, unet):
 def test_paper_profile_loads_a_modelscope_layout_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("FLASH_BENCH_WEIGHTS", str(tmp_path))
     write_repo_layout(tmp_path / "modelscope-t2v", tiny_unet3d())
-    m = TI2VZeroMethod(MethodContext(profile="paper", options=dict(native_size=64, steps=1, resample=1, window=4)))
+    m = TI2VZeroMethod(MethodContext(profile="paper", size=64, num_frames=16,
+                                     options=dict(native_size=64, steps=1, resample=1, window=4)))
     video = m.animate(reference_image(64, 64), "a person waves", 3, seed=0)
     assert type(m.base.unet).__name__ == "UNet3DConditionModel"
     assert video.shape == (3, 64, 64, 3) and video.dtype == np.uint8

@@ -75,7 +75,8 @@ def test_sampling_starts_from_the_tiny_bases_noise_prior(name):
     from flash_bench.types import MethodContext
 
     torch.set_num_threads(1)
-    method = METHODS.get(name)(MethodContext(profile="tiny", size=64, options=STEPS.get(name, {"steps": 1})))
+    ctx = MethodContext(profile="tiny", size=64, num_frames=16, options=STEPS.get(name, {"steps": 1}))
+    method = METHODS.get(name)(ctx)
     image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     latents = _first_unet_input(UNET[name](method), lambda: method.animate(image, "a person is waving.", 16, seed=0))
     assert abs(_frame_correlation(latents) - NOISE_SHARED) < 0.12, name

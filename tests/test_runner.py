@@ -409,7 +409,8 @@ def test_flash_keys_follow_its_sampling_steps_and_its_base_weights_bytes(tmp_pat
     base = tmp_path / "base"
     shutil.copytree(TINY_BASE_DIR, base)
     cfg, cell, ds = RunConfig(), Cell("flash", "flash"), SyntheticDataset()
-    key = lambda: method_identity(FlashMethod(MethodContext(options={"base_dir": str(base)})), cfg, cell, ds)  # noqa: E731
+    ctx = MethodContext(size=cfg.size, num_frames=cfg.num_frames, options={"base_dir": str(base)})
+    key = lambda: method_identity(FlashMethod(ctx), cfg, cell, ds)  # noqa: E731
     first = key()
     assert "base/unet.safetensors" in first["weights"] and "decoder" in first["weights"]
     monkeypatch.setattr(flash.config, "TINY", flash.config.TINY.replace(sample_steps=flash.config.TINY_DDIM_STEPS + 1))

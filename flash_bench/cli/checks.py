@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flash_bench.types import InputError
+from flash_bench.types import InputError, Profile
 
 
 def message(e: Exception) -> str:
@@ -34,7 +34,12 @@ def known(option: str, registry, name: str) -> None:
         raise InputError(f"{option}: {e.args[0]}") from None
 
 
-def device(value: str) -> str:
+def device(value: str | None) -> str:
+    """``--device``, checked; None (not given) is ``cuda`` when torch sees a GPU, else ``cpu``."""
+    if value is None:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
     if value != "cpu" and value != "cuda" and not value.startswith("cuda:"):
         raise InputError(f"--device must be cpu, cuda or cuda:N, got {value!r}")
     if value != "cpu":
@@ -60,15 +65,13 @@ def frame_args(frames: int, size: int | None) -> None:
     at_least("--size", size, 8)
 
 
-def profile_and_geometry(dataset: str, profile: str | None, frames: int | None,
-                         size: int | None) -> tuple[str, int, int]:
-    """The profile (default: tiny on synthetic, paper elsewhere), frame size and frame count (default: the
-    profile's, :func:`flash_bench.config.profile_geometry`), checked."""
+def profile_and_geometry(dataset: str, profile: Profile | None, frames: int | None,
+                         size: int | None) -> tuple[Profile, int, int]:
+    """The profile (default :meth:`Profile.default_for` the dataset: tiny on synthetic, paper elsewhere), frame size
+    and frame count (default: the profile's, :func:`flash_bench.config.profile_geometry`), checked."""
     from flash_bench.config import profile_geometry
 
-    profile = profile or ("tiny" if dataset == "synthetic" else "paper")
-    if profile not in ("tiny", "paper"):
-        raise InputError(f"--profile must be tiny or paper, got {profile!r}")
+    profile = Profile.default_for(dataset) if profile is None else Profile.parse(profile)
     default_size, default_frames = profile_geometry(profile)
     size = size if size is not None else default_size
     frames = frames if frames is not None else default_frames

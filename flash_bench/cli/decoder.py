@@ -10,12 +10,15 @@ from typing import Optional
 
 import typer
 
+from flash_bench.types import Profile
+
 
 def train_decoder(
     dataset: str = typer.Option("synthetic", help="Dataset name (see `flash-bench datasets list`)."),
     root: Optional[Path] = typer.Option(None, help="Dataset folder (all but `synthetic`)."),
     steps: Optional[int] = typer.Option(None, help="Training steps (default: tiny 300, paper 10000)."),
-    profile: str = typer.Option("tiny", help="tiny (shipped tiny VAE) | paper (SD1.5 VAE from the hub cache)."),
+    profile: Profile = typer.Option(Profile.TINY.value, help="tiny (shipped tiny VAE) | paper (SD1.5 VAE from the "
+                                    "hub cache)."),
     branches: str = typer.Option("warp,attn", help="warp | attn | warp,attn (Table A2)."),
     out: Path = typer.Option(..., help="Checkpoint to write (.safetensors; a .json log goes beside it)."),
     seed: int = typer.Option(0, help="Seed of every distortion and sampling choice."),
@@ -31,14 +34,12 @@ def train_decoder(
     from flash_bench.types import InputError
 
     try:
-        if profile not in PROFILE_DEFAULTS:
-            raise InputError(f"--profile must be tiny or paper, got {profile!r}")
         defaults = PROFILE_DEFAULTS[profile]
         cfg = DecoderTrainConfig(steps=steps if steps is not None else defaults["steps"], seed=seed,
                                  frames_per_step=frames_per_step or defaults["frames_per_step"],
                                  decoder=DetailDecoderConfig.parse_branches(branches))
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        if profile == "paper" and device == "cpu":
+        if profile is Profile.PAPER and device == "cpu":
             typer.secho("warning: paper profile on a CPU: expect hours per thousand steps", fg="yellow", err=True)
         columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
         with Progress(*columns) as progress:
@@ -53,6 +54,6 @@ def train_decoder(
 
         typer.secho(f"error: {message(err)}", fg="red", err=True)
         raise typer.Exit(2)
-    if profile == "tiny":
+    if profile is Profile.TINY:
         typer.echo("(tiny profile: a CPU-scale decoder on the tiny VAE, not the paper's model)")
     typer.echo(json.dumps(summary, indent=2))

@@ -9,13 +9,15 @@ from typing import Optional
 
 import typer
 
+from flash_bench.types import Profile
+
 
 def evaluate(
     videos: Path = typer.Option(..., "--videos", help="Folder laid out as <action>/<item>.mp4."),
     dataset: str = typer.Option(..., "--dataset", help="Dataset whose test items the videos answer."),
     root: Optional[Path] = typer.Option(None, "--root", help="Dataset folder (all but `synthetic`)."),
-    profile: Optional[str] = typer.Option(None, help="paper (published backbones) | tiny (reduced backbones); "
-                                          "default: tiny on synthetic, paper elsewhere."),
+    profile: Optional[Profile] = typer.Option(None, help="paper (published backbones) | tiny (reduced backbones); "
+                                              "default: tiny on synthetic, paper elsewhere."),
     metrics: str = typer.Option("all", help="'all' or a comma list of metric ids."),
     method: Optional[str] = typer.Option(None, help="Label of these videos in tables (default: folder name)."),
     run_dir: Optional[Path] = typer.Option(None, help="Default: results/runs/eval-<dataset>-<label>."),
@@ -23,7 +25,7 @@ def evaluate(
                                          "(default: the profile's)."),
     size: Optional[int] = typer.Option(None, help="Ground-truth frame size (default: the profile's)."),
     real_set: str = typer.Option("test", help="CD-FVD real set: test | test+train."),
-    device: str = typer.Option("cpu", help="cpu | cuda."),
+    device: Optional[str] = typer.Option(None, help="cpu | cuda (default: cuda when present)."),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir",
                                                help="Checkpoints (default $FLASH_BENCH_WEIGHTS)."),
     cache_dir: Path = typer.Option(Path("results/cache"), help="Feature cache folder."),
@@ -54,7 +56,7 @@ def evaluate(
     n = store.read_manifest().get("items") or {}
     typer.echo(f"run dir: {store.root} ({n.get('reused', 0)} videos reused, {n.get('new', 0)} new, "
                f"{n.get('failed', 0)} failed)")
-    if profile == "tiny":
+    if profile is Profile.TINY:
         typer.secho("profile: tiny — reduced-size backbones with random weights; not comparable to the paper",
                     fg="yellow")
     typer.echo(f"table:   flash-bench report {store.root}")

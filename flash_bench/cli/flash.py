@@ -16,6 +16,8 @@ from typing import Optional
 
 import typer
 
+from flash_bench.types import Profile
+
 train_app = typer.Typer(help="Train FLASH, its Detail Enhancement Decoder, or the synthetic yardstick.", no_args_is_help=True)
 
 
@@ -32,7 +34,7 @@ def train_flash_cmd(
     root: Optional[Path] = typer.Option(None, help="Dataset folder (all but `synthetic`)."),
     shots: Optional[int] = typer.Option(None, help="Training videos per action (seeded subset)."),
     steps: Optional[int] = typer.Option(None, help="Training steps (default: tiny 80, paper 20000)."),
-    profile: str = typer.Option("tiny", help="tiny | paper."),
+    profile: Profile = typer.Option(Profile.TINY.value),
     variant: int = typer.Option(5, help="Ablation variant #1-#5 of Table 2 (#6 = #5 + --decoder at animate)."),
     strong_aug: Optional[bool] = typer.Option(None, "--strong-aug/--no-strong-aug", help="Override the variant."),
     motion_align: Optional[bool] = typer.Option(None, "--motion-align/--no-motion-align", help="Override."),
@@ -105,7 +107,8 @@ def animate(
 
 
 def pretrain_base(
-    profile: str = typer.Option("tiny", help="Only `tiny`: the paper profile starts from AnimateDiff's weights."),
+    profile: Profile = typer.Option(Profile.TINY.value, help="Only `tiny`: the paper profile starts from "
+                                    "AnimateDiff's weights."),
     minutes: float = typer.Option(600.0, help="UNet training time budget (stop any time: checkpoints persist)."),
     vae_minutes: float = typer.Option(10.0, help="VAE training time."),
     seed: int = typer.Option(0, help="Seed of data, initialisation and training."),
@@ -124,7 +127,7 @@ def pretrain_base(
     from flash.pretrain_base import PretrainConfig
     from flash.pretrain_base import pretrain_base as run_pretraining
 
-    if profile != "tiny":
+    if profile is not Profile.TINY:
         _fail("pretrain-base only exists for the tiny profile (paper = SD1.5 + AnimateDiff weights)")
     kw = {k: str(v) for k, v in (("out_dir", out_dir), ("resume_dir", resume_dir)) if v is not None}
     cfg = PretrainConfig(seed=seed, unet_minutes=minutes, vae_minutes=vae_minutes,

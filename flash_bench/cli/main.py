@@ -12,6 +12,8 @@ from typing import Optional
 
 import typer
 
+from flash_bench.types import Profile
+
 app = typer.Typer(help="flash-bench: few-shot human action animation (FLASH) and its benchmark.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 datasets_app = typer.Typer(help="List, inspect and export datasets.", no_args_is_help=True)
@@ -60,7 +62,7 @@ def run(
     root: Optional[Path] = typer.Option(None, help="Dataset folder (all but `synthetic`)."),
     actions: Optional[str] = typer.Option(None, help="Comma list of action ids (default: all)."),
     shots: Optional[int] = typer.Option(None, help="Training videos per action (seeded subset)."),
-    profile: Optional[str] = typer.Option(None, help="tiny | paper (default: tiny on synthetic, paper elsewhere)."),
+    profile: Optional[Profile] = typer.Option(None, help="Default: tiny on synthetic, paper elsewhere."),
     seed: int = typer.Option(0, help="Base seed; every test item gets its own seed derived from it."),
     run_dir: Optional[Path] = typer.Option(None, help="Default: results/runs/<dataset>-<profile>[-<experiment>]."),
     limit: Optional[int] = typer.Option(None, help="Test items per action."),
@@ -93,7 +95,7 @@ def run(
             os.environ["FLASH_BENCH_WEIGHTS"] = str(weights_dir.resolve())   # this process and its workers
         for option, value in (("--limit", limit), ("--jobs", jobs), ("--shots", shots)):
             checks.at_least(option, value, 1)
-        device = checks.device(device or _default_device())
+        device = checks.device(device)
         chosen = checks.listed("--methods", methods)
         cells, exp_actions, exp_limit = _cells(chosen, experiment, dataset, METHODS)
         run_dir = run_dir or Path("results/runs") / "-".join(filter(None, [dataset, profile, experiment]))
@@ -126,12 +128,6 @@ def _cells(methods, experiment, dataset, registry):
     for n in names:
         registry.target(n)  # unknown name → did-you-mean error before any work starts
     return method_cells(names), None, None
-
-
-def _default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _print_outcome(store) -> None:
@@ -200,7 +196,7 @@ def datasets_export(name: str, out: Path, root: Optional[Path] = typer.Option(No
 
     try:
         checks.known("dataset", DATASETS, name)
-        _, size, frames = checks.profile_and_geometry(name, "tiny", frames, size)
+        _, size, frames = checks.profile_and_geometry(name, Profile.TINY, frames, size)
         checks.out_dir("OUT", out)
         ds = DATASETS.get(name)(root, num_frames=frames, size=size)
         n, failures = export_dataset(ds, out)

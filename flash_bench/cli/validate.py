@@ -9,16 +9,18 @@ from typing import Optional
 
 import typer
 
+from flash_bench.types import Profile
+
 
 def validate_metrics(
     dataset: str = typer.Option("synthetic", "--dataset", help="Dataset whose ground truth the checks are built from."),
     root: Optional[Path] = typer.Option(None, "--root", help="Dataset folder (all but `synthetic`)."),
-    profile: Optional[str] = typer.Option(None, help="tiny | paper (default: tiny on synthetic, paper elsewhere)."),
+    profile: Optional[Profile] = typer.Option(None, help="Default: tiny on synthetic, paper elsewhere."),
     metrics: str = typer.Option("all", help="'all' or a comma list of metric ids."),
     frames: Optional[int] = typer.Option(None, help="Frames the ground-truth clips are sampled to "
                                          "(default: the profile's)."),
     size: Optional[int] = typer.Option(None, help="Frame size (default: the profile's)."),
-    device: str = typer.Option("cpu", help="cpu | cuda."),
+    device: Optional[str] = typer.Option(None, help="cpu | cuda (default: cuda when present)."),
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir", help="Checkpoints (default $FLASH_BENCH_WEIGHTS)."),
     cache_dir: Path = typer.Option(Path("results/cache"), help="Feature cache folder."),
     out: Optional[Path] = typer.Option(None, "--json", help="Also write the checks to this JSON file."),
@@ -44,7 +46,7 @@ def validate_metrics(
     except (InputError, KeyError) as e:
         typer.secho(f"error: {checks.message(e)}", fg="red", err=True)
         raise typer.Exit(2)
-    if profile == "tiny":
+    if profile is Profile.TINY:
         typer.secho("profile: tiny — reduced-size backbones; not comparable to the paper's", fg="yellow")
     typer.echo(format_checks(results))
     failed = sum(not c.passed for c in results)

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from flash_bench.types import Profile
+
 VERSION = "1"  # preprocessing / feature definition version (keys the feature cache)
 
 TINY_CFG = {
@@ -99,13 +101,13 @@ def tiny_model(model_cfg: dict):
     return model, preprocess
 
 
-def build(profile: str, weights_dir=None, seed: int = 0, geometry=None) -> ClipBackbone:
+def build(profile: Profile | str, weights_dir=None, seed: int = 0, geometry=None) -> ClipBackbone:
     """``geometry``: (num_frames, size) of the dataset scored — picks the tiny profile's trained weights."""
     import open_clip
 
     from flash_bench.features import trained
 
-    if profile == "paper":
+    if Profile.parse(profile) is Profile.PAPER:
         from flash_bench import weights
 
         path = weights.resolve("clip-vit-l-14-openai", weights_dir)

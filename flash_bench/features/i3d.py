@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from flash_bench.types import Profile
+
 VERSION = "1"  # bump when the feature definition or preprocessing changes (keys the feature cache)
 
 # (endpoint, branch output channels [b0, b1a, b1b, b2a, b2b, b3b]) in order, with the pools between them.
@@ -165,14 +167,15 @@ def _variance_preserving_init(model: nn.Module) -> None:
             nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
 
 
-def build(kind: str, profile: str, weights_dir=None, seed: int = 0, geometry=None) -> tuple[InceptionI3d, dict]:
+def build(kind: str, profile: Profile | str, weights_dir=None, seed: int = 0,
+          geometry=None) -> tuple[InceptionI3d, dict]:
     """(model in eval mode, provenance) for ``kind`` 'rgb' or 'flow' under the 'paper' or 'tiny' profile.
     ``geometry``: (num_frames, size) of the dataset scored — picks the tiny profile's suite-trained weights
     (:mod:`flash_bench.features.trained`) where there are some, seeded random weights otherwise."""
     from flash_bench.features import trained
 
     in_channels = 3 if kind == "rgb" else 2
-    if profile == "paper":
+    if Profile.parse(profile) is Profile.PAPER:
         from flash_bench import weights
 
         name = f"i3d-{kind}-imagenet"

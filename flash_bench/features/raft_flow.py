@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from flash_bench.features.i3d import _resize_crop
+from flash_bench.types import Profile
 
 VERSION = "2"   # 2: tiny profile 2 flow updates (was 4)
 FLOW_CLIP = 20.0  # pixels: DeepMind's truncation of TV-L1 flow before scaling to [-1, 1]
@@ -48,7 +49,7 @@ class ConsecutiveFrameEncoder(torch.nn.Module):
         return torch.cat([f[:-1], f[1:]])
 
 
-def build(profile: str, weights_dir=None, seed: int = 0, share_frames: bool = True):
+def build(profile: Profile | str, weights_dir=None, seed: int = 0, share_frames: bool = True):
     """(RAFT model in eval mode, provenance dict with ``size`` and ``updates``).
 
     ``share_frames``: install :class:`ConsecutiveFrameEncoder` (the plain torchvision model when False).
@@ -56,7 +57,7 @@ def build(profile: str, weights_dir=None, seed: int = 0, share_frames: bool = Tr
     from torchvision.models.optical_flow import raft_large, raft_small
     from torchvision.models.optical_flow.raft import CorrBlock
 
-    if profile == "paper":
+    if Profile.parse(profile) is Profile.PAPER:
         from flash_bench import weights
 
         path = weights.resolve("raft-large", weights_dir)

@@ -17,6 +17,8 @@ from functools import partial
 import numpy as np
 import torch
 
+from flash_bench.types import Profile
+
 VERSION = "1"
 TINY = {"embed_dim": 96, "depth": 2, "num_heads": 4, "patch_size": 32}  # 7×7×8 = 392 tokens at 224²
 
@@ -28,7 +30,7 @@ def tiny_model(cfg: dict):
     return vm.VisionTransformer(norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), **cfg)
 
 
-def build(profile: str, weights_dir=None, seed: int = 0, num_frames: int = 16, geometry=None):
+def build(profile: Profile | str, weights_dir=None, seed: int = 0, num_frames: int = 16, geometry=None):
     """(model in eval mode, provenance dict). ``geometry``: (num_frames, size) of the dataset scored — picks the
     tiny profile's trained weights."""
     from cdfvd.third_party.VideoMAEv2 import videomaev2_finetune as vm
@@ -36,7 +38,7 @@ def build(profile: str, weights_dir=None, seed: int = 0, num_frames: int = 16, g
     from flash_bench.features import trained
 
     common = dict(img_size=224, num_classes=174, all_frames=num_frames, tubelet_size=2, use_mean_pooling=True)
-    if profile == "paper":
+    if Profile.parse(profile) is Profile.PAPER:
         from flash_bench import weights
 
         path = weights.resolve("videomae-v2-g-ssv2", weights_dir)
