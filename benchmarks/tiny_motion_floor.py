@@ -47,10 +47,10 @@ def main() -> None:
 
     from flash.config import variant
     from flash.sampling import SamplingConfig, sample_latents
-    from flash.train import FlashTrainer, TrainingVideo, video_to_unit
+    from flash.train import FlashTrainer, TrainingVideo
     from flash_bench import yardstick
     from flash_bench.datasets.synthetic import SyntheticDataset
-    from flash_bench.tiny_world import load_tiny_base, noisy_input, to_uint8
+    from flash_bench.tiny_world import load_tiny_base, noisy_input, to_uint8, to_unit
 
     action = next((a for a in SyntheticDataset().actions() if a.id == args.action), None)
     if action is None:
@@ -79,7 +79,7 @@ def main() -> None:
     sched = DDIMScheduler.from_config(base.scheduler.config)
     sched.set_timesteps(25)                   # step() needs a schedule; only its x0 prediction is used below
     with torch.inference_mode():
-        z0 = base.encode_frames(video_to_unit(video, size) * 2 - 1).permute(1, 0, 2, 3)[None]   # (1, C, F, h, w)
+        z0 = base.encode_frames(to_unit(video, size)).permute(1, 0, 2, 3)[None]   # (1, C, F, h, w)
         var = float(z0.var())
         motion = temporal_share(z0, var)
         print(f"motion share of the latent variance: {motion:.4f}")

@@ -93,9 +93,9 @@ def junk(videos: np.ndarray, masks: np.ndarray, rng: np.random.Generator) -> dic
     static = np.repeat(videos[:, :1], t, axis=1)
     flick = []
     for v in static:
-        x = torch.from_numpy(v).permute(3, 0, 1, 2).float() / 255                      # (3, T, H, W)
+        x = yardstick.clip_to_unit(v)                                                  # (3, T, H, W)
         x = yardstick.wobble(x, 1, rng) + yardstick.flicker(x.shape, rng.uniform(0.03, 0.3), rng)
-        flick.append((x.clamp(0, 1) * 255).round().byte().permute(1, 2, 3, 0).numpy())
+        flick.append(yardstick.clip_to_uint8(x))
     # texture with no figure: the scene's colour under drifting, evolving sinusoid gratings
     scene = np.median(videos[:, 0].reshape(n, -1, 3), axis=1)[:, None, None, None, :]   # (N, 1, 1, 1, 3)
     yy, xx = np.mgrid[:h, :w] / h

@@ -19,7 +19,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from flash.augmentation import AugmentationRanges, make_pair
 from flash.base_model import BaseModel
@@ -29,6 +28,7 @@ from flash_bench.cross_frame_attention import apply_cross_frame_attention
 from flash.losses import denoising_loss, diffusion_target, noisy_input
 from flash.motion_alignment import apply_motion_alignment
 from flash.timestep_sampling import sample_timesteps
+from flash_bench.tiny_world import to_unit
 from flash_bench.types import InputError, Profile
 
 
@@ -131,11 +131,8 @@ class TrainingVideo:
 
 
 def video_to_unit(frames: np.ndarray, size: int) -> torch.Tensor:
-    """uint8 (F, H, W, 3) -> float (F, 3, size, size) in [0, 1]."""
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
-    if x.shape[-2:] != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return x
+    """uint8 (F, H, W, 3) -> float (F, 3, size, size) in [0, 1] (the tiny world's one pixel helper)."""
+    return to_unit(frames, size, low=0.0)
 
 
 def cpu_hours_estimate(cfg: FlashConfig, num_frames: int) -> float:

@@ -59,7 +59,7 @@ def to_unit(video: np.ndarray) -> torch.Tensor:
     if not isinstance(video, np.ndarray) or video.dtype != np.uint8 or video.ndim != 4 or video.shape[-1] != 3:
         got = getattr(video, "shape", type(video))
         raise InputError(f"training video must be uint8 (T, H, W, 3), got {got}")
-    return torch.from_numpy(video).permute(0, 3, 1, 2).float() / 255.0  # (T, 3, H, W)
+    return tw.to_unit(video, low=0.0)  # (T, 3, H, W)
 
 
 def make_pair(video: np.ndarray, gen: torch.Generator, cfg: DecoderTrainConfig):

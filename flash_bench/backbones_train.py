@@ -30,10 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from flash_bench.features.trained import TRAINED_DIR, file_name
+from flash_bench.features.trained import GEOMETRY, TRAINED_DIR, WORLD, file_name
 from flash_bench.types import InputError
-
-WORLD, GEOMETRY = "v2", (8, 32)          # the world whose pool trains the backbones, (num_frames, size)
 # names of synthetic.PALETTE's colours, in its order (a test checks each name against the RGB it stands for)
 COLOUR_NAMES = ("red", "blue", "green", "yellow", "orange", "purple", "teal", "white", "black", "pink")
 COLOUR_MIN_SHARE = 0.1                   # a colour names the clothes when >= this share of the figure's pixels
@@ -183,7 +181,7 @@ def save(model, name: str, out_dir: Path | str | None, record: dict, log: Log) -
     from flash_bench.store import atomic_path, atomic_write_json
     from flash_bench.weights import sha256_of
 
-    out = Path(out_dir or TRAINED_DIR) / file_name(name, WORLD)
+    out = Path(out_dir or TRAINED_DIR) / file_name(name)
     state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
     with atomic_path(out) as tmp:
         save_file(state, str(tmp))

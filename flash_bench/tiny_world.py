@@ -67,9 +67,10 @@ RANDOM_TAG = "tiny-base:seeded-random(seed 0; shipped tiny base not found)"
 
 
 # ----------------------------------------------------------------------------------------- pixels
-def to_unit(frames: np.ndarray, size: int | None = None):
-    """uint8 (N, H, W, 3) or (H, W, 3) -> float (N, 3, size, size) in [-1, 1] (x / 127.5 - 1; antialiased
-    bilinear resize when ``size`` differs; an image gives N = 1)."""
+def to_unit(frames: np.ndarray, size: int | None = None, low: float = -1.0):
+    """uint8 (N, H, W, 3) or (H, W, 3) -> float (N, 3, size, size) in [low, 1] (``low`` -1: x / 127.5 - 1, the
+    VAEs' range; 0: x / 255, the backbones'; antialiased bilinear resize when ``size`` differs; an image gives
+    N = 1)."""
     import torch
     import torch.nn.functional as F
 
@@ -79,7 +80,7 @@ def to_unit(frames: np.ndarray, size: int | None = None):
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
         raise InputError(f"expected uint8 frames (N, H, W, 3) or an image (H, W, 3), got {frames.dtype} "
                          f"{frames.shape}")
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / (255.0 / (1.0 - low)) + low
     if size is not None and x.shape[-2:] != (size, size):
         x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     return x

@@ -29,13 +29,12 @@ Training data: the default ``synthetic`` dataset's training videos 000-015 of al
 plus ``extra_per_action`` extra videos per action rendered at indices 1000+ with the training seed; never the
 test items 016-019, on which the quality report is measured.
 
-One yardstick per world (:data:`WORLD_WEIGHTS`, :func:`recipe`; today one: ``synthetic``, the v2 world, 8 frames,
-32 px). It has a 13th output, **"no action"**
+One yardstick, of the ``synthetic`` world (:func:`recipe`: 8 frames, 32 px). It has a 13th output, **"no action"**
 (:data:`NO_ACTION`): its batches also hold figureless moving texture, a frame drifting rigidly and a frame
 melting into texture, all labelled "no action" with the static and flickering clips, and after training the
 "no action" logit's bias is calibrated on videos 6000-6003 (:func:`calibrate_no_action`). "No action" is an
-answer (:func:`answer`, :func:`answers`): accuracy counts it as wrong, ``scores()["refused"]`` counts it. The
-metrics judge each video with the yardstick of its geometry (frames, height), else the default world's (:func:`pick`).
+answer (:func:`answer`, :func:`answers`): accuracy counts it as wrong, ``scores()["refused"]`` counts it. Videos of
+another geometry (e.g. the paper profile's 16 frames at 512 px) are resampled to its input (:func:`to_input`).
 """
 from __future__ import annotations
 
@@ -46,14 +45,13 @@ from pathlib import Path
 
 import numpy as np
 
+from flash_bench.tiny_world import to_uint8, to_unit
 from flash_bench.types import InputError
 
 VERSION = "1"   # architecture / input definition; keys the feature cache
 WEIGHTS_DIR = Path(__file__).parent / "trained"  # suite-trained weights shipped in the package
-WEIGHTS_PATH = WEIGHTS_DIR / "yardstick.safetensors"
-# one shipped yardstick per world; the metric picks the one whose input geometry (frames, size) is the video's
-WORLD_WEIGHTS = {"synthetic": WEIGHTS_PATH}
-DEFAULT_WORLD = "synthetic"   # judges videos of any other geometry (resampled to its input)
+WEIGHTS_PATH = WEIGHTS_DIR / "yardstick.safetensors"   # the yardstick of the synthetic world
+TRAIN_COMMAND = "flash-bench train yardstick"
 CLASSES: tuple[str, ...] = (  # == tuple(flash_bench.datasets.synthetic.ACTIONS) (checked by a test)
     "push_up", "arm_wave", "shoot_dance", "running_in_place", "sprint_run", "soccer_shoot",
     "drinking_from_cup", "balance_beam_jump", "canoeing_sprint", "chopping_wood", "ice_bucket_challenge",
@@ -103,17 +101,14 @@ class TrainConfig:
     model: YardstickConfig = field(default_factory=YardstickConfig)
 
 
-def recipe(dataset: str = "synthetic", **changes) -> TrainConfig:
-    """The shipped recipe of a world's yardstick (``changes``: TrainConfig fields, e.g. seed, steps).
-
-    ``synthetic`` (the v2 world): 8 frames at 32 px, 1,200 steps, and a 13th class "no action" taught by static,
-    flickering, figureless texture, drifting-blob and melting clips (chosen by
-    ``benchmarks/tiny_world_yardstick.py``; figures in docs/tiny_world_v2.md, G3)."""
-    if dataset == "synthetic":
-        model = YardstickConfig(frames=8, size=32, dataset=dataset, reject=True)
-        return replace(TrainConfig(steps=1200, flicker_per_batch=6, texture_per_batch=3, blob_per_batch=2,
-                                   melt_per_batch=2, model=model), **changes)
-    raise InputError(f"yardstick: no recipe for dataset {dataset!r} (known: synthetic)")
+def recipe(**changes) -> TrainConfig:
+    """The shipped yardstick's recipe (``changes``: TrainConfig fields, e.g. seed, steps): the ``synthetic`` world's
+    8 frames at 32 px, 1,200 steps, and a 13th class "no action" taught by static, flickering, figureless texture,
+    drifting-blob and melting clips (chosen by ``benchmarks/tiny_world_yardstick.py``; figures in
+    docs/tiny_world_v2.md, G3)."""
+    model = YardstickConfig(frames=8, size=32, dataset="synthetic", reject=True)
+    return replace(TrainConfig(steps=1200, flicker_per_batch=6, texture_per_batch=3, blob_per_batch=2,
+                               melt_per_batch=2, model=model), **changes)
 
 
 # ----------------------------------------------------------------------------- the network
@@ -140,17 +135,22 @@ def differences(x):
 
 def to_input(frames: np.ndarray, cfg: YardstickConfig = YardstickConfig()):
     """uint8 (T, H, W, 3) → float (3, cfg.frames, cfg.size, cfg.size) in [0, 1], resampled (module docstring)."""
-    import torch
-    import torch.nn.functional as F
-
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) < 2:
         raise InputError(f"yardstick: expected uint8 (T>=2, H, W, 3) frames, got {frames.dtype} {frames.shape}")
     idx = np.floor(np.linspace(0, len(frames) - 1, cfg.frames) + 0.5).astype(int)
-    x = torch.from_numpy(np.ascontiguousarray(frames[idx])).permute(0, 3, 1, 2).float() / 255  # (T, 3, H, W)
-    if x.shape[-2:] != (cfg.size, cfg.size):
-        x = F.interpolate(x, size=(cfg.size, cfg.size), mode="bilinear", align_corners=False, antialias=True)
-    return x.permute(1, 0, 2, 3).contiguous()  # (3, T, H, W)
+    return to_unit(frames[idx], cfg.size, low=0.0).permute(1, 0, 2, 3).contiguous()  # (3, T, H, W)
+
+
+def clip_to_unit(video: np.ndarray):
+    """uint8 (T, H, W, 3) → float (3, T, H, W) in [0, 1] (the tiny world's :func:`to_unit`, channels first)."""
+    return to_unit(video, low=0.0).permute(1, 0, 2, 3)
+
+
+def clip_to_uint8(x) -> np.ndarray:
+    """float (3, T, H, W) in [0, 1] → uint8 (T, H, W, 3), clamped and rounded half up (the tiny world's
+    :func:`to_uint8`): the inverse of :func:`clip_to_unit`."""
+    return to_uint8(x.permute(1, 0, 2, 3), low=0.0)
 
 
 # ----------------------------------------------------------------------------- loading and scoring
@@ -162,9 +162,7 @@ def load(path: Path | str | None = None):
     path = Path(path) if path is not None else WEIGHTS_PATH
     meta_path = path.with_suffix(".json")
     if not path.exists() or not meta_path.exists():
-        world = next((w for w, p in WORLD_WEIGHTS.items() if p.name == path.name), DEFAULT_WORLD)
-        raise InputError(f"yardstick weights missing: {path} (+ {meta_path.name}); "
-                         f"run `flash-bench train yardstick --dataset {world}` to make them")
+        raise InputError(f"yardstick weights missing: {path} (+ {meta_path.name}); run `{TRAIN_COMMAND}` to make them")
     info = json.loads(meta_path.read_text())
     if tuple(info["classes"]) != CLASSES:
         raise InputError(f"{meta_path}: its classes {info['classes']} differ from this version's {list(CLASSES)}")
@@ -173,66 +171,35 @@ def load(path: Path | str | None = None):
     return model.eval(), info
 
 
-def weights_path(weights_dir: Path | str | None = None, world: str = DEFAULT_WORLD) -> Path:
-    """``<weights_dir>/<the world's file name>`` when that exists, else the shipped file of ``world``."""
-    shipped = WORLD_WEIGHTS[world]
-    custom = Path(weights_dir) / shipped.name if weights_dir else None
-    return custom if custom is not None and custom.exists() else shipped
+def weights_path(weights_dir: Path | str | None = None) -> Path:
+    """``<weights_dir>/yardstick.safetensors`` when that exists, else the shipped file."""
+    custom = Path(weights_dir) / WEIGHTS_PATH.name if weights_dir else None
+    return custom if custom is not None and custom.exists() else WEIGHTS_PATH
 
 
 def weights_sha256(weights_dir: Path | str | None = None) -> str:
-    """sha256 over the per-world weights' sha256 (as recorded in the JSON beside each; no torch import): keys
-    cached features."""
+    """sha256 of the weights' sha256 as recorded in the JSON beside them (no torch import): keys cached features
+    (hashed once more, as when there was a list of them, so the feature-cache keys stay)."""
     import hashlib
 
-    shas = []
-    for world in WORLD_WEIGHTS:
-        meta = weights_path(weights_dir, world).with_suffix(".json")
-        if not meta.exists():
-            raise InputError(f"yardstick record missing: {meta}; run `flash-bench train yardstick --dataset "
-                             f"{world}` to make it")
-        shas.append(json.loads(meta.read_text())["sha256"])
-    return hashlib.sha256(" ".join(shas).encode()).hexdigest()
+    meta = weights_path(weights_dir).with_suffix(".json")
+    if not meta.exists():
+        raise InputError(f"yardstick record missing: {meta}; run `{TRAIN_COMMAND}` to make it")
+    return hashlib.sha256(json.loads(meta.read_text())["sha256"].encode()).hexdigest()
 
 
 def build(profile: str = "tiny", weights_dir: Path | str | None = None, seed: int = 0):
     """Featuriser entry point (scoring engine): the same suite-trained weights in both profiles → (model, info).
-
-    The model holds one yardstick per world (:data:`WORLD_WEIGHTS`); :func:`video_features` judges each video
-    with the one of its geometry. ``weights_dir`` holding a file of the same name (+ ``.json``) overrides a
-    shipped one; ``seed`` is unused.
+    ``weights_dir`` holding ``yardstick.safetensors`` (+ ``.json``) overrides the shipped one; ``seed`` is unused.
     """
-    import torch.nn as nn
-
-    models, worlds = nn.ModuleDict(), {}
-    for world in WORLD_WEIGHTS:
-        path = weights_path(weights_dir, world)
-        model, info = load(path)
-        models[_key(world)] = model
-        q = info.get("quality", {})
-        worlds[world] = {"weights": f"suite-trained ({path.name}, seed {info['training']['seed']})",
-                         "sha256": info.get("sha256"), "frames": model.cfg.frames, "size": model.cfg.size,
-                         "no_action_class": model.cfg.reject,
-                         "quality": {k: v.get("accuracy") for k, v in q.items() if isinstance(v, dict)}}
-    return models, {"backbone": "yardstick-3dcnn", "version": VERSION, "classes": list(CLASSES),
-                    "no_action": NO_ACTION, "default_world": DEFAULT_WORLD, "worlds": worlds,
-                    "sha256": weights_sha256(weights_dir)}
-
-
-def _key(world: str) -> str:
-    return world.replace("-", "_")
-
-
-def pick(models, frames: np.ndarray):
-    """The yardstick of :func:`build` whose input geometry is the video's (frames, height), else the default
-    world's (a single model is returned as it is)."""
-    if not hasattr(models, "items"):
-        return models
-    t, h = np.shape(frames)[:2]
-    for model in models.values():
-        if (model.cfg.frames, model.cfg.size) == (t, h):
-            return model
-    return models[_key(DEFAULT_WORLD)]
+    path = weights_path(weights_dir)
+    model, info = load(path)
+    q = info.get("quality", {})
+    return model, {"backbone": "yardstick-3dcnn", "version": VERSION, "classes": list(CLASSES),
+                   "no_action": NO_ACTION, "weights": f"suite-trained ({path.name}, seed {info['training']['seed']})",
+                   "frames": model.cfg.frames, "size": model.cfg.size, "no_action_class": model.cfg.reject,
+                   "quality": {k: v.get("accuracy") for k, v in q.items() if isinstance(v, dict)},
+                   "sha256": weights_sha256(weights_dir)}
 
 
 def log_probs(model, videos: list[np.ndarray], batch: int = 16) -> np.ndarray:
@@ -253,9 +220,8 @@ def log_probs(model, videos: list[np.ndarray], batch: int = 16) -> np.ndarray:
 
 def video_features(model, frames: np.ndarray) -> np.ndarray:
     """One video → (12,) log-probabilities over :data:`CLASSES`, or (13,) with "no action" last for a
-    yardstick that has that class (the cached feature of the yardstick metrics); ``model`` from :func:`build`
-    (the yardstick of the video's geometry judges it) or a single yardstick."""
-    return log_probs(pick(model, frames), [frames])[0]
+    yardstick that has that class (the cached feature of the yardstick metrics)."""
+    return log_probs(model, [frames])[0]
 
 
 def _model_config(model) -> YardstickConfig:
@@ -290,27 +256,17 @@ def scores(logp: np.ndarray, action_ids: list[str]) -> dict[str, np.ndarray]:
 
 # ----------------------------------------------------------------------------- training data
 
-def _renderer(dataset: str):
-    """``render_video(action, index, num_frames=, size=, seed=)`` of a world the yardstick knows."""
-    if dataset == "synthetic":
-        from flash_bench.datasets.synthetic import render_video
-    else:
-        raise InputError(f"yardstick: no renderer for dataset {dataset!r} (known: synthetic)")
-    return render_video
-
-
 def render_training_set(seed: int = 0, extra_per_action: int = 60, cfg: YardstickConfig = YardstickConfig(),
                         progress=None) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 (N, T, H, W, 3) videos of ``cfg.dataset`` + int64 (N,) labels: train videos 000-015 (render seed 0)
-    + extras ≥1000."""
+    """uint8 (N, T, H, W, 3) synthetic videos + int64 (N,) labels: train videos 000-015 (render seed 0) + extras
+    ≥1000."""
     from flash_bench.datasets.synthetic import NUM_TRAIN
 
-    render_video = _renderer(cfg.dataset)
     jobs = [(a, i, 0) for a in CLASSES for i in range(NUM_TRAIN)]
     jobs += [(a, EXTRA_START + i, seed) for a in CLASSES for i in range(extra_per_action)]
     videos = np.empty((len(jobs), cfg.frames, cfg.size, cfg.size, 3), np.uint8)
     for n, (a, i, s) in enumerate(jobs):
-        videos[n] = render_video(a, i, num_frames=cfg.frames, size=cfg.size, seed=s)
+        videos[n] = render_video_for(cfg, a, i, seed=s)
         if progress:
             progress(n + 1, len(jobs))
     return videos, np.array([CLASSES.index(a) for a, _, _ in jobs], np.int64)
@@ -319,14 +275,15 @@ def render_training_set(seed: int = 0, extra_per_action: int = 60, cfg: Yardstic
 def ground_truth_test_set(cfg: YardstickConfig = YardstickConfig(),
                           dataset_seed: int = 0) -> tuple[list[np.ndarray], list[str]]:
     """The held-out ground truth: test items 016-019 of every action (48 videos) and their action ids."""
-    render_video = _renderer(cfg.dataset)
     pairs = [(a, i) for a in CLASSES for i in TEST_INDICES]
-    return ([render_video(a, i, num_frames=cfg.frames, size=cfg.size, seed=dataset_seed) for a, i in pairs],
-            [a for a, _ in pairs])
+    return [render_video_for(cfg, a, i, seed=dataset_seed) for a, i in pairs], [a for a, _ in pairs]
 
 
 def render_video_for(cfg: YardstickConfig, action: str, index: int, seed: int = 0) -> np.ndarray:
-    return _renderer(cfg.dataset)(action, index, num_frames=cfg.frames, size=cfg.size, seed=seed)
+    """One synthetic video at the yardstick's input geometry."""
+    from flash_bench.datasets.synthetic import render_video
+
+    return render_video(action, index, num_frames=cfg.frames, size=cfg.size, seed=seed)
 
 
 # ----------------------------------------------------------------------------- appearance augmentation
@@ -502,7 +459,7 @@ def _batch(videos: np.ndarray, labels: np.ndarray, cfg: TrainConfig, rng: np.ran
     clips = videos[idx]                                                    # (B+S, T, H, W, 3) uint8
     for j in range(cfg.batch, cfg.batch + still):                          # static: one random frame repeated
         clips[j] = clips[j, rng.integers(clips.shape[1])]
-    x = torch.from_numpy(clips).permute(0, 4, 1, 2, 3).float() / 255       # (B+S, 3, T, H, W)
+    x = torch.stack([clip_to_unit(c) for c in clips])                      # (B+S, 3, T, H, W)
     flickered = [j for j in range(cfg.batch) if rng.random() < cfg.flicker_prob]
     flickered += list(range(cfg.batch + cfg.static_per_batch, cfg.batch + still))
     for j in range(cfg.batch + cfg.static_per_batch, cfg.batch + still):    # the figure wobbles in place
@@ -556,11 +513,11 @@ def calibrate_no_action(model, seed: int = 0) -> float:
     rng = np.random.default_rng(seed)
     junk = []
     for v in videos:
-        x = torch.from_numpy(v).permute(3, 0, 1, 2).float() / 255                       # (3, T, H, W)
+        x = clip_to_unit(v)                                                               # (3, T, H, W)
         still = x[:, :1].expand_as(x)
         made = [still, wobble(still, 2, rng) + flicker(tuple(x.shape), rng.uniform(0.03, 0.3), rng),
                 texture(x, rng), drifting_blob(x, rng), melting(x, rng)]
-        junk += [(m.clamp(0, 1) * 255).round().byte().permute(1, 2, 3, 0).numpy() for m in made]
+        junk += [clip_to_uint8(m) for m in made]
     gt, bad = log_probs(model, list(videos)), log_probs(model, junk)
     target = np.array([CLASSES.index(a) for a in ids])
     grid = np.round(np.linspace(-4, 8, 121), 2)
@@ -619,8 +576,6 @@ def vae_round_trip(videos: list[np.ndarray], source: Path | str | None = None) -
     """Each video encoded and decoded frame by frame by FLASH's tiny VAE (latent mean, no sampling)."""
     import torch
 
-    from flash_bench.tiny_world import to_uint8, to_unit
-
     vae = _tiny_vae(source)
     out = []
     with torch.inference_mode():
@@ -671,13 +626,10 @@ def evaluate(model, vae_folder: Path | str | None = None) -> dict:
 
 
 def _with_flicker(video: np.ndarray, amplitude: float, rng: np.random.Generator, wobble_px: int = 0) -> np.ndarray:
-    import torch
-
-    x = torch.from_numpy(video).permute(3, 0, 1, 2).float() / 255                     # (3, T, H, W)
+    x = clip_to_unit(video)                                                           # (3, T, H, W)
     if wobble_px:
         x = wobble(x, wobble_px, rng)
-    x = (x + flicker(tuple(x.shape), amplitude, rng)).clamp(0, 1)
-    return (x * 255).round().byte().permute(1, 2, 3, 0).numpy()
+    return clip_to_uint8(x + flicker(tuple(x.shape), amplitude, rng))
 
 
 def _largest_share(logp: np.ndarray) -> float:
@@ -691,10 +643,9 @@ def _degraded(model, videos: list[np.ndarray], ids: list[str]) -> dict:
     """Robustness to what generated videos suffer: blur (σ = 1.5 px) and independent per-frame noise (σ = 20/255)."""
     import torch
 
-    blurred = [(_blur(torch.from_numpy(v).permute(3, 0, 1, 2).float(), 1.5)  # (3, T, H, W)
-                .round().clamp(0, 255).byte().permute(1, 2, 3, 0).numpy()) for v in videos]
-    noisy = [np.clip(v + np.random.default_rng(n).normal(0, 20, v.shape), 0, 255).astype(np.uint8)
-             for n, v in enumerate(videos)]
+    blurred = [clip_to_uint8(_blur(clip_to_unit(v), 1.5)) for v in videos]
+    noisy = [clip_to_uint8(clip_to_unit(v) + torch.from_numpy(np.random.default_rng(n).normal(0, 20 / 255, v.shape))
+                           .float().permute(3, 0, 1, 2)) for n, v in enumerate(videos)]
     return {"blurred": _summary(log_probs(model, blurred), ids, "ground truth blurred (Gaussian, sigma 1.5 px)"),
             "noisy": _summary(log_probs(model, noisy), ids, "ground truth + independent per-frame pixel noise "
                                                             "(sigma 20/255)")}

@@ -101,7 +101,7 @@ def test_each_trainer_runs_saves_and_loads_strictly(name, pool, tmp_path, monkey
     model, record, log = out[0], out[-2], out[-1]
     assert {line["step"] for line in log.lines} == {0} and all(np.isfinite(line["loss"]) for line in log.lines)
     rec = bt.save(model, name, tmp_path, {**record, "command": "test"}, log)
-    weights = tmp_path / trained.file_name(name, bt.WORLD)
+    weights = tmp_path / trained.file_name(name)
     assert json.loads(weights.with_suffix(".json").read_text())["sha256"] == rec["sha256"]
     assert weights.with_suffix(".log.jsonl").read_text().count("\n") == len(log.lines)
 

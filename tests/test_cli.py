@@ -97,6 +97,8 @@ def test_resume_refuses_a_pickled_optimizer_state_naming_it(tmp_path):
     (["train", "flash", "--actions", " ", "--out", "OUT"], "--actions is empty"),
     (["animate", "--checkpoint", "c", "--image", "i.png", "--prompt", "p", "--out", "OUT", "--frames", "1"],
      "--frames must be >= 2, got 1"),
+    (["train", "flash", "--actions", "arm_wave", "--out", "OUT", "--variant", "7", "--steps", "1", "--frames", "4",
+      "--size", "32"], "unknown FLASH variant #7: expected 1-6"),      # was silently #5
 ])
 def test_flash_commands_check_their_values_first(args, message, tmp_path):
     out = tmp_path / "out.safetensors"

@@ -31,6 +31,32 @@ def test_to_uint8_rounds_half_up_and_clamps():
     assert tw.to_uint8(y, low=0.0)[0, 0, :, 0].tolist() == [77, 128]
 
 
+def test_to_unit_in_0_1_is_v_over_255_and_to_uint8_inverts_it_on_every_value():
+    values = np.arange(256, dtype=np.uint8)
+    image = np.stack([values.reshape(16, 16)] * 3, -1)
+    x = tw.to_unit(image, low=0.0)
+    assert torch.equal(x[0, 0].flatten(), torch.from_numpy(values.astype(np.float32)) / 255)   # bit for bit
+    assert np.array_equal(tw.to_uint8(x, low=0.0)[0], image)
+
+
+def test_the_yardstick_rounds_pixels_half_up_as_the_tiny_world_does(monkeypatch):
+    """The yardstick's flicker junk is v / 255 + flicker, back to uint8: with a flicker of half a level many values
+    are float32 ties k + 0.5, which the tiny world's helper rounds up to k + 1 (the yardstick's own copy rounded
+    half to even: k for every even k)."""
+    from flash_bench import yardstick
+
+    values = np.arange(255, dtype=np.uint8)
+    video = np.stack([np.stack([values.reshape(15, 17)] * 3, -1)] * 2)        # (2, 15, 17, 3)
+    half = lambda shape, amplitude, rng: torch.full(shape, 0.5 / 255)       # noqa: E731
+    monkeypatch.setattr(yardstick, "flicker", half)
+    scaled = ((torch.from_numpy(values.astype(np.float32)) / 255 + 0.5 / 255) * 255).numpy()
+    ties = values[scaled == values + 0.5]                                   # exact float32 ties k + 0.5
+    assert len(ties[ties % 2 == 0]) > 50                                    # many with k even
+    out = yardstick._with_flicker(video, 0.1, np.random.default_rng(0))[0, ..., 0].flatten()
+    assert np.array_equal(out[ties], ties + 1)
+    assert np.abs(out.astype(float) - scaled).max() <= 0.5                  # the nearest level elsewhere
+
+
 def test_resizing_and_bad_input():
     image = np.full((8, 8, 3), 200, np.uint8)
     x = tw.to_unit(image, 4)

@@ -62,7 +62,8 @@ def train_flash_cmd(
         checks.listed("--actions", actions)
         overrides = {k: v for k, v in dict(strong_aug=strong_aug, motion_align=motion_align,
                                            corr_align=corr_align).items() if v is not None}
-        cfg = make_variant(min(variant, 5), profile, tau=tau, p=p, seed=seed,
+        # #6 trains as #5 does (its Detail Enhancement Decoder only acts at sampling: `animate --decoder`)
+        cfg = make_variant(5 if variant == 6 else variant, profile, tau=tau, p=p, seed=seed,
                            uniform_timesteps=uniform_timesteps, **overrides)
         if steps is not None:
             cfg = cfg.replace(steps=steps)

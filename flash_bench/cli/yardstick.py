@@ -11,17 +11,14 @@ import typer
 
 def train_yardstick(
     seed: int = typer.Option(0, help="Seed of initialisation, batches, augmentation and the extra videos."),
-    steps: Optional[int] = typer.Option(None, help="Training steps (default: the dataset's recipe, 600 for "
-                                                    "synthetic, 1200 for synthetic)."),
+    steps: Optional[int] = typer.Option(None, help="Training steps (default: the recipe's, 1200)."),
     out: Optional[Path] = typer.Option(None, help="Weights to write (.safetensors; a .json record goes beside it; "
-                                                  "default: the shipped file of --dataset)."),
-    dataset: str = typer.Option("synthetic", help="World to train on: synthetic (16 frames, 64 px) or "
-                                                  "synthetic (8 frames, 32 px, a 'no action' class)."),
+                                                  "default: the shipped file)."),
     extra_per_action: int = typer.Option(60, help="Extra videos rendered per action (indices 1000+)."),
     evaluate_only: bool = typer.Option(False, help="Only re-measure the quality of the weights at --out "
                                                    "(e.g. once the tiny VAE exists) and update the JSON."),
     vae: Optional[Path] = typer.Option(None, help="Tiny VAE for the round-trip check: a tiny-base folder or a "
-                                                  "VAE .safetensors (default: the world's tiny base)."),
+                                                  "VAE .safetensors (default: the shipped tiny base)."),
 ) -> None:
     """Train the small action classifier behind action_accuracy / action_confidence on synthetic (1 CPU thread)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -30,19 +27,15 @@ def train_yardstick(
     from flash_bench.types import InputError
 
     try:
-        if dataset not in yardstick.WORLD_WEIGHTS:
-            raise InputError(f"--dataset must be one of {sorted(yardstick.WORLD_WEIGHTS)}, got {dataset!r}")
-        shipped = yardstick.WORLD_WEIGHTS[dataset]
-        out = out or shipped
+        out = out or yardstick.WEIGHTS_PATH
         if evaluate_only:
             info = yardstick.reevaluate(out, vae)
         else:
-            cfg = yardstick.recipe(dataset, seed=seed, extra_per_action=extra_per_action,
+            cfg = yardstick.recipe(seed=seed, extra_per_action=extra_per_action,
                                    **({} if steps is None else {"steps": steps}))
             steps = cfg.steps
-            command = (f"flash-bench train yardstick --seed {seed} --steps {steps} "
-                       f"--extra-per-action {extra_per_action}" + ("" if out == shipped else f" --out {out}")
-                       + ("" if dataset == "synthetic" else f" --dataset {dataset}"))
+            command = (f"{yardstick.TRAIN_COMMAND} --seed {seed} --steps {steps} --extra-per-action {extra_per_action}"
+                       + ("" if out == yardstick.WEIGHTS_PATH else f" --out {out}"))
             columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
             with Progress(*columns) as progress:
                 render = progress.add_task("rendering training videos", total=None)

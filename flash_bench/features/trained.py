@@ -1,37 +1,38 @@
-"""The tiny profile's suite-trained backbones: which shipped file serves which backbone at which dataset geometry.
+"""The tiny profile's suite-trained backbones: the shipped file of each backbone, for datasets of the tiny world's
+geometry.
 
-`flash-bench train backbone NAME` (:mod:`flash_bench.backbones_train`) trains a backbone on one tiny world's
-pretraining pool at that world's geometry and writes ``<name>-tiny-<world>.safetensors`` into
+`flash-bench train backbone NAME` (:mod:`flash_bench.backbones_train`) trains a backbone on the tiny world's
+pretraining pool at its geometry (:data:`GEOMETRY`) and writes ``<name>-tiny-<WORLD>.safetensors`` into
 ``flash_bench/trained/`` with a JSON record beside it (architecture config, sha256, the command that made it,
-training figures) and its training log (``.log.jsonl``). A tiny-profile featuriser scoring a dataset of a
-geometry listed in :data:`WORLDS` loads the file when it is there (safetensors, strict keys, sha256 checked);
-at any other geometry, or without the file, it keeps its seeded random weights — and says which in its
-provenance and its feature-cache key.
+training figures) and its training log (``.log.jsonl``). A tiny-profile featuriser scoring a dataset of that
+geometry loads the file when it is there (safetensors, strict keys, sha256 checked); at any other geometry, or
+without the file, it keeps its seeded random weights — and says which in its provenance and its feature-cache key.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from flash_bench import tiny_world
 from flash_bench.types import InputError
 
 TRAINED_DIR = Path(__file__).resolve().parent.parent / "trained"
-WORLDS: dict[tuple[int, int], str] = {(8, 32): "v2"}   # (num_frames, size) of a dataset → the world trained for it
+GEOMETRY = (tiny_world.NUM_FRAMES, tiny_world.SIZE)   # (num_frames, size) the backbones are trained and used at
+WORLD = "v2"                                          # the tiny world's name in the shipped files' names
 NAMES = ("clip", "videomae", "i3d_rgb", "raft", "i3d_flow")
 
 
-def file_name(name: str, world: str) -> str:
+def file_name(name: str) -> str:
     if name not in NAMES:
         raise InputError(f"unknown tiny backbone {name!r}; known: {list(NAMES)}")
-    return f"{name}-tiny-{world}.safetensors"
+    return f"{name}-tiny-{WORLD}.safetensors"
 
 
 def path(name: str, geometry: tuple[int, int] | None, folder: Path | str | None = None) -> Path | None:
-    """The shipped weights of backbone ``name`` for datasets of ``geometry`` (num_frames, size), or None."""
-    world = WORLDS.get(tuple(geometry)) if geometry is not None else None
-    if world is None:
+    """The shipped weights of backbone ``name`` when ``geometry`` (num_frames, size) is :data:`GEOMETRY`, or None."""
+    if geometry is None or tuple(geometry) != GEOMETRY:
         return None
-    p = Path(folder or TRAINED_DIR) / file_name(name, world)
+    p = Path(folder or TRAINED_DIR) / file_name(name)
     return p if p.exists() else None
 
 
