@@ -36,7 +36,7 @@ import torch
 from scipy import ndimage
 
 VALIDATION = range(5000, 5004)
-# recipe variants: changes to yardstick.recipe("synthetic") (1,200 steps, 6 flickering clips per batch, a
+# recipe variants: changes to yardstick.recipe() (1,200 steps, 6 flickering clips per batch, a
 # calibrated 13th class), compared in docs/tiny_world_v2.md (G3); "calibrate": shift the "no action" logit
 VARIANTS = {
     "shipped": {},
@@ -58,7 +58,7 @@ def variant_config(name: str, seed: int, steps: int | None, extra: int):
     calibrate = change.pop("calibrate", True)
     if steps:
         change["steps"] = steps
-    cfg = yardstick.recipe("synthetic", seed=seed, extra_per_action=extra)
+    cfg = yardstick.recipe(seed=seed, extra_per_action=extra)
     model = replace(cfg.model, reject=change.pop("reject", cfg.model.reject))
     return replace(cfg, model=model, **change), calibrate and model.reject
 
