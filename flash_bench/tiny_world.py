@@ -142,6 +142,9 @@ class BaseModel:
     prediction_type: str = "epsilon"
     noise_shared: float = 0.0   # sampling noise prior: paper 0 (i.i.d.), tiny NOISE_SHARED
 
+    def __post_init__(self):
+        self.profile = Profile.parse(self.profile)
+
     def noise(self, shape, generator) -> Any:
         """The initial noise (B, C, F, h, w) every method samples this base from (on the CPU, as seeded draws are)."""
         return video_noise(shape, generator, self.noise_shared)

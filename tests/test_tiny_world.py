@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from flash_bench import tiny_world as tw
+from flash_bench.types import Profile
 
 
 def test_to_unit_is_v_over_127_5_minus_1_and_to_uint8_inverts_it_on_every_value():
@@ -77,7 +78,7 @@ def test_the_shipped_base_has_the_tiny_worlds_geometry():
     with torch.no_grad():
         z = base.encode_frames(torch.zeros(1, 3, tw.SIZE, tw.SIZE))
     assert tuple(z.shape[-2:]) == (unet["sample_size"],) * 2
-    assert base.noise_shared == tw.NOISE_SHARED and base.profile == "tiny"
+    assert base.noise_shared == tw.NOISE_SHARED and base.profile is Profile.TINY
     assert tw.base_tag().startswith("tiny-base:") and tw.base_tag() != tw.RANDOM_TAG
 
 
