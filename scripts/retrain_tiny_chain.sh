@@ -6,7 +6,7 @@
 # Each step runs under nice -n 10 on OMP_NUM_THREADS threads (default 1). Budgets (environment variables):
 #   DECODER_STEPS (default 1500), COND_MINUTES per method (default 4), PYTHON (default .venv/bin/python).
 # The yardstick (flash_bench/trained/) depends on the world, not on the base: retrain it with `flash-bench
-# yardstick train` when the renderer changes. Usage:  scripts/retrain_tiny_chain.sh   (from anywhere)
+# train yardstick` when the renderer changes. Usage:  scripts/retrain_tiny_chain.sh   (from anywhere)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
