@@ -2,7 +2,6 @@
 weights (recognise ground truth, refuse still, figureless and noise videos), and the choice of weights by
 the video's geometry."""
 import json
-import shutil
 
 import numpy as np
 import pytest
