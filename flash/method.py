@@ -30,6 +30,17 @@ CACHE_VERSION = "1"   # bump when training changes in a way the config does not 
 
 
 TINY_DECODER_DIR = Path(__file__).parent / "weights" / "tiny_decoder"
+_PROJECT = Path(__file__).resolve().parent.parent
+
+
+def _portable(path: str | None) -> str | None:
+    """A path inside the project -> relative to the project root (``flash/weights/...``); any other unchanged."""
+    if path is None:
+        return None
+    try:
+        return Path(path).resolve().relative_to(_PROJECT).as_posix()
+    except ValueError:
+        return path
 
 
 def decoder_checkpoint(profile: Profile, decoder, branches: str = "both") -> str | None:
@@ -122,8 +133,11 @@ class FlashMethod(Method):
         self.last_fit: dict = {}
 
     def describe(self) -> dict:
-        return {"name": self.name, "profile": self.ctx.profile, "config": self.cfg.to_dict(),
-                "config_sha256": self.cfg.sha256(), "tiny": self.ctx.profile is Profile.TINY}
+        """The resolved config, with a shipped decoder named by its path inside the project (the item key holds
+        its sha256 too), so that two checkouts at different paths give the same items the same keys."""
+        cfg = self.cfg.replace(decoder=_portable(self.cfg.decoder))
+        return {"name": self.name, "profile": self.ctx.profile, "config": cfg.to_dict(),
+                "config_sha256": cfg.sha256(), "tiny": self.ctx.profile is Profile.TINY}
 
     def weight_files(self) -> dict[str, Path]:
         """The base's files (tiny: the base folder's config and safetensors; paper: the SD1.5 and motion-adapter

@@ -206,3 +206,16 @@ def test_a_pickled_optimizer_state_is_refused_naming_the_file(base_dir, videos, 
     with pytest.raises(InputError, match=r"fit\.optim\.pt: not a FLASH optimizer state") as err:
         train_flash(_base(base_dir), data, variant(1, steps=2), out=out, progress=False)
     assert "weights_only=False" not in str(err.value) and not ran.exists()
+
+
+def test_describe_names_the_shipped_decoder_by_its_place_in_the_project(tmp_path):
+    """Item keys hold describe(): two checkouts at different paths must give FLASH's items the same keys."""
+    from flash.method import TINY_DECODER_DIR, FlashMethod
+
+    ctx = MethodContext(profile="tiny", size=32, num_frames=8, cache_dir=tmp_path, options={})
+    described = FlashMethod(ctx).describe()["config"]["decoder"]
+    assert described == "flash/weights/tiny_decoder/both.safetensors"
+    assert FlashMethod(ctx).cfg.decoder == str(TINY_DECODER_DIR / "both.safetensors")   # loading keeps the full path
+    user = tmp_path / "mine.safetensors"
+    ctx2 = MethodContext(profile="tiny", size=32, num_frames=8, cache_dir=tmp_path, options={"decoder": str(user)})
+    assert FlashMethod(ctx2).describe()["config"]["decoder"] == str(user)               # outside the project: as given
