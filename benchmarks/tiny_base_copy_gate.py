@@ -1,0 +1,70 @@
+"""Does the tiny base carry frame 1 over? The gate a base must pass before any few-shot fit is worth trying.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tiny_base_copy_gate.py [--base-dir flash/weights/tiny_v2]
+
+For training videos of every pool action and every few-shot action, the base's one-step x0 prediction of
+frames 2..F (noise-free first frame, cross-frame attention, its own prompt) is compared with the latent video,
+as a share of the latent variance, at t = 999, 600 and 200; beside it, the error of "copy frame 1" (frames
+2..F predicted as frame 1), which the base has in its input. Printed per group, with ``base ÷ copy`` at
+t = 999. A base that has learned appearance is never worse than copying its input (ratio < 1 everywhere), and
+its error floor at t = 200 lies below the size of a delicate action (``arm_wave``'s copy error).
+docs/tiny_world_v2.md has the shipped base's figures.
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base-dir", default=None, help="a tiny base folder (default: the shipped one)")
+    parser.add_argument("--videos", type=int, default=3, help="training videos per action")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    from diffusers import DDIMScheduler
+
+    from flash_bench.cross_frame_attention import apply_cross_frame_attention
+    from flash_bench.datasets.synthetic import SyntheticDataset, pretrain_pool
+    from flash_bench.tiny_world import load_tiny_base, noisy_input, to_unit
+
+    base = load_tiny_base(args.base_dir)
+    apply_cross_frame_attention(base.unet)
+    sched = DDIMScheduler.from_config(base.scheduler.config)
+    sched.set_timesteps(25)                 # step() needs a schedule; only its x0 prediction is used
+    groups: dict[str, list] = {}
+    for action, prompt, clip in pretrain_pool(args.videos, 0):
+        groups.setdefault(f"pool: {action}", []).append((prompt, clip))
+    for action in SyntheticDataset().actions():
+        groups[action.id] = [(action.prompt, c) for c in action.train[:args.videos]]
+    gen = torch.Generator().manual_seed(args.seed)
+    times = (999, 600, 200)
+    print(f"{'videos':28s} " + " ".join(f"t={t:<5d}" for t in times) + "  copy    base÷copy (t=999)")
+    worst = 0.0
+    with torch.inference_mode():
+        for name, items in groups.items():
+            err, copy = {t: [] for t in times}, []
+            for prompt, clip in items:
+                frames = to_unit(clip.load())                                     # (F, 3, H, W) in [-1, 1]
+                z0 = base.encode_frames(frames).permute(1, 0, 2, 3)[None]         # (1, C, F, h, w)
+                var = float(z0.var())
+                emb = base.encode_prompts([prompt]).repeat_interleave(z0.shape[2], 0)
+                copy.append(float(((z0[:, :, 1:] - z0[:, :, :1]) ** 2).mean()) / var)
+                for t in times:
+                    tt = torch.tensor([t])
+                    x_t = noisy_input(sched, z0, torch.randn(z0.shape, generator=gen), tt)
+                    x0 = sched.step(base.unet(x_t, tt, emb).sample, t, x_t).pred_original_sample
+                    err[t].append(float(((x0 - z0)[:, :, 1:] ** 2).mean()) / var)
+            ratio = np.mean(err[999]) / np.mean(copy)
+            worst = max(worst, ratio)
+            print(f"{name:28s} " + " ".join(f"{np.mean(err[t]):.3f}  " for t in times)
+                  + f"{np.mean(copy):.3f}   {ratio:.2f}", flush=True)
+    print(f"worst base÷copy at t=999: {worst:.2f} ({'PASS' if worst < 1 else 'FAIL'}: a base must beat copying frame 1)")
+
+
+if __name__ == "__main__":
+    main()
