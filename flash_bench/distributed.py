@@ -13,6 +13,7 @@ single-machine code path is the same code.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime
 import os
@@ -81,6 +82,7 @@ class Ranks:
             else:
                 torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_size))
             dist.init_process_group("nccl" if cuda else "gloo", init_method="env://", timeout=TIMEOUT)
+            atexit.register(dist.destroy_process_group)
         return cls(dist.get_rank(), dist.get_world_size(), local_rank, local_size)
 
     @property

@@ -12,6 +12,8 @@ cores better as two processes than as two intra-op threads. Workers write their 
 (atomic, one file per item); the parent holds the run-dir lock, plans the keys, counts progress and scores at the
 end. A worker dies with its parent (:func:`_die_with_parent`), so no write reaches the run dir once the lock holder
 is gone. Every item is seeded from (seed, action, item) alone, so which worker makes it does not matter.
+Launched as several ranks (torchrun, srun: :mod:`flash_bench.distributed`), the same units are dealt to the ranks
+instead, each running its share in its own process (docs/scale_out.md).
 """
 from __future__ import annotations
 
@@ -138,9 +140,9 @@ def run(cfg: RunConfig, run_dir: Path, command: list[str] | None = None, progres
                 done = sum(store.finished(e["key"]) for e in entries)
                 outcome["items"] = {"reused": len(reused), "new": done - len(reused), "failed": len(entries) - done}
                 outcome["index"] = entries
-                outcome["methods_described"] = {p.cell.label: {k: p.shared.get(k) for k in ("method", "weights",
-                                                                                              "error")
-                                                               if k in p.shared} for p in plans}
+                described = ("method", "weights", "error")
+                outcome["methods_described"] = {p.cell.label: {k: p.shared[k] for k in described if k in p.shared}
+                                                 for p in plans}
                 outcome["ranks"] = ranks.size
             if cfg.metrics != ():
                 _score(cfg, store, ranks)
