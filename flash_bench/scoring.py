@@ -252,7 +252,7 @@ class Engine:
         self._ref: dict[tuple, np.ndarray] = {}
         self._bad_gt: set[tuple] = set()
         self.errors: list[dict] = []  # unreadable ground truth / training videos: metrics that need them are None
-        self.ranks: list[dict] = []   # a distributed scoring: each rank's feature-cache hits and misses
+        self.ranks: list[dict] = []   # a distributed scoring: each rank's videos and feature-cache hits and misses
 
     def featurise(self, frames: np.ndarray, names) -> dict[str, np.ndarray]:
         digest = frames_digest(frames)
@@ -387,10 +387,12 @@ def score_run(store: RunStore, metrics: list[str] | None = None, profile: str = 
 
         workers = ranks.share(default_workers(device))
     with _torch_threads(1 if workers > 1 else None):
+        mine = _my_requests(store, engine, ranks) if ranks.size > 1 else None
         scored = _score_videos(store, engine, video_metrics, classes, set_ids, errors,
-                               progress if ranks.main else False, workers, ranks)
+                               progress if ranks.main else False, workers, mine)
     if ranks.size > 1:
-        scored = _gather(store, engine, scored, {f for m in set_ids for f in classes[m].features}, errors, ranks)
+        scored = _gather(store, engine, scored, {f for m in set_ids for f in classes[m].features}, errors, ranks,
+                         mine)
         if not ranks.main:
             return None
     for method, samples in scored.items():
@@ -419,9 +421,9 @@ def _basis(engine: Engine, cls, action: str, item: str) -> str:
 
 
 def _score_videos(store, engine, video_metrics, classes, set_ids, errors, progress, workers: int = 1,
-                  ranks: Ranks | None = None) -> dict:
-    """Per-video metrics into ``scores/``; returns method -> [(action, Sample)] for the set metrics. With ``ranks``,
-    only the videos of this rank's share of the requests.
+                  mine: set | None = None) -> dict:
+    """Per-video metrics into ``scores/``; returns method -> [(action, Sample)] for the set metrics. With ``mine``
+    (a rank's (action, item) requests, :func:`_my_requests`), only their videos.
 
     Videos are decoded and featurised by ``workers`` threads (a bounded window ahead of the consumer); the
     metrics are updated and the scores written here, in index order.
@@ -444,8 +446,7 @@ def _score_videos(store, engine, video_metrics, classes, set_ids, errors, progre
                 todo[m] = basis
         if todo or set_ids:
             jobs.append((entry, todo, {f for m in [*todo, *set_ids] for f in classes[m].features}))
-    if ranks is not None and ranks.size > 1:
-        mine = set(ranks.mine(sorted(engine.requests.items)))
+    if mine is not None:
         jobs = [job for job in jobs if (job[0]["action"], job[0]["item"]) in mine]
 
     def featurise(job):
@@ -484,18 +485,29 @@ def _score_videos(store, engine, video_metrics, classes, set_ids, errors, progre
     return scored
 
 
-def _gather(store: RunStore, engine: Engine, scored: dict, names: set[str], errors: list, ranks: Ranks) -> dict:
+def _my_requests(store: RunStore, engine: Engine, ranks: Ranks) -> set[tuple[str, str]]:
+    """This rank's share of the requests (:meth:`Ranks.mine`): those with a video first, so that the videos are dealt
+    evenly, then the rest (ground truth only, for the set metrics' real set)."""
+    made = {(e["action"], e["item"]) for e in store.read_index()
+            if (store.record(e["key"]) or {}).get("status") == "ok"} & set(engine.requests.items)
+    return set(ranks.mine(sorted(made) + sorted(set(engine.requests.items) - made)))
+
+
+def _gather(store: RunStore, engine: Engine, scored: dict, names: set[str], errors: list, ranks: Ranks,
+            mine: set) -> dict:
     """All ranks' set-metric inputs on rank 0: the ``names`` features of every rank's generated videos (method ->
     [(action, Sample)], back in index order) and of its requests' ground truth (adopted by rank 0's ``engine``, so
     :meth:`Engine.real_features` reads them instead of computing them again); errors, cache counts and built
     backbones merged. Each rank featurises the ground truth of its own requests of the actions scored."""
     actions = {a for share in ranks.gather(sorted({a for s in scored.values() for a, _ in s})) for a in share}
-    mine = [(a, i) for a, i in ranks.mine(sorted(engine.requests.items)) if a in actions]
-    truth = {k: {n: f[n] for n in names} for k in mine if names and (f := engine.ground_truth(*k, sorted(names)))}
+    truth = {k: {n: f[n] for n in names} for k in sorted(mine) if k[0] in actions and names
+             and (f := engine.ground_truth(*k, sorted(names)))}
     local = {"fake": [(m, a, s.key, {n: s.features[n] for n in names}) for m, samples in scored.items()
                       for a, s in samples],
              "truth": truth, "bad_truth": sorted(engine._bad_gt), "errors": errors + engine.errors,
-             "cache": (engine.cache.hits, engine.cache.misses), "built": engine.features.built}
+             "cache": (engine.cache.hits, engine.cache.misses), "built": engine.features.built,
+             "videos": sum((e["action"], e["item"]) in mine and (store.record(e["key"]) or {}).get("status") == "ok"
+                           for e in store.read_index())}
     shares = ranks.gather(local)
     if not ranks.main:
         return {}
@@ -511,7 +523,8 @@ def _gather(store: RunStore, engine: Engine, scored: dict, names: set[str], erro
         engine._bad_gt.update(map(tuple, sh["bad_truth"]))
         engine.features.built.update(sh["built"])
     engine.cache.hits, engine.cache.misses = (sum(sh["cache"][j] for sh in shares) for j in (0, 1))
-    engine.ranks = [{"rank": r, "hits": sh["cache"][0], "misses": sh["cache"][1]} for r, sh in enumerate(shares)]
+    engine.ranks = [{"rank": r, "hits": sh["cache"][0], "misses": sh["cache"][1], "videos": sh["videos"]}
+                    for r, sh in enumerate(shares)]
     return out
 
 

@@ -125,6 +125,7 @@ def test_two_ranks_make_the_items_and_metrics_of_one_process(tmp_path):
     scoring_one, scoring_two = (json.loads((s.root / "scoring.json").read_text()) for s in (one, two))
     per_rank = scoring_two["ranks"]
     assert [r["rank"] for r in per_rank] == [0, 1] and all(r["misses"] > 0 for r in per_rank)
+    assert [r["videos"] for r in per_rank] == [3, 3]      # each rank scored every method's video of one request
     prompts = len(SAME_NUMBERS["actions"])   # a prompt's CLIP embedding may be made by both ranks at once
     assert scoring_one["cache"]["hits"] == 0
     assert scoring_two["cache"]["hits"] <= prompts
