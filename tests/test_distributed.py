@@ -85,6 +85,7 @@ def _scores(root: Path) -> dict:
     return {str(p.relative_to(root)): json.loads(p.read_text()) for p in (root / "scores").rglob("*.json")}
 
 
+@pytest.mark.slow   # 80-100 s on the shared 2-core host (two runs with every backbone built); in the default run
 def test_two_ranks_make_the_items_and_metrics_of_one_process(tmp_path):
     """`torchrun --nproc-per-node 2 -m flash_bench run` (gloo) vs `run()` in one process: the same item keys and
     records, the same decoded videos, every per-video score and the set metric (CD-FVD, gathered to rank 0) equal
