@@ -12,6 +12,8 @@ cores better as two processes than as two intra-op threads. Workers write their 
 (atomic, one file per item); the parent holds the run-dir lock, plans the keys, counts progress and scores at the
 end. A worker dies with its parent (:func:`_die_with_parent`), so no write reaches the run dir once the lock holder
 is gone. Every item is seeded from (seed, action, item) alone, so which worker makes it does not matter.
+Launched as several ranks (torchrun, srun: :mod:`flash_bench.distributed`), the same units are dealt to the ranks
+instead, each running its share in its own process (docs/scale_out.md).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from flash_bench.config import Cell, RunConfig
 from flash_bench.datasets.base import FewShotDataset
+from flash_bench.distributed import Ranks
 from flash_bench.manifest import new_manifest
 from flash_bench.registry import DATASETS, METHODS
 from flash_bench.requests import checked, train_identity, write_requests
@@ -91,13 +94,22 @@ def item_inputs(shared: dict, request: dict, train: dict[str, list], needs_groun
 
 def run(cfg: RunConfig, run_dir: Path, command: list[str] | None = None, progress=None) -> RunStore:
     """Run every cell on every selected action; returns the store. ``progress`` is a rich Progress or None.
-    The manifest's latest invocation counts the items ``reused``, ``new`` and ``failed``."""
+    The manifest's latest invocation counts the items ``reused``, ``new`` and ``failed``.
+
+    Launched as several ranks (``torchrun``, ``srun``: :mod:`flash_bench.distributed`), every rank runs this on the
+    shared run dir: rank 0 holds the lock, writes the history, requests and index and plans which units are left;
+    each rank fits and animates its share of them (:meth:`~flash_bench.distributed.Ranks.mine`), then scores its
+    share of the videos; rank 0 writes the set metrics and tables."""
+    ranks = Ranks.from_env(cfg.device)
+    progress = progress if ranks.main else None
     store = RunStore(run_dir)
-    with store.lock():
-        store.claim("run", {k: v for k, v in cfg.to_dict().items() if k in RUN_INPUTS})
-        with store.invocation(new_manifest(cfg.to_dict(), command or sys.argv)) as outcome:
+    with ranks.on_main(store.lock):
+        if ranks.main:
+            store.claim("run", {k: v for k, v in cfg.to_dict().items() if k in RUN_INPUTS})
+        with ranks.on_main(lambda: store.invocation(new_manifest(cfg.to_dict(), command or sys.argv)),
+                           {"failures": []}) as outcome:
             failures = outcome["failures"]
-            if cfg.metrics != ():
+            if cfg.metrics != () and ranks.main:
                 from flash_bench.scoring import check_weights
 
                 check_weights(list(cfg.metrics) if cfg.metrics else None, cfg.profile)  # fail before generating
@@ -105,29 +117,37 @@ def run(cfg: RunConfig, run_dir: Path, command: list[str] | None = None, progres
             for cell in cfg.cells:
                 dataset = load_dataset(cfg, cell.shots)
                 actions = select_actions(dataset, cell.actions or cfg.actions)
-                failures += [{"method": cell.label, **f} for f in dataset.failures]
+                failures += [{"method": cell.label, **f} for f in dataset.failures] if ranks.main else []
                 actions_by_id.update({a.id: a for a in actions if a.id not in actions_by_id})
                 cells.append((cell, dataset, actions))
-            requests = write_requests(store, list(actions_by_id.values()), lambda a, i: item_seed(cfg.seed, a, i),
-                                      dataset_identity(cells[0][1]) if cells else {})
+            requests = ranks.broadcast(write_requests(
+                store, list(actions_by_id.values()), lambda a, i: item_seed(cfg.seed, a, i),
+                dataset_identity(cells[0][1]) if cells else {}) if ranks.main else None)
             plans = [_plan(cfg, cell, dataset, actions, requests) for cell, dataset, actions in cells]
             entries = [{"method": p.cell.label, "action": a, "item": i, "key": k}
                        for p in plans for (a, i), (k, _) in p.items.items()]
-            store.update_index(entries)
-            reused = {(e["method"], e["action"], e["item"]) for e in entries if store.finished(e["key"])}
-            if cfg.jobs > 1:
+            if ranks.main:
+                store.update_index(entries)
+                reused = {(e["method"], e["action"], e["item"]) for e in entries if store.finished(e["key"])}
+            if ranks.size > 1:
+                failures += _run_ranks(cfg, plans, store, ranks)
+            elif cfg.jobs > 1:
                 failures += _run_parallel(cfg, plans, store, progress)
             else:
                 for p in plans:
                     failures += _run_cell(cfg, p, store, progress)
-            done = sum(store.finished(e["key"]) for e in entries)
-            outcome["items"] = {"reused": len(reused), "new": done - len(reused), "failed": len(entries) - done}
-            outcome["index"] = entries
-            outcome["methods_described"] = {p.cell.label: {k: p.shared.get(k) for k in ("method", "weights", "error")
-                                                           if k in p.shared} for p in plans}
+            if ranks.main:
+                done = sum(store.finished(e["key"]) for e in entries)
+                outcome["items"] = {"reused": len(reused), "new": done - len(reused), "failed": len(entries) - done}
+                outcome["index"] = entries
+                described = ("method", "weights", "error")
+                outcome["methods_described"] = {p.cell.label: {k: p.shared[k] for k in described if k in p.shared}
+                                                 for p in plans}
+                outcome["ranks"] = ranks.size
             if cfg.metrics != ():
-                _score(cfg, store)
-            export_tables(store)
+                _score(cfg, store, ranks)
+            if ranks.main:
+                export_tables(store)
     return store
 
 
@@ -199,25 +219,44 @@ def _run_cell(cfg: RunConfig, plan: _Plan, store: RunStore, progress) -> list[di
 
 
 # ----------------------------------------------------------------------------------------- worker processes
+def _units(cfg: RunConfig, plans: list[_Plan], store: RunStore) -> list[tuple[int, list[str]]]:
+    """The work left, in plan order: (plan index, action ids) per unit — one per (cell, action) with an unfinished
+    item, or one per joint-training cell."""
+    units = []
+    for n, p in enumerate(plans):
+        todo = [a.id for a in p.actions
+                if any(not store.finished(p.items[(a.id, it.id)][0]) for it in _items(a, cfg))]
+        if todo:
+            units += [(n, todo)] if p.cell.options.get("joint_actions") else [(n, [a]) for a in todo]
+    return units
+
+
+def _run_ranks(cfg: RunConfig, plans: list[_Plan], store: RunStore, ranks: Ranks) -> list[dict]:
+    """This rank's share of the units rank 0 found left (one list for all, whatever each rank's view of a shared
+    filesystem), run in this process; returns every rank's failures on rank 0 (after all ranks are done)."""
+    units = ranks.broadcast(_units(cfg, plans, store) if ranks.main else None)
+    failures = []
+    for n, ids in ranks.mine(units):
+        p = plans[n]
+        actions = p.actions if p.cell.options.get("joint_actions") else [a for a in p.actions if a.id in ids]
+        failures += _run_cell(cfg, _Plan(p.cell, actions, p.method, p.items, p.shared), store, None)
+    return [f for rank_failures in ranks.gather(failures) for f in rank_failures]
+
+
 def _run_parallel(cfg: RunConfig, plans: list[_Plan], store: RunStore, progress) -> list[dict]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     units, tasks, failures = [], {}, []
-    for p in plans:
-        todo = [a for a in p.actions
-                if any(not store.finished(p.items[(a.id, it.id)][0]) for it in _items(a, cfg))]
-        total = sum(len(_items(a, cfg)) for a in p.actions)
+    left = _units(cfg, plans, store)
+    count = lambda p, ids=None: sum(len(_items(a, cfg)) for a in p.actions if ids is None or a.id in ids)  # noqa: E731
+    for n, p in enumerate(plans):
         if progress:
-            tasks[p.cell.label] = progress.add_task(p.cell.label, total=total)
-            progress.advance(tasks[p.cell.label], total - sum(len(_items(a, cfg)) for a in todo))
-        if not todo:
-            continue
-        groups = [todo] if p.cell.options.get("joint_actions") else [[a] for a in todo]
-        for group in groups:
-            ids = [a.id for a in group]
-            keys = {k: v for k, v in p.items.items() if k[0] in ids}
-            units.append((p.cell, ids, keys, p.error, sum(len(_items(a, cfg)) for a in group)))
+            tasks[p.cell.label] = progress.add_task(p.cell.label, total=count(p))
+            progress.advance(tasks[p.cell.label], count(p) - count(p, {a for m, ids in left if m == n for a in ids}))
+    for n, ids in left:
+        p = plans[n]
+        units.append((p.cell, ids, {k: v for k, v in p.items.items() if k[0] in ids}, p.error, count(p, ids)))
     if not units:
         return failures
     threads = max(1, (os.cpu_count() or 1) // cfg.jobs)
@@ -341,10 +380,11 @@ def _fail(store, record, error, tb=None) -> dict:
     return record
 
 
-def _score(cfg: RunConfig, store: RunStore) -> None:
+def _score(cfg: RunConfig, store: RunStore, ranks: Ranks) -> None:
     from flash_bench.scoring import score_run
 
-    score_run(store, list(cfg.metrics) if cfg.metrics else None, cfg.profile, cfg.device, Path(cfg.cache_dir))
+    score_run(store, list(cfg.metrics) if cfg.metrics else None, cfg.profile, cfg.device, Path(cfg.cache_dir),
+              ranks=ranks)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from flash_bench.distributed import Ranks
 from flash_bench.metrics import METRICS
 from flash_bench.metrics.base import Sample
 from flash_bench.requests import Requests, checked, frames_digest, load_requests
@@ -249,6 +250,7 @@ class Engine:
         self._ref: dict[tuple, np.ndarray] = {}
         self._bad_gt: set[tuple] = set()
         self.errors: list[dict] = []  # unreadable ground truth / training videos: metrics that need them are None
+        self.ranks: list[dict] = []   # a distributed scoring: each rank's videos and feature-cache hits and misses
 
     def featurise(self, frames: np.ndarray, names) -> dict[str, np.ndarray]:
         digest = frames_digest(frames)
@@ -347,8 +349,8 @@ def check_weights(metrics: list[str] | None, profile: Profile | str, weights_dir
 # --------------------------------------------------------------------------------------------------
 def score_run(store: RunStore, metrics: list[str] | None = None, profile: Profile | str = Profile.TINY,
               device: str = "cpu", cache_dir: Path | str = Path("results/cache"), *, weights_dir=None,
-              real_set: str = "test",
-              progress: bool | None = None, workers: int | None = None) -> dict:
+              real_set: str = "test", progress: bool | None = None, workers: int | None = None,
+              ranks: Ranks | None = None) -> dict | None:
     """Score every ``ok`` item of ``store``'s index against the run dir's requests; returns the provenance written to
     ``scoring.json``. Reads only the run dir. Each per-video value goes to ``scores/<metric>/<key>.json`` with the
     basis it was computed from (backbone, ground truth, prompt, reference); a value whose basis still holds is not
@@ -358,7 +360,14 @@ def score_run(store: RunStore, metrics: list[str] | None = None, profile: Profil
     the CPU; 1 on a GPU). With more than one, each runs torch ops single-threaded — on small CPU models two
     videos at once use two cores better than one video on two intra-op threads. Metrics are updated in index
     order in the calling thread either way, so the numbers do not depend on ``workers``.
+
+    ``ranks`` (a run launched with torchrun or srun, :mod:`flash_bench.distributed`): each rank featurises and scores
+    the videos of its share of the requests (every method's video of one test item on one rank, so its ground truth
+    is featurised once); the set metrics' features — the generated videos' and the ground truth's — are gathered to
+    rank 0, which computes the set metrics in index order, as one process would, and writes ``sets/`` and
+    ``scoring.json`` (returned there; None on the other ranks).
     """
+    ranks = ranks or Ranks()
     if real_set not in REAL_SETS:
         raise InputError(f"real_set must be one of {REAL_SETS}, got {real_set!r}")
     ids = select_metrics(metrics)
@@ -375,9 +384,16 @@ def score_run(store: RunStore, metrics: list[str] | None = None, profile: Profil
     if workers is None:
         from flash_bench.config import default_workers
 
-        workers = default_workers(device)
+        workers = ranks.share(default_workers(device))
     with _torch_threads(1 if workers > 1 else None):
-        scored = _score_videos(store, engine, video_metrics, classes, set_ids, errors, progress, workers)
+        mine = _my_requests(store, engine, ranks) if ranks.size > 1 else None
+        scored = _score_videos(store, engine, video_metrics, classes, set_ids, errors,
+                               progress if ranks.main else False, workers, mine)
+    if ranks.size > 1:
+        scored = _gather(store, engine, scored, {f for m in set_ids for f in classes[m].features}, errors, ranks,
+                         mine)
+        if not ranks.main:
+            return None
     for method, samples in scored.items():
         store.write_set_metrics(method, _set_values(engine, samples, set_ids, classes, real_set, dataset))
     errors += engine.errors
@@ -403,8 +419,10 @@ def _basis(engine: Engine, cls, action: str, item: str) -> str:
     return content_key(parts)
 
 
-def _score_videos(store, engine, video_metrics, classes, set_ids, errors, progress, workers: int = 1) -> dict:
-    """Per-video metrics into ``scores/``; returns method -> [(action, Sample)] for the set metrics.
+def _score_videos(store, engine, video_metrics, classes, set_ids, errors, progress, workers: int = 1,
+                  mine: set | None = None) -> dict:
+    """Per-video metrics into ``scores/``; returns method -> [(action, Sample)] for the set metrics. With ``mine``
+    (a rank's (action, item) requests, :func:`_my_requests`), only their videos.
 
     Videos are decoded and featurised by ``workers`` threads (a bounded window ahead of the consumer); the
     metrics are updated and the scores written here, in index order.
@@ -427,6 +445,8 @@ def _score_videos(store, engine, video_metrics, classes, set_ids, errors, progre
                 todo[m] = basis
         if todo or set_ids:
             jobs.append((entry, todo, {f for m in [*todo, *set_ids] for f in classes[m].features}))
+    if mine is not None:
+        jobs = [job for job in jobs if (job[0]["action"], job[0]["item"]) in mine]
 
     def featurise(job):
         entry, _todo, names = job
@@ -462,6 +482,49 @@ def _score_videos(store, engine, video_metrics, classes, set_ids, errors, progre
                 scored[entry["method"]].append((entry["action"], sample))
     bar.close()
     return scored
+
+
+def _my_requests(store: RunStore, engine: Engine, ranks: Ranks) -> set[tuple[str, str]]:
+    """This rank's share of the requests (:meth:`Ranks.mine`): those with a video first, so that the videos are dealt
+    evenly, then the rest (ground truth only, for the set metrics' real set)."""
+    made = {(e["action"], e["item"]) for e in store.read_index()
+            if (store.record(e["key"]) or {}).get("status") == "ok"} & set(engine.requests.items)
+    return set(ranks.mine(sorted(made) + sorted(set(engine.requests.items) - made)))
+
+
+def _gather(store: RunStore, engine: Engine, scored: dict, names: set[str], errors: list, ranks: Ranks,
+            mine: set) -> dict:
+    """All ranks' set-metric inputs on rank 0: the ``names`` features of every rank's generated videos (method ->
+    [(action, Sample)], back in index order) and of its requests' ground truth (adopted by rank 0's ``engine``, so
+    :meth:`Engine.real_features` reads them instead of computing them again); errors, cache counts and built
+    backbones merged. Each rank featurises the ground truth of its own requests of the actions scored."""
+    actions = {a for share in ranks.gather(sorted({a for s in scored.values() for a, _ in s})) for a in share}
+    truth = {k: {n: f[n] for n in names} for k in sorted(mine) if k[0] in actions and names
+             and (f := engine.ground_truth(*k, sorted(names)))}
+    local = {"fake": [(m, a, s.key, {n: s.features[n] for n in names}) for m, samples in scored.items()
+                      for a, s in samples],
+             "truth": truth, "bad_truth": sorted(engine._bad_gt), "errors": errors + engine.errors,
+             "cache": (engine.cache.hits, engine.cache.misses), "built": engine.features.built,
+             "videos": sum((e["action"], e["item"]) in mine and (store.record(e["key"]) or {}).get("status") == "ok"
+                           for e in store.read_index())}
+    shares = ranks.gather(local)
+    if not ranks.main:
+        return {}
+    order = {f"{e['method']}/{e['action']}/{e['item']}": k for k, e in enumerate(store.read_index())}
+    out: dict[str, list] = defaultdict(list)
+    for m, a, key, feats in sorted((x for sh in shares for x in sh["fake"]), key=lambda x: order[x[2]]):
+        out[m].append((a, Sample(key, feats)))
+    errors[:] = [e for sh in shares for e in sh["errors"]]
+    engine.errors = []
+    for sh in shares:
+        for k, feats in sh["truth"].items():
+            engine._gt.setdefault(k, {}).update(feats)
+        engine._bad_gt.update(map(tuple, sh["bad_truth"]))
+        engine.features.built.update(sh["built"])
+    engine.cache.hits, engine.cache.misses = (sum(sh["cache"][j] for sh in shares) for j in (0, 1))
+    engine.ranks = [{"rank": r, "hits": sh["cache"][0], "misses": sh["cache"][1], "videos": sh["videos"]}
+                    for r, sh in enumerate(shares)]
+    return out
 
 
 @contextlib.contextmanager
@@ -530,5 +593,6 @@ def _provenance(store: RunStore, engine: Engine, classes: dict, real_set: str, e
         "frames": "all frames count (frame 1 included) in the CLIP metrics; temporal consistency uses all T-1 pairs",
         "feature_cache": str(engine.cache.root),
         "cache": {"hits": engine.cache.hits, "misses": engine.cache.misses},
+        **({"ranks": engine.ranks} if engine.ranks else {}),
         "errors": errors,
     }

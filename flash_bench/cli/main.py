@@ -74,13 +74,15 @@ def run(
     weights_dir: Optional[Path] = typer.Option(None, "--weights-dir",
                                                help="Checkpoints for the paper profile (default $FLASH_BENCH_WEIGHTS)."),
     jobs: Optional[int] = typer.Option(None, help="Worker processes for fitting and animating (default: one per "
-                                       "CPU core, at most 4, on the CPU; 1 on a GPU)."),
+                                       "CPU core, at most 4, on the CPU; 1 on a GPU; under torchrun each rank is "
+                                       "one)."),
 ) -> None:
     """Fit every method on each action's training videos, animate its test images, score, and write a run dir."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from flash_bench.cli import checks
     from flash_bench.config import RunConfig, default_workers
+    from flash_bench.distributed import rank_of_this_process
     from flash_bench.registry import DATASETS, METHODS
     from flash_bench.runner import run as run_benchmark
     from flash_bench.store import RunLocked
@@ -107,11 +109,13 @@ def run(
                         device=device, metrics=checks.metric_ids(metrics), experiment=experiment,
                         cache_dir=str(cache_dir), jobs=jobs or default_workers(device))
         columns = [TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-        with Progress(*columns) as progress:
+        main = rank_of_this_process() == 0   # under torchrun/srun only rank 0 shows progress and the outcome
+        with Progress(*columns, disable=not main) as progress:
             store = run_benchmark(cfg, run_dir, progress=progress)
     except (InputError, RunLocked, KeyError) as e:
         _fail(checks.message(e))
-    _print_outcome(store)
+    if main:
+        _print_outcome(store)
 
 
 def _cells(methods, experiment, dataset, registry):
