@@ -7,6 +7,10 @@ figure, the share of videos where every frame does, and the mean frame score; ``
 (indices 5000-5003) is where the constants were chosen, with a sweep of the frame threshold.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tiny_world_figure_presence.py --base-dir flash/weights/tiny_v2
+
+``--run-dir DIR`` instead reads a run dir's videos and references (nothing else): per method the metric's value
+(``figure_presence``), the share of videos where every frame shows the figure, the mean frame score of the
+first and later frames, the share at other thresholds, and the foreground per frame over the reference's.
 """
 from __future__ import annotations
 
@@ -24,7 +28,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--split", default="test", choices=["test", "validation"])
     parser.add_argument("--base-dir", default=None, help="a v2 tiny base: also its VAE round trip")
+    parser.add_argument("--run-dir", default=None, help="a run dir: its methods' videos instead")
     args = parser.parse_args()
+    if args.run_dir:
+        return run_dir_table(Path(args.run_dir))
     from flash_bench import yardstick
     from flash_bench.metrics import figure_presence as fp
 
@@ -47,6 +54,33 @@ def main() -> None:
         shown = s >= fp.THRESHOLD
         print(f"{kind:24s} {100 * shown.mean():20.1f}% {100 * shown.all(1).mean():10.1f}% {s.mean():12.2f}" +
               "".join(f" {100 * (s >= t).mean():7.1f}%" for t in sweep))
+
+
+def run_dir_table(root: Path) -> None:
+    from collections import defaultdict
+
+    from flash_bench.metrics import figure_presence as fp
+    from flash_bench.requests import load_requests
+    from flash_bench.store import RunStore
+    from flash_bench.video_io import read_video
+
+    store, requests = RunStore(root), load_requests(root)
+    scores, fg = defaultdict(list), defaultdict(list)
+    for e in store.read_index():
+        if (store.record(e["key"]) or {}).get("status") != "ok":
+            continue
+        ref, video = requests.reference(e["action"], e["item"]), read_video(store.video_file(e["key"]))
+        bg = fp.background(ref)
+        scores[e["method"]].append(fp.frame_scores(ref, video))
+        fg[e["method"]].append(fp.foreground(video, bg).mean(0).sum() / fp.foreground(ref[None], bg).sum())
+    print(f"{'method':14s} {'n':>3s} {'% frames':>8s} {'all':>6s} {'1st':>5s} {'later':>5s} "
+          f"{'>=0.3':>6s} {'>=0.35':>6s} {'>=0.5':>6s} {'fg/ref':>6s}")
+    for m, s in scores.items():
+        s = np.array(s)                                                                # (N, T)
+        shown = s >= fp.THRESHOLD
+        others = "".join(f" {100 * (s >= t).mean():6.1f}" for t in (0.3, 0.35, 0.5))
+        print(f"{m:14s} {len(s):3d} {100 * shown.mean():7.1f}% {100 * shown.all(1).mean():5.1f}% "
+              f"{s[:, 0].mean():5.2f} {s[:, 1:].mean():5.2f}{others} {np.mean(fg[m]):6.2f}")
 
 
 if __name__ == "__main__":

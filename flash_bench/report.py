@@ -78,6 +78,20 @@ class Table:
     notes: list[str] = field(default_factory=list)
 
 
+def metric_notes(cols) -> list[str]:
+    """What a table must say about the registered metrics it shows that are not the paper's six (the yardstick,
+    diagnostics): which they are, then each one's own ``note``."""
+    from flash_bench.experiments import PAPER_METRICS
+    from flash_bench.metrics import METRICS
+
+    others = [c for c in cols if c in METRICS and c not in PAPER_METRICS]
+    if not others:
+        return []
+    labels = ", ".join(column_info(c)[0] for c in others)
+    return ([f"Not among the paper's six metrics (the suite's own measures): {labels}."]
+            + [METRICS.get(c).note for c in others if METRICS.get(c).note])
+
+
 def metric_column(col: str, run: Run | None = None) -> Column:
     label, hib, dec = column_info(col, run.scoring if run else None)
     return Column(col, label, dec, hib)
@@ -251,6 +265,7 @@ def run_table(run: Run, ci: bool = False, seed: int = 0) -> Table:
                         ci=method_intervals(run, m, cols, seed=seed) if ci else None))
     name = run.manifest.get("experiment") or run.root.name
     notes = [f"Means over ok videos; {len(run.manifest.get('failures') or [])} failure(s) in the manifest."]
+    notes += metric_notes(cols)
     table = _experiment_table_key(run.manifest.get("experiment"))
     if table:
         notes.append(f"This run holds experiment {run.manifest['experiment']}: --table {table} gives its table layout.")
@@ -272,7 +287,8 @@ def per_video_table(run: Run) -> Table:
                 {c: float(r[c]) for c in cols if c in vids.columns}, ranked=False)
             for _, r in vids.iterrows()]
     return Table(run_caption(run, f"Run {run.root.name}: per-video values."), f"tab:videos-{_slug(run.root.name)}",
-                 ("Method", "Action", "Item", "Status"), [metric_column(c, run) for c in cols], rows)
+                 ("Method", "Action", "Item", "Status"), [metric_column(c, run) for c in cols], rows,
+                 metric_notes(cols))
 
 
 def _slug(text: str) -> str:
@@ -415,7 +431,7 @@ def experiment_table(run: Run, exp, paper: bool = False, ci: bool = False, seed:
     cols = [c for c in exp.metrics if paper or c in present] + extra
     paper_vals = paper_values(exp.table) if paper and exp.paper_csv else None
     rows = [_cell_row(run, c, means, cols, paper_vals, ci, seed, acts[c.label]) for c in exp.cells]
-    notes = _experiment_notes(run, exp, means, dataset, paper_vals is not None, acts)
+    notes = _experiment_notes(run, exp, means, dataset, paper_vals is not None, acts) + metric_notes(cols)
     caption = run_caption(run, f"{exp.title} Ours: run {run.root.name} on {dataset}.")
     tables = [Table(caption, f"tab:{_slug(exp.name)}", exp.key_headers, [metric_column(c, run) for c in cols], rows,
                     notes)]

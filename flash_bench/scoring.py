@@ -1,7 +1,8 @@
 """The metrics engine: score every video of a run dir with the paper's six metrics (A3.3).
 
 Each video is decoded once; its frames go to the featurisers the requested metrics need (CLIP frames,
-VideoMAE, I3D-RGB, RAFT→I3D-flow), each built lazily on its first cache miss. Features are cached on disk
+VideoMAE, I3D-RGB, RAFT→I3D-flow), each built lazily on its first cache miss; metrics with ``pixels`` (figure
+presence) get the frames and the run dir's reference image instead. Features are cached on disk
 under ``<cache_dir>/features/<featuriser>/<backbone key>/<hh>/<sha256 of the frames>.npy`` (plain ``.npy``,
 ``allow_pickle=False``), the key naming backbone, weights (sha256 prefix, or the tiny profile's seed) and
 preprocessing version — so ground-truth features are computed once for all methods, and re-scoring or
@@ -23,7 +24,7 @@ import inspect
 import json
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -292,14 +293,20 @@ class Engine:
                                                    f"{action}/{item} reference image")
         return self._ref[(action, item)]
 
-    def sample(self, key: str, frames: np.ndarray, action: str, item: str, names: set[str]) -> Sample:
+    def sample(self, key: str, frames: np.ndarray, action: str, item: str, names: set[str],
+               pixels: bool = False) -> Sample:
+        """``pixels``: the sample also carries the frames and the reference image (for ``pixels`` metrics)."""
         feats = self.featurise(frames, sorted(names))
         clip_needed = "clip" in names
         gt_names = sorted(names & {"i3d_rgb", "i3d_flow"})
         prompt = self.requests.prompt(action)
+        image = None
+        if pixels:
+            image = checked(self.requests.reference(action, item), f"{action}/{item} reference image", ndim=3)
         return Sample(key, feats, self.ground_truth(action, item, gt_names) if gt_names else None,
                       self.text(prompt) if clip_needed else None,
-                      self.reference(action, item) if clip_needed else None)
+                      self.reference(action, item) if clip_needed else None,
+                      frames if pixels else None, image)
 
     def real_features(self, action: str, real_set: str) -> list[np.ndarray]:
         """VideoMAE features of an action's real videos: its requests' ground truth (+ training clips)."""
@@ -416,6 +423,8 @@ def _basis(engine: Engine, cls, action: str, item: str) -> str:
         parts["truth"] = (req.get("ground_truth") or {}).get("sha256")
     if "clip" in cls.features:
         parts.update(prompt=req.get("prompt"), reference=(req.get("reference") or {}).get("sha256"))
+    if cls.pixels:
+        parts["reference"] = (req.get("reference") or {}).get("sha256")
     return content_key(parts)
 
 
@@ -432,7 +441,7 @@ def _score_videos(store, engine, video_metrics, classes, set_ids, errors, progre
     from tqdm import tqdm
 
     scored: dict[str, list] = defaultdict(list)
-    jobs = []  # (entry, {metric: basis} to compute, feature names)
+    jobs = []  # (entry, {metric: basis} to compute, feature names, pixels wanted)
     for entry in (e for e in store.read_index() if (store.record(e["key"]) or {}).get("status") == "ok"):
         a_id, i_id = entry["action"], entry["item"]
         if (a_id, i_id) not in engine.requests.items:
@@ -444,23 +453,24 @@ def _score_videos(store, engine, video_metrics, classes, set_ids, errors, progre
             if not old or old.get("error") or old.get("basis") != basis:
                 todo[m] = basis
         if todo or set_ids:
-            jobs.append((entry, todo, {f for m in [*todo, *set_ids] for f in classes[m].features}))
+            jobs.append((entry, todo, {f for m in [*todo, *set_ids] for f in classes[m].features},
+                         any(classes[m].pixels for m in todo)))
     if mine is not None:
         jobs = [job for job in jobs if (job[0]["action"], job[0]["item"]) in mine]
 
     def featurise(job):
-        entry, _todo, names = job
+        entry, _todo, names, pixels = job
         path = store.video_file(entry["key"])
         frames = checked(_read(path), str(path), min_frames=2)
         return engine.sample(f"{entry['method']}/{entry['action']}/{entry['item']}", frames, entry["action"],
-                             entry["item"], names)
+                             entry["item"], names, pixels)
 
     bar = tqdm(total=len(jobs), desc="scoring", leave=False,
                disable=True if progress is False else (False if progress else None))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         ahead = 2 * workers
         futures = [pool.submit(featurise, job) for job in jobs[:ahead]]
-        for k, (entry, todo, _names) in enumerate(jobs):
+        for k, (entry, todo, *_) in enumerate(jobs):
             if k + ahead < len(jobs):
                 futures.append(pool.submit(featurise, jobs[k + ahead]))
             bar.update(1)
@@ -478,8 +488,8 @@ def _score_videos(store, engine, video_metrics, classes, set_ids, errors, progre
                 futures[k] = None  # frames and features of consumed videos are not kept
             for m, basis in todo.items():
                 store.write_score(m, entry["key"], _json_number(video_metrics[m].update(sample)), basis)
-            if set_ids:
-                scored[entry["method"]].append((entry["action"], sample))
+            if set_ids:   # set metrics read features only: the pixels are not kept
+                scored[entry["method"]].append((entry["action"], replace(sample, frames=None, reference_image=None)))
     bar.close()
     return scored
 

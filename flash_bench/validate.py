@@ -65,6 +65,17 @@ def variants(gt: np.ndarray, reference: np.ndarray, rng: np.random.Generator) ->
             "noise": rng.integers(0, 256, gt.shape, dtype=np.uint8)}
 
 
+def figureless(reference: np.ndarray, frames: int, rng: np.random.Generator) -> np.ndarray:
+    """A video of the reference's scene with no figure: each row's colour (the mean of its two end pixels)
+    under a drifting sinusoidal grating of 15-40 levels per channel, uint8 (T, H, W, 3)."""
+    h, w = reference.shape[:2]
+    scene = reference[:, [0, -1]].astype(np.float64).mean(1)[None, :, None]            # (1, H, 1, 3)
+    yy, xx = np.mgrid[:h, :w] / max(h, w)
+    phase = rng.uniform(1, 5) * (xx[None] + 0.05 * np.arange(frames)[:, None, None]) + rng.uniform(1, 5) * yy[None]
+    wave = np.sin(2 * np.pi * phase)[..., None] * rng.uniform(15, 40, 3)               # (T, H, W, 3)
+    return np.clip(scene + wave, 0, 255).round().astype(np.uint8)
+
+
 def _metric(name: str, engine, dataset: str):
     """A fresh metric object, told its backbones as a run's are (:func:`flash_bench.scoring.make_metric`)."""
     from flash_bench.metrics import METRICS
@@ -209,6 +220,29 @@ class Validation:
         for variant in ("static", "noise"):                  # issue 17's gate G3: what is not an action is refused
             value = float(np.mean([v for v in self.values("action_refusal", variant) if v is not None]))
             out.append(Check("action_refusal", f"{variant} answered 'no action'", value, "≥ 90%", value >= 90))
+        return out
+
+    def figure_presence(self) -> list[Check]:
+        """Ground truth and the still reference show the figure in (nearly) every frame; noise and the scene's
+        texture without the figure in (nearly) none."""
+        rng = np.random.default_rng(SEED)
+        kinds: dict[str, list] = {"gt": [], "static": [], "noise": [], "figureless": []}
+        for action, item in self.items:
+            reference = item.reference()
+            videos = variants(item.ground_truth.load(), reference, rng)
+            videos["figureless"] = figureless(reference, len(videos["gt"]), rng)
+            for kind, values in kinds.items():
+                values.append(self._score("figure_presence", Sample(f"{kind}/{action.id}/{item.id}", {},
+                                                                    frames=videos[kind], reference_image=reference)))
+        shown = {k: [v for v in values if v is not None] for k, values in kinds.items()}
+        if not shown["gt"]:
+            return [Check("figure_presence", "defined on this dataset", None, "-", True, "not defined here (skipped)")]
+        out = []
+        for kind, high in (("gt", True), ("static", True), ("noise", False), ("figureless", False)):
+            value = float(np.mean(shown[kind]))
+            out.append(Check("figure_presence", f"{kind} frames showing the reference's figure", value,
+                             "≥ 90%" if high else "≤ 10%", value >= 90 if high else value <= 10,
+                             f"{len(shown[kind])} videos"))
         return out
 
     def run(self) -> list[Check]:

@@ -1,4 +1,5 @@
-"""The paper's six metrics (A3.3) and the synthetic-only action yardstick. ``METRICS`` is the lazy registry (id → class).
+"""The paper's six metrics (A3.3), the synthetic-only action yardstick and figure-presence diagnostic.
+``METRICS`` is the lazy registry (id → class).
 
 A metric's facts (``label``, ``higher_is_better``, ``decimals``, ``scale``, ``level``, …) are its class attributes,
 stated once; reports read them from the class (:func:`flash_bench.results.column_info`). Importing this package or
@@ -19,4 +20,6 @@ METRICS: Registry = Registry("metric", {
     "action_accuracy": "flash_bench.metrics.action_accuracy:ActionAccuracy",
     "action_confidence": "flash_bench.metrics.action_confidence:ActionConfidence",
     "action_refusal": "flash_bench.metrics.action_refusal:ActionRefusal",
+    # Tiny-world diagnostic (reference figure visible in each frame; synthetic only): None elsewhere, never zero.
+    "figure_presence": "flash_bench.metrics.figure_presence:FigurePresence",
 })

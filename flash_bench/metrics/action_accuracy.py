@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from flash_bench import yardstick
-from flash_bench.metrics.base import Metric, MetricResult, Sample
+from flash_bench.metrics.base import Metric, Sample
 
 
 def action_accuracy(log_probs: np.ndarray, action_id: str) -> float:
@@ -42,15 +42,6 @@ class ActionMetric(Metric):
 
     def _score(self, log_probs: np.ndarray, action_id: str) -> float:
         raise NotImplementedError
-
-    def compute(self) -> MetricResult:
-        result = super().compute()
-        if self.unavailable:
-            result.backbone = {**result.backbone, "unavailable": self.unavailable}
-        return result
-
-    def facts(self) -> dict:
-        return {**super().facts(), "datasets": list(self.datasets)}
 
 
 class ActionAccuracy(ActionMetric):

@@ -5,6 +5,8 @@ Metrics work on features that :mod:`flash_bench.scoring` computed once per video
 generated video's features, its ground truth's (or None) and the CLIP embeddings of its prompt and
 reference image. A video-level metric turns one sample into one number (kept in ``values``); a set-level
 metric (CD-FVD) accumulates and computes once. ``backbone`` says which featurisers and weights produced it.
+A metric with ``pixels = True`` reads no feature but the video's frames and the reference image themselves
+(cheap numpy diagnostics: figure presence); scoring hands them over only to such metrics.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ class Sample:
     ground_truth: dict[str, np.ndarray] | None = None   # same featurisers on the ground-truth video
     prompt: np.ndarray | None = None              # (D,) CLIP text embedding of the action's prompt
     reference: np.ndarray | None = None           # (D,) CLIP image embedding of the reference image
+    frames: np.ndarray | None = None              # uint8 (T, H, W, 3) generated video: for ``pixels`` metrics only
+    reference_image: np.ndarray | None = None     # uint8 (H, W, 3) the request's reference: for ``pixels`` metrics only
 
 
 @dataclass
@@ -42,6 +46,10 @@ class Metric:
     level: str = "video"                 # "video" | "set"
     needs_ground_truth: bool = False
     features: tuple[str, ...] = ()       # featurisers this metric reads: clip, videomae, i3d_rgb, i3d_flow
+    pixels: bool = False                 # reads Sample.frames and Sample.reference_image instead of features
+    note: str = ""                       # what a report table showing this metric must say about it
+    datasets: tuple[str, ...] | None = None   # the datasets it is defined on (None: every one)
+    unavailable: str | None = None       # why every value is missing here (set by metrics with ``datasets``)
 
     def __init__(self, backbone: dict | None = None):
         self.backbone = backbone or {}
@@ -73,12 +81,15 @@ class Metric:
     def compute(self) -> MetricResult:
         present = [v for v in self.values if v is not None]
         mean = float(np.mean(present)) if present else None
-        return MetricResult(self.name, mean, dict(zip(self.keys, self.values)), len(present), self.backbone)
+        backbone = {**self.backbone, "unavailable": self.unavailable} if self.unavailable else self.backbone
+        return MetricResult(self.name, mean, dict(zip(self.keys, self.values)), len(present), backbone)
 
     def facts(self) -> dict:
         return {"name": self.name, "label": self.label, "higher_is_better": self.higher_is_better, "scale": self.scale,
                 "decimals": self.decimals, "version": self.version, "level": self.level,
-                "needs_ground_truth": self.needs_ground_truth, "features": list(self.features)}
+                "needs_ground_truth": self.needs_ground_truth, "features": list(self.features),
+                **({"pixels": True} if self.pixels else {}), **({"note": self.note} if self.note else {}),
+                **({"datasets": list(self.datasets)} if self.datasets is not None else {})}
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

@@ -22,7 +22,14 @@ boundary), seen at the reference's border.
 
 :func:`figure_presence` gives a video's value: the percentage of its frames that show the figure (None when
 the reference has no foreground). Constants chosen on validation videos (indices 5000-5003 of
-``synthetic` (v2)`), measured on the test videos in ``tests/test_figure_presence.py`` and docs/tiny_world_v2.md.
+``synthetic`` (v2)), measured on the test videos in ``tests/test_figure_presence.py`` and docs/tiny_world_v2.md.
+
+:class:`FigurePresence` is the registered metric ``figure_presence`` (per video, 0-100, higher is better). It
+reads the generated frames and the run dir's reference image (``pixels``), no feature. It is defined only on
+:data:`DATASETS`, whose scenes satisfy the background rule by construction, in any profile (it has no
+backbone); elsewhere (HAA500's real scenes, a user's folder) every value is missing (None, never 0) and
+:attr:`~FigurePresence.unavailable` says why. Every report table that shows it says it is a diagnostic, not
+one of the paper's six metrics (:attr:`~FigurePresence.note`).
 """
 from __future__ import annotations
 
@@ -30,7 +37,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from flash_bench.metrics.base import Metric, Sample
 from flash_bench.types import InputError
+
+DATASETS = ("synthetic",)   # where the background rule holds (flat or row-constant scene, static camera)
 
 TAU = 40.0          # colour distance (RGB, 0-255) beyond which a pixel is foreground
 MIN_SUPPORT = 4     # border pixels that must share a colour (within TAU) for it to be a background colour
@@ -112,3 +122,40 @@ def _image(image: np.ndarray, what: str) -> np.ndarray:
         raise InputError(f"figure presence: {what} must be a uint8 (H, W, 3) image (H, W >= 3), got "
                          f"{image.dtype} {image.shape}")
     return image
+
+
+class FigurePresence(Metric):
+    name = "figure_presence"
+    label = "Figure Presence"
+    higher_is_better = True
+    decimals = 1
+    scale = ("percent of frames that show the reference's figure (foreground against the reference's flat "
+             "background with the figure's colours)")
+    note = ("Figure Presence is a tiny-world diagnostic, not one of the paper's six metrics: the share of frames "
+            "whose foreground, against the reference's flat background, has the reference figure's colours; "
+            f"defined on {', '.join(DATASETS)} only.")
+    version = "1"                        # bump with TAU, MIN_SUPPORT, BINS or THRESHOLD
+    pixels = True
+    datasets = DATASETS
+
+    def __init__(self, backbone: dict | None = None, dataset: str | None = None):
+        super().__init__(backbone)
+        self.dataset = dataset
+        self.unavailable = None if dataset in DATASETS else (
+            f"figure_presence is unavailable on dataset {dataset!r}: its background rule (a flat scene seen at the "
+            f"reference's border) holds on {', '.join(DATASETS)} only (values are missing, not zero)")
+
+    def _value(self, sample: Sample) -> float | None:
+        if self.unavailable or sample.frames is None or sample.reference_image is None:
+            return None
+        return figure_presence(sample.reference_image, _at_size(sample.frames, sample.reference_image.shape[:2]))
+
+
+def _at_size(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(T, h, w, 3) frames at the reference's (H, W): nearest neighbour, so no colour is invented."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[1:3] == tuple(size):
+        return frames
+    rows = (np.arange(size[0]) + 0.5) * frames.shape[1] // size[0]
+    cols = (np.arange(size[1]) + 0.5) * frames.shape[2] // size[1]
+    return frames[:, rows.astype(int)][:, :, cols.astype(int)]
