@@ -28,16 +28,17 @@ from flash_bench.results import load_run, summary
 from flash_bench.store import atomic_write_json
 from flash_bench.types import InputError
 
-DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
-    "text_alignment": {"abs": 0.01, "rel": 0.0},
-    "image_alignment": {"abs": 0.01, "rel": 0.0},
-    "temporal_consistency": {"abs": 0.01, "rel": 0.0},
-    "cd_fvd": {"abs": 1e-6, "rel": 1e-3},
-    "cosine_rgb": {"abs": 1e-4, "rel": 0.0},
-    "cosine_flow": {"abs": 1e-4, "rel": 0.0},
+DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {   # runs are bit-reproducible on the CPU (docs/run_dir.md);
+    "text_alignment": {"abs": 1e-4, "rel": 0.0},         # CD-FVD alone moves (<= 1e-7) with the BLAS thread count
+    "image_alignment": {"abs": 1e-4, "rel": 0.0},
+    "temporal_consistency": {"abs": 1e-4, "rel": 0.0},
+    "cd_fvd": {"abs": 1e-6, "rel": 0.0},
+    "cosine_rgb": {"abs": 1e-6, "rel": 0.0},
+    "cosine_flow": {"abs": 1e-6, "rel": 0.0},
     "action_accuracy": {"abs": 1e-9, "rel": 0.0},
     "action_confidence": {"abs": 1e-4, "rel": 0.0},
     "action_refusal": {"abs": 1e-9, "rel": 0.0},
+    "figure_presence": {"abs": 1e-9, "rel": 0.0},
     "num_frames": {"abs": 0.0, "rel": 0.0},
     "videos": {"abs": 0.0, "rel": 0.0},
 }
