@@ -197,32 +197,16 @@ def test_warp_moves_image1_along_the_flow_to_image2():
     assert image1[..., 61:].eq(63).all()                      # edges replicated
 
 
-def _shipped(name):
-    if trained.path(name, V2) is None:
-        pytest.fail(f"flash_bench/trained/{trained.file_name(name, bt.WORLD)} is not shipped: "
-                    f"run `flash-bench train backbone {name}`")
-    return bt.render_pool(bt.PoolConfig(videos_per_action=2, random_videos=4), start=bt.HELD_OUT_START + 10)
+@pytest.mark.parametrize("name", ["clip", "i3d_rgb"])
+def test_a_shipped_files_command_runs_the_recipe_recorded_with_it(name):
+    """Defaults + the recorded command's options = the recorded training config (new options at their off value)."""
+    from dataclasses import asdict
 
-
-def test_shipped_v2_raft_halves_the_end_point_error_of_zero_flow():
-    from flash_bench.features import raft_flow
-
-    held_out = _shipped("raft")
-    model, info = raft_flow.build("tiny", geometry=V2, share_frames=False)
-    epe = bt.raft_epe(model, held_out, bt.RaftConfig(updates=info["updates"], seed=1), info["size"])
-    assert epe["held_out_epe"] < 0.5 * epe["held_out_epe_zero_flow"], epe
-
-
-def test_shipped_v2_videomae_tells_moving_pool_videos_from_static_and_shuffled_ones():
-    from flash_bench.metrics.cd_fvd import fvd_from_features
-    from flash_bench.validate import variants
-
-    held_out = _shipped("videomae")
-    model, _ = videomae.build("tiny", geometry=V2)
-    rng = np.random.default_rng(0)
-    sets = [variants(v, v[0], rng) for v in held_out.videos]
-    feats = {k: videomae.video_features(model, np.stack([s[k] for s in sets])) for k in ("gt", "static", "shuffled")}
-    a, b = slice(0, None, 2), slice(1, None, 2)
-    real = fvd_from_features(feats["gt"][a], feats["gt"][b])
-    for bad in ("static", "shuffled"):
-        assert fvd_from_features(feats["gt"][a], feats[bad][b]) > 2 * real, bad
+    path = trained.path(name, V2)
+    assert path is not None, f"{trained.file_name(name, bt.WORLD)} is not shipped"
+    rec = trained.record(path)
+    words = rec["command"].split()
+    options = {words[i][2:]: int(words[i + 1]) for i in range(len(words)) if words[i] in ("--steps", "--seed")}
+    recipe = json.loads(json.dumps(asdict(bt.TRAINERS[name](**options))))
+    assert {k: recipe[k] for k in rec["training"]} == rec["training"]
+    assert not any(recipe[k] for k in set(recipe) - set(rec["training"]))   # caption pool etc. off
