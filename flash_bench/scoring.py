@@ -186,7 +186,7 @@ class Featurisers:
         elif name == "i3d_rgb":
             model, info = i3d.build("rgb", *args, geometry=self.geometry)
         else:
-            raft, raft_info = raft_flow.build(*args)
+            raft, raft_info = raft_flow.build(*args, geometry=self.geometry)
             flow, info = i3d.build("flow", *args, geometry=self.geometry)
             model, info = (raft.to(self.device), flow.to(self.device)), {**info, "raft": _strip_weights(raft_info)}
         self.built[name] = _strip_weights(info)

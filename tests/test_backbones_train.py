@@ -91,34 +91,49 @@ def test_videomae_preprocess_is_cd_fvds_at_224():
     torch.testing.assert_close(videomae.preprocess(videos, 224), preprocess_videomae(videos))
 
 
-@pytest.mark.parametrize("name", ["clip", "videomae", "i3d_rgb"])
-def test_each_trainer_runs_saves_and_loads_strictly(name, pool, tmp_path, monkeypatch):
-    toy = {"clip": {"steps": 2, "batch": 8}, "videomae": {"steps": 2, "finetune_steps": 2, "batch": 2},
-           "i3d_rgb": {"steps": 2, "batch": 2}}[name]
-    trainer = {"clip": lambda c: bt.train_clip(c, pool), "videomae": lambda c: bt.train_videomae(c, pool),
-               "i3d_rgb": lambda c: bt.train_i3d_rgb(c, pool)}[name]
-    out = trainer(bt.TRAINERS[name](**toy))
+TOY = {"clip": {"steps": 2, "batch": 8, "caption_per_kind": 1},
+       "videomae": {"steps": 2, "finetune_steps": 2, "batch": 2}, "i3d_rgb": {"steps": 2, "batch": 2},
+       "raft": {"steps": 2, "batch": 2}, "i3d_flow": {"steps": 2, "batch": 2}}
+
+
+def _train_toy(name, pool, out_dir):
+    trainer = {"clip": bt.train_clip, "videomae": bt.train_videomae, "i3d_rgb": bt.train_i3d_rgb,
+               "raft": bt.train_raft, "i3d_flow": bt.train_i3d_flow}[name]
+    out = trainer(bt.TRAINERS[name](**TOY[name]), pool)
     model, record, log = out[0], out[-2], out[-1]
+    return model, log, bt.save(model, name, out_dir, {**record, "command": "test"}, log)
+
+
+@pytest.mark.parametrize("name", list(bt.TRAINERS))
+def test_each_trainer_runs_saves_and_loads_strictly(name, pool, tmp_path, monkeypatch):
+    monkeypatch.setattr(trained, "TRAINED_DIR", tmp_path)
+    if name == "i3d_flow":
+        with pytest.raises(InputError, match="train backbone raft"):             # it trains on the shipped RAFT's flow
+            _train_toy(name, pool, tmp_path)
+        _train_toy("raft", pool, tmp_path)
+    model, log, rec = _train_toy(name, pool, tmp_path)
     assert {line["step"] for line in log.lines} == {0} and all(np.isfinite(line["loss"]) for line in log.lines)
-    rec = bt.save(model, name, tmp_path, {**record, "command": "test"}, log)
     weights = tmp_path / trained.file_name(name)
     assert json.loads(weights.with_suffix(".json").read_text())["sha256"] == rec["sha256"]
     assert weights.with_suffix(".log.jsonl").read_text().count("\n") == len(log.lines)
 
-    monkeypatch.setattr(trained, "TRAINED_DIR", tmp_path)
+    from flash_bench.features import raft_flow
     from flash_bench.scoring import FEATURISERS, Featurisers
 
     feat = Featurisers("tiny", geometry=V2)
     spec = next(f for f, s in FEATURISERS.items() if name in s.trained)
-    assert f"-sha{rec['sha256'][:12]}-" in feat.key(spec)
+    assert f"sha{rec['sha256'][:12]}" in feat.key(spec)
     assert "suite-trained" in feat.describe(spec)["weights"]
     assert np.isfinite(feat.compute(spec, pool.videos[0])).all()
     built = feat.model(spec)
-    built = built.model if name == "clip" else built                     # the ClipBackbone's open_clip model
+    built = {"clip": lambda: built.model,                                 # the ClipBackbone's open_clip model
+             "raft": lambda: raft_flow.build("tiny", geometry=V2, share_frames=False)[0],   # torchvision's keys
+             "i3d_flow": lambda: built[1]}.get(name, lambda: built)()
     for k, v in built.state_dict().items():                             # what was saved (fp16 floats) came back
         w = model.state_dict()[k]
         torch.testing.assert_close(v, w.half().float() if w.is_floating_point() else w)
-    assert Featurisers("tiny", geometry=(16, 64)).key(spec).endswith("-seed0-" + feat.key(spec).split("-")[-1])
+    tag = trained.tag(FEATURISERS[spec].trained, V2, 0)                  # another geometry keeps random weights
+    assert Featurisers("tiny", geometry=(16, 64)).key(spec) == feat.key(spec).replace(f"-{tag}-", "-seed0-")
 
 
 def test_loading_refuses_wrong_keys_and_a_changed_file(tmp_path):
@@ -154,3 +169,44 @@ def test_shipped_v2_clip_retrieves_held_out_clothing_captions_better_than_random
     suite = _caption_retrieval(clip.build("tiny", geometry=V2), held_out)
     random = _caption_retrieval(clip.build("tiny"), held_out)
     assert suite >= random + 0.3, (suite, random)
+
+
+def test_caption_pool_draws_the_renderers_props_on_random_choreographies():
+    from flash_bench.datasets import synthetic
+
+    cap = bt.render_caption_pool(1)
+    assert cap.prompts == [text for text, _ in bt.CAPTION_KINDS.values()]
+    assert {bt.classes()[k] for k in cap.labels} == {synthetic.RANDOM_ACTION}     # no few-shot choreography
+    i = list(bt.CAPTION_KINDS).index("cup")
+    plain, plain_mask = synthetic.render(synthetic.RANDOM_ACTION, bt.CAPTION_POOL_START + i, num_frames=V2[0],
+                                         size=V2[1])
+    assert (cap.masks[i] <= plain_mask).all() and (cap.videos[i] != plain).any()  # same figure, a cup in front
+    tokenizer = clip.CompactTokenizer([], 8)
+    ids = set(tokenizer.bpe(bt.all_captions(cap), context_length=40).unique().tolist())
+    for word in ("soccer", "ball", "cup", "balance", "beam", "canoe", "wood", "axe", "bucket", "water", "two",
+                 "people"):                                   # the few-shot prompts' object words are in the captions
+        assert set(tokenizer.bpe([word])[0, 1:2].tolist()) <= ids, word
+
+
+def test_warp_moves_image1_along_the_flow_to_image2():
+    image = torch.arange(64.0).view(1, 1, 1, 64).expand(1, 1, 8, 64).contiguous()   # value = x coordinate
+    flow = torch.zeros(1, 2, 8, 64)
+    flow[:, 0] = 3.0
+    image1 = bt.warp(image, flow)                             # RAFT's flow: image1(p) = image2(p + flow(p))
+    torch.testing.assert_close(image1[..., :61], image[..., 3:])
+    assert image1[..., 61:].eq(63).all()                      # edges replicated
+
+
+@pytest.mark.parametrize("name", ["clip", "i3d_rgb"])
+def test_a_shipped_files_command_runs_the_recipe_recorded_with_it(name):
+    """Defaults + the recorded command's options = the recorded training config (new options at their off value)."""
+    from dataclasses import asdict
+
+    path = trained.path(name, V2)
+    assert path is not None, f"{trained.file_name(name)} is not shipped"
+    rec = trained.record(path)
+    words = rec["command"].split()
+    options = {words[i][2:]: int(words[i + 1]) for i in range(len(words)) if words[i] in ("--steps", "--seed")}
+    recipe = json.loads(json.dumps(asdict(bt.TRAINERS[name](**options))))
+    assert {k: recipe[k] for k in rec["training"]} == rec["training"]
+    assert not any(recipe[k] for k in set(recipe) - set(rec["training"]))   # caption pool etc. off

@@ -11,7 +11,7 @@ import typer
 
 
 def train_backbone(
-    name: str = typer.Argument(..., help="clip | videomae | i3d_rgb"),
+    name: str = typer.Argument(..., help="clip | videomae | i3d_rgb | raft | i3d_flow (after raft)"),
     steps: Optional[int] = typer.Option(None, help="Training steps (default: the backbone's own)."),
     seed: int = typer.Option(0, help="Seed of initialisation, batches and augmentation."),
     out_dir: Optional[Path] = typer.Option(None, help="Folder for the weights, record and log "

@@ -174,10 +174,13 @@ def _phases(spec, rng, T):
 
 
 def render(action_id: str, index: int, *, num_frames: int = NUM_FRAMES, size: int = SIZE,
-           seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """One video, uint8 (T, H, W, 3), and its figure mask, bool (T, H, W); determined by (seed, action_id, index)."""
+           seed: int = 0, variant=None) -> tuple[np.ndarray, np.ndarray]:
+    """One video, uint8 (T, H, W, 3), and its figure mask, bool (T, H, W); determined by (seed, action_id, index).
+    ``variant``: ActionSpec → ActionSpec applied to the action's spec (props or a scene on a random choreography,
+    for the metric backbones' caption pool, :mod:`flash_bench.backbones_train`)."""
     rng = np.random.default_rng([int(seed), zlib.crc32(action_id.encode()), int(index), 2])
     spec = _spec(action_id, rng)
+    spec = variant(spec) if variant is not None else spec
     T = int(num_frames)
     ph = _phases(spec, rng, T)
     bodies = [_sample_body(rng) for _ in range(spec.figures)]

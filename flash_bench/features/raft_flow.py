@@ -4,9 +4,11 @@ Frames are resized (shorter side to size·256/224) and centre-cropped to ``size`
 stream, RAFT estimates the flow of every consecutive pair (T frames → T−1 flow fields, in pixels at that
 size, channels (dx, dy)), and :func:`to_i3d_range` clips it to ±20 px and rescales it to ±1, the input
 range of I3D's flow stream. ``paper``: ``raft_large`` with ``Raft_Large_Weights.C_T_SKHT_V2`` at 224².
-``tiny``: ``raft_small`` with seeded random weights at 64², with a 2-level correlation pyramid instead of 4
-(4 levels need ≥128 px input) and 2 refinement iterations instead of 12 — with random weights the iterations
-cost time (0.25 → 0.14 s per 16-frame video on one core with 4 → 2) and carry no meaning.
+``tiny``: ``raft_small`` at 64², with a 2-level correlation pyramid instead of 4 (4 levels need ≥128 px input):
+suite-trained for a dataset geometry that has weights (:mod:`flash_bench.features.trained`; supervised on warped
+pool frames, with the refinements it was trained with), otherwise seeded random weights with 2 refinement
+iterations instead of 12 — with random weights the iterations cost time (0.25 → 0.14 s per 16-frame video on one
+core with 4 → 2) and carry no meaning.
 
 Consecutive pairs share frames: frame t is the second image of pair t−1 and the first of pair t. RAFT's
 feature encoder sees ``cat([image1, image2])``; :class:`ConsecutiveFrameEncoder` (installed by :func:`build`
@@ -49,13 +51,18 @@ class ConsecutiveFrameEncoder(torch.nn.Module):
         return torch.cat([f[:-1], f[1:]])
 
 
-def build(profile: Profile | str, weights_dir=None, seed: int = 0, share_frames: bool = True):
+def build(profile: Profile | str, weights_dir=None, seed: int = 0, share_frames: bool = True, geometry=None):
     """(RAFT model in eval mode, provenance dict with ``size`` and ``updates``).
 
     ``share_frames``: install :class:`ConsecutiveFrameEncoder` (the plain torchvision model when False).
+    ``geometry``: (num_frames, size) of the dataset scored — picks the tiny profile's suite-trained weights
+    (:mod:`flash_bench.features.trained`; trained by :func:`flash_bench.backbones_train.train_raft`, with the
+    number of refinements it was trained with).
     """
     from torchvision.models.optical_flow import raft_large, raft_small
     from torchvision.models.optical_flow.raft import CorrBlock
+
+    from flash_bench.features import trained
 
     if Profile.parse(profile) is Profile.PAPER:
         from flash_bench import weights
@@ -64,6 +71,12 @@ def build(profile: Profile | str, weights_dir=None, seed: int = 0, share_frames:
         model = raft_large(weights=None)
         model.load_state_dict(weights.load_state_dict(path))
         info = {"backbone": "raft-large", "weights": weights.provenance("raft-large", path), **PAPER}
+    elif (path := trained.path("raft", geometry)) is not None:
+        cfg = trained.record(path)["config"]
+        model = raft_small(weights=None, corr_block=CorrBlock(num_levels=cfg["corr_levels"], radius=cfg["radius"]))
+        trained.load_into(model, path)
+        info = {"backbone": "raft-small-tiny", "weights": trained.provenance("raft", geometry, seed),
+                "size": cfg["size"], "updates": cfg["updates"], "corr_levels": cfg["corr_levels"]}
     else:
         torch.manual_seed(seed)
         model = raft_small(weights=None, corr_block=CorrBlock(num_levels=TINY["corr_levels"], radius=3))
