@@ -80,7 +80,7 @@ class Ranks:
             if cuda:
                 torch.cuda.set_device(local_rank)   # "cuda" is this rank's GPU from here on
             else:
-                torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_size))
+                torch.set_num_threads(cls(local_size=local_size).share(os.cpu_count() or 1))
             dist.init_process_group("nccl" if cuda else "gloo", init_method="env://", timeout=TIMEOUT)
             atexit.register(dist.destroy_process_group)
         return cls(dist.get_rank(), dist.get_world_size(), local_rank, local_size)

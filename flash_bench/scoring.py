@@ -248,7 +248,8 @@ class Engine:
         self.requests = requests
         self._gt: dict[tuple, dict] = {}
         self._text: dict[str, np.ndarray] = {}
-        self._ref: dict[tuple, np.ndarray] = {}
+        self._ref: dict[tuple, np.ndarray] = {}          # (action, item) -> the reference's CLIP embedding
+        self._ref_image: dict[tuple, np.ndarray] = {}    # (action, item) -> the reference image, read once
         self._bad_gt: set[tuple] = set()
         self.errors: list[dict] = []  # unreadable ground truth / training videos: metrics that need them are None
         self.ranks: list[dict] = []   # a distributed scoring: each rank's videos and feature-cache hits and misses
@@ -287,9 +288,16 @@ class Engine:
         """The CLIP embedding of an image."""
         return self.featurise(checked(image[None], what), ["clip"])["clip"][0]
 
+    def reference_image(self, action: str, item: str) -> np.ndarray:
+        """The run dir's reference image of a request, decoded once for every method's video of it."""
+        if (action, item) not in self._ref_image:
+            self._ref_image[(action, item)] = checked(self.requests.reference(action, item),
+                                                      f"{action}/{item} reference image", ndim=3)
+        return self._ref_image[(action, item)]
+
     def reference(self, action: str, item: str) -> np.ndarray:
         if (action, item) not in self._ref:
-            self._ref[(action, item)] = self.image(self.requests.reference(action, item),
+            self._ref[(action, item)] = self.image(self.reference_image(action, item),
                                                    f"{action}/{item} reference image")
         return self._ref[(action, item)]
 
@@ -300,9 +308,7 @@ class Engine:
         clip_needed = "clip" in names
         gt_names = sorted(names & {"i3d_rgb", "i3d_flow"})
         prompt = self.requests.prompt(action)
-        image = None
-        if pixels:
-            image = checked(self.requests.reference(action, item), f"{action}/{item} reference image", ndim=3)
+        image = self.reference_image(action, item) if pixels else None
         return Sample(key, feats, self.ground_truth(action, item, gt_names) if gt_names else None,
                       self.text(prompt) if clip_needed else None,
                       self.reference(action, item) if clip_needed else None,
