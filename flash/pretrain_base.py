@@ -43,6 +43,7 @@ class PretrainConfig:
     num_frames: int = NUM_FRAMES
     videos_per_action: int = 30        # synthetic pretrain pool: 10 actions (none of the 12 few-shot ones)
     random_videos: int = 0             # random choreographies added to the synthetic pool
+    random_variants: int = 0           # and of each random-choreography variant (synthetic.RANDOM_VARIANTS)
     vae_minutes: float = 10.0
     vae_batch: int = 16
     vae_lr: float = 1e-3
@@ -88,7 +89,8 @@ def pool_videos(cfg: PretrainConfig) -> list[tuple[np.ndarray, str]]:
     from flash_bench.datasets import synthetic
 
     pool = synthetic.pretrain_pool(num_videos=cfg.videos_per_action, num_random=cfg.random_videos,
-                                   num_frames=cfg.num_frames, size=cfg.size, seed=cfg.seed)
+                                   num_frames=cfg.num_frames, size=cfg.size, seed=cfg.seed,
+                                   num_variants=cfg.random_variants)
     return [(clip.load(), prompt) for _action_id, prompt, clip in pool]
 
 
@@ -155,26 +157,43 @@ def set_latent_scale(base: BaseModel, frames: np.ndarray) -> float:
 
 
 # ----------------------------------------------------------------------------------------- stage 2: latents
+def pool_identity(cfg: PretrainConfig) -> str:
+    """What the latent cache was made from: the pool's source, size and render settings (and the world's VERSION)."""
+    from flash_bench.datasets import synthetic
+
+    keys = ("source", "seed", "size", "num_frames", "videos_per_action", "random_videos", "random_variants")
+    return json.dumps({"synthetic_version": synthetic.VERSION, **{k: getattr(cfg, k) for k in keys}}, sort_keys=True)
+
+
 @torch.no_grad()
-def cache_latents(base: BaseModel, videos: list[tuple[np.ndarray, str]], cache: Path | None = None
-                  ) -> tuple[torch.Tensor, list[str]]:
+def cache_latents(base: BaseModel, videos: list[tuple[np.ndarray, str]], cache: Path | None = None,
+                  identity: str = "") -> tuple[torch.Tensor, list[str]]:
     """Latent videos (2V, C, F, h, w) of every video and its mirror image, and their prompts.
 
     The mirror is taken in latent space (a horizontal flip of the latent), an approximation of encoding the
-    flipped video that halves the encoding time. Saved to / read from ``cache`` when given.
+    flipped video that halves the encoding time. Saved to ``cache`` when given, with ``identity``
+    (:func:`pool_identity`) in its metadata; read back only when that identity matches, so a changed pool is
+    encoded afresh.
     """
+    from safetensors import safe_open
     from safetensors.torch import load_file, save_file
+
+    from flash_bench.store import atomic_path
 
     prompts = [p for _, p in videos for _ in range(2)]
     if cache is not None and cache.exists():
-        return load_file(str(cache))["latents"], prompts
+        with safe_open(str(cache), "pt") as f:
+            same = (f.metadata() or {}).get("pool") == identity
+        if same:
+            return load_file(str(cache))["latents"], prompts
     lats = []
     for frames, _ in videos:
         z = base.encode_frames(to_unit(frames)).permute(1, 0, 2, 3)         # (C, F, h, w)
         lats += [z, z.flip(-1)]
     latents = torch.stack(lats)
     if cache is not None:
-        save_file({"latents": latents.contiguous()}, str(cache))
+        with atomic_path(cache) as tmp:
+            save_file({"latents": latents.contiguous()}, str(tmp), metadata={"pool": identity})
     return latents, prompts
 
 
@@ -361,7 +380,7 @@ def pretrain_base(cfg: PretrainConfig) -> Path:
     videos = pool_videos(cfg)
     log(stage="data", videos=len(videos), prompts=sorted({p for _, p in videos}))
     _vae_stage(base, videos, cfg, log)
-    latents, prompts = cache_latents(base, videos, Path(cfg.resume_dir) / "latents.safetensors")
+    latents, prompts = cache_latents(base, videos, Path(cfg.resume_dir) / "latents.safetensors", pool_identity(cfg))
     log(stage="latents", shape=list(latents.shape), std=round(float(latents.std()), 4))
     frames = np.concatenate([v for v, _ in videos])                         # (N, H, W, 3)
     tuner = DecoderTuner(base, frames, cfg) if cfg.decoder_every > 0 else None

@@ -10,7 +10,7 @@ never the 12 few-shot actions the benchmark scores — at that world's geometry 
     frames and captions made of the prompt and the clothing colours the renderer drew ("a person is walking,
     wearing red and blue."), the colours read off the figure's pixels (the renderer's mask) by the nearest
     palette colour; optionally (``caption_per_kind``) also on a caption pool of random choreographies given the
-    renderer's props, scenes or a second person, captioned with what is drawn (:data:`CAPTION_KINDS`);
+    renderer's props, scenes, a second person or lying, captioned with what is drawn (``synthetic.RANDOM_VARIANTS``);
   * ``videomae``: cd-fvd's VideoMAE-v2 ``PretrainVisionTransformer`` trained by masked video autoencoding with tube
     masking (raw-pixel targets: the per-patch normalised ones are noise on this world's flat patches); its
     encoder then goes into cd-fvd's ``VisionTransformer`` (the class the paper's CD-FVD uses) and is fine-tuned
@@ -86,11 +86,11 @@ def render_pool(cfg: PoolConfig = PoolConfig(), start: int = 0, progress=None) -
     from flash_bench.datasets import synthetic as v2
 
     entries = v2.pretrain_pool(cfg.videos_per_action, cfg.random_videos, *GEOMETRY, cfg.seed)
-    return _render([(a, p, start + int(c.id), None) for a, p, c in entries], cfg.seed, progress)
+    return _render([(a, p, start + int(c.id)) for a, p, c in entries], cfg.seed, progress)
 
 
 def _render(entries: list, seed: int, progress=None) -> Pool:
-    """Pool of (action id, prompt, index, spec variant) entries rendered at :data:`GEOMETRY`."""
+    """Pool of (action id, prompt, index) entries rendered at :data:`GEOMETRY`."""
     from flash_bench.datasets import synthetic as v2
 
     frames, size = GEOMETRY
@@ -98,10 +98,10 @@ def _render(entries: list, seed: int, progress=None) -> Pool:
     videos = np.empty((len(entries), frames, size, size, 3), np.uint8)
     masks = np.empty(videos.shape[:-1], bool)
     labels, prompts, colours = [], [], []
-    for n, (action, prompt, index, variant) in enumerate(entries):
-        video, mask = v2.render(action, index, num_frames=frames, size=size, seed=seed, variant=variant)
+    for n, (action, prompt, index) in enumerate(entries):
+        video, mask = v2.render(action, index, num_frames=frames, size=size, seed=seed)
         videos[n], masks[n] = video, mask
-        labels.append(names.index(action))
+        labels.append(names.index(v2.pool_class(action)))
         prompts.append(prompt)
         colours.append(clothing_colours(video, mask))
         if progress:
@@ -109,65 +109,20 @@ def _render(entries: list, seed: int, progress=None) -> Pool:
     return Pool(videos, np.array(labels, np.int64), prompts, colours, masks)
 
 
-# The caption pool (CLIP only): random choreographies (never a few-shot one) given one of the renderer's props or
-# scenes, or a second person, captioned with what is drawn. Its words ground the objects of the world, which the
-# pool's own prompts never name. kind → (caption, spec change); the props are the renderer's own drawings.
-CAPTION_KINDS = {
-    "ball": ("a person is moving, with a soccer ball.", dict(props="_ball_props")),
-    "cup": ("a person is holding a cup.", dict(props="_cup_props")),
-    "axe": ("a person is holding an axe, by a block of wood.", dict(props="_axe_props")),
-    "bucket": ("a person is holding a bucket of water.", dict(props="_bucket_props", front=True)),
-    "canoe": ("a person is sitting in a canoe, with a paddle.", dict(props="_canoe_props", scene="water")),
-    "beam": ("a person is standing on a balance beam.", dict(props="_beam_props", scene="beam")),
-    "two": ("two people are moving.", dict(figures=2, front=False, width=1.7)),
-}
-CAPTION_POOL_START = 20000               # indices of the caption pool's random choreographies (pool: 0+, 5000+)
-KNEEL = dict(th_r=0.2, sh_r=-1.45, th_l=1.4, sh_l=0.1, y=0.1)   # legs folded in a canoe
-
-
-def _prop_pose(ph, v, b, scene: str = "ground"):
-    """A random choreography's pose plus the smooth random prop angles and paddle positions the props read."""
-    from flash_bench.datasets import synthetic as v2
-
-    rng = np.random.default_rng(v["drop_seed"] + 1)
-
-    def smooth(lo, hi):
-        return lo + (hi - lo) * (0.5 + 0.5 * v2._smooth(rng, ph))
-
-    low = (smooth(-0.3, 0.5), smooth(0.12, 0.42))
-    return {**v2._random_pose(ph, v, b), **(KNEEL if scene == "water" else {}), "cup_tilt": smooth(0.0, 1.7),
-            "tilt": smooth(-0.3, 2.0) * v["side"], "paddle_low": low, "paddle_high": (low[0] - 0.08, low[1] + 0.45)}
-
-
-def _two_pose(ph, v, bodies):
-    """Two random choreographies side by side, facing each other."""
-    from flash_bench.datasets import synthetic as v2
-
-    return [{**v2._random_pose(ph, {**v, "drop_seed": v["drop_seed"] + j}, b), "x": sign * 0.4, "yaw": yaw}
-            for j, (b, sign, yaw) in enumerate(zip(bodies, (-1.0, 1.0), (0.0, np.pi)))]
-
-
-def caption_variant(kind: str):
-    """ActionSpec → ActionSpec: the random choreography's spec with ``kind``'s props, scene or second person."""
-    from functools import partial
-
-    from flash_bench.datasets import figures
-
-    change = dict(CAPTION_KINDS[kind][1])
-    if "props" in change:
-        change["props"] = getattr(figures, change["props"])
-        change["pose"] = partial(_prop_pose, scene=change.get("scene", "ground"))
-    else:
-        change["pose"] = _two_pose
-    return lambda spec: spec._replace(**change)
+# The caption pool (CLIP only): random choreographies in the renderer's props, scenes, company and poses
+# (synthetic.RANDOM_VARIANTS, never a few-shot choreography), captioned with what is drawn. Its words ground the
+# objects of the world, which the pool's own prompts never name.
+CAPTION_POOL_START = 20000               # video indices of the caption pool (pool: 0+, 5000+)
 
 
 def render_caption_pool(per_kind: int, seed: int = 0, start: int = CAPTION_POOL_START, progress=None) -> Pool:
-    """``per_kind`` random choreographies of each :data:`CAPTION_KINDS` kind, captioned (labels: random motion)."""
-    from flash_bench.datasets.synthetic import RANDOM_ACTION
+    """``per_kind`` videos of each random-choreography variant (``synthetic.RANDOM_VARIANTS``), captioned with its
+    prompt (labels: random motion)."""
+    from flash_bench.datasets import synthetic
 
-    entries = [(RANDOM_ACTION, text, start + k * per_kind + i, caption_variant(kind))
-               for k, (kind, (text, _)) in enumerate(CAPTION_KINDS.items()) for i in range(per_kind)]
+    entries = [(action, text, start + i)
+               for action, (text, _) in zip(synthetic.VARIANT_ACTIONS, synthetic.RANDOM_VARIANTS.values())
+               for i in range(per_kind)]
     return _render(entries, seed, progress)
 
 
@@ -292,7 +247,7 @@ class ClipConfig(TrainConfig):
     embed_dim: int = 64
     # the shipped file's recipe is the pool alone; the caption-pool tries (80 per kind, share 0.5, unknown 0.1)
     # did not reach the text gate (docs/tiny_backbones.md)
-    caption_per_kind: int = 0            # caption-pool videos of each CAPTION_KINDS kind (0: the pool alone)
+    caption_per_kind: int = 0            # caption-pool videos of each synthetic.RANDOM_VARIANTS kind (0: the pool alone)
     caption_share: float = 0.0           # of each batch drawn from the caption pool (0: uniform over all videos)
     unknown_share: float = 0.0           # caption tokens turned "unknown", as the few-shot prompts' unseen words are
     vision: dict = field(default_factory=lambda: {"image_size": 32, "patch_size": 4, "width": 128, "layers": 4,

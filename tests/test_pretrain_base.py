@@ -3,6 +3,8 @@ from dataclasses import replace
 
 import json
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -74,3 +76,18 @@ def test_an_unknown_pretraining_source_is_refused(tmp_path):
 
     with pytest.raises(InputError, match="synthetic-v2"):
         pretrain_base(PretrainConfig(out_dir=str(tmp_path / "o"), resume_dir=str(tmp_path / "r"), source="synthetic-v2"))
+
+
+def test_the_latent_cache_is_reused_only_for_the_pool_it_was_made_from(tmp_path):
+    from flash.pretrain_base import cache_latents, pool_identity
+    from flash_bench.tiny_world import build_tiny_components
+
+    base = build_tiny_components(0)
+    cfg = PretrainConfig(videos_per_action=1)
+    frames = np.zeros((2, 32, 32, 3), np.uint8)
+    cache = tmp_path / "latents.safetensors"
+    first, _ = cache_latents(base, [(frames, "a")], cache, pool_identity(cfg))
+    again, _ = cache_latents(base, [(frames + 200, "a")], cache, pool_identity(cfg))
+    assert torch.equal(first, again)                                   # same pool: read back, not re-encoded
+    other, _ = cache_latents(base, [(frames + 200, "a")], cache, pool_identity(replace(cfg, random_variants=3)))
+    assert not torch.equal(first, other)                               # another pool: encoded afresh

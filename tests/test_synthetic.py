@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from flash_bench.datasets import figures
-from flash_bench.datasets.synthetic import (ACTIONS, PRETRAIN_ACTIONS, RANDOM_ACTION, RANDOM_PROMPT, VERSION,
-                                            SyntheticDataset, pretrain_pool, render, render_video)
+from flash_bench.datasets.synthetic import (ACTIONS, PRETRAIN_ACTIONS, RANDOM_ACTION, RANDOM_PROMPT,
+                                            RANDOM_VARIANTS, VARIANT_ACTIONS, VERSION, SyntheticDataset,
+                                            pretrain_pool, render, render_video)
 from flash_bench.registry import DATASETS
 from flash_bench.tiny_world import NUM_FRAMES, SIZE
 
@@ -125,6 +126,29 @@ def test_pretrain_pool_is_disjoint_from_the_few_shot_actions_and_adds_random_cho
     assert len({r.tobytes() for r in randoms}) == 3                   # a new choreography per index
     for r in randoms:                                                   # and each one moves
         assert np.abs(np.diff(r.astype(np.int16), axis=0)).mean() > 0.5
+
+
+def test_pretrain_pool_adds_random_choreography_variants_in_the_few_shot_poses():
+    pool = pretrain_pool(num_videos=1, num_random=1, num_variants=2, **SMALL)
+    ids = [a for a, _, _ in pool]
+    assert not set(ids) & set(ACTIONS) and all(ids.count(a) == 2 for a in VARIANT_ACTIONS)
+    assert {p for a, p, _ in pool if a in VARIANT_ACTIONS} == {p for p, _ in RANDOM_VARIANTS.values()}
+    assert pretrain_pool(num_videos=1, num_random=1, **SMALL) == [e for e in pool if e[0] not in VARIANT_ACTIONS]
+
+    def extent(action, i):                       # the figure's mean height and width (pixels, over frames)
+        mask = render(action, i, **SMALL)[1]
+        rows, cols = mask.any(2), mask.any(1)
+        return rows.sum(1).mean(), cols.sum(1).mean()
+
+    # lying: wider than tall, like push_up's plank; the plain random choreographies stand (taller than wide)
+    for i in range(3):
+        h, w = extent(f"{RANDOM_ACTION}+lying", i)
+        assert w > 1.5 * h, (i, h, w)
+        h, w = extent(RANDOM_ACTION, i)
+        assert h > w, (i, h, w)
+    for action in VARIANT_ACTIONS:                                      # every variant moves
+        video, _ = render(action, 0, **SMALL)
+        assert np.abs(np.diff(video.astype(np.int16), axis=0)).mean() > 0.5, action
 
 
 def test_canvas_mask_channel_leaves_the_pixels_unchanged():

@@ -118,6 +118,8 @@ def pretrain_base(
     save_every: float = typer.Option(4.0, help="Minutes between checkpoints."),
     videos_per_action: int = typer.Option(30, help="Pretrain-pool videos per action."),
     random_videos: int = typer.Option(0, help="Random choreographies added to the pool (the shipped base: 1000)."),
+    random_variants: int = typer.Option(0, help="Random choreographies added per variant: in the few-shot actions' "
+                                        "poses, props, scenes and company (synthetic.RANDOM_VARIANTS)."),
     warm_start: Optional[Path] = typer.Option(None, help="Continue from this tiny base folder (e.g. the shipped "
                                               "one) when --resume-dir holds no training state."),
     decoder_every: int = typer.Option(8, help="One VAE-decoder tuning step per this many UNet steps; 0 keeps the "
@@ -133,6 +135,7 @@ def pretrain_base(
     kw = {k: str(v) for k, v in (("out_dir", out_dir), ("resume_dir", resume_dir)) if v is not None}
     cfg = PretrainConfig(seed=seed, unet_minutes=minutes, vae_minutes=vae_minutes,
                          save_every_min=save_every, videos_per_action=videos_per_action, random_videos=random_videos,
+                         random_variants=random_variants,
                          warm_start=str(warm_start or ""), threads=threads,
                          decoder_every=decoder_every, **kw)
     import pickle

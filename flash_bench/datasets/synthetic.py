@@ -16,12 +16,14 @@ index): the same seed gives byte-identical videos. The default geometry is the t
 natively.
 
 Pretraining data (never the 12 few-shot actions): the 10 ``PRETRAIN_ACTIONS`` plus procedurally random
-choreographies (``RANDOM_ACTION``: smooth random joint trajectories of the same bodies, one per index).
+choreographies (``RANDOM_ACTION``: smooth random joint trajectories of the same bodies, one per index), also in
+the few-shot actions' poses, props, scenes and company (``VARIANT_ACTIONS``, ``RANDOM_VARIANTS``).
 
 Public API:
   * ``render(action_id, index, *, num_frames, size, seed=0)`` -> (uint8 video (T, H, W, 3), bool mask (T, H, W)).
   * ``render_video(...)`` -- the video alone.
-  * ``pretrain_pool(num_videos=50, num_random=0, num_frames, size, seed=0)`` -- lazy (action id, prompt, Clip).
+  * ``pretrain_pool(num_videos=50, num_random=0, num_frames, size, seed=0, num_variants=0)`` -- lazy (action id,
+    prompt, Clip).
     A function rather than a ``split="pretrain"``: the pool has no test items and no few-shot split.
   * ``SyntheticDataset`` -- the 12 few-shot actions.
 """
@@ -90,6 +92,69 @@ def _random_pose(ph, v, b):
 def _random_spec(rng) -> fg.ActionSpec:
     return fg.ActionSpec(RANDOM_PROMPT, _random_pose, cycles=None, front=bool(rng.random() < 0.4), top=1.5,
                          width=1.3)
+
+
+# Random choreographies in the poses, props, scenes and company of the 12 few-shot actions — never their motions:
+# the base's pretraining pool needs them (a base that never drew a lying body, a cup or a second person cannot
+# carry them over from a reference image; docs/tiny_world_v2.md), and so does the metric CLIP's caption pool
+# (their prompts name what is drawn). kind -> (prompt, ActionSpec change); the props are the renderer's own
+# drawings in figures.py. A variant is an action id of its own, ``random_motion+<kind>`` (VARIANT_ACTIONS), so each
+# has its own random stream.
+RANDOM_VARIANTS = {
+    "ball": ("a person is moving, with a soccer ball.", dict(props="_ball_props")),
+    "cup": ("a person is holding a cup.", dict(props="_cup_props")),
+    "axe": ("a person is holding an axe, by a block of wood.", dict(props="_axe_props")),
+    "bucket": ("a person is holding a bucket of water.", dict(props="_bucket_props", front=True)),
+    "canoe": ("a person is sitting in a canoe, with a paddle.", dict(props="_canoe_props", scene="water")),
+    "beam": ("a person is standing on a balance beam.", dict(props="_beam_props", scene="beam")),
+    "two": ("two people are moving.", dict(pose="_two_pose", figures=2, front=False, width=1.7)),
+    "lying": ("a person is lying face down.", dict(pose="_lying_pose", front=False, top=0.7, width=1.2)),
+}
+VARIANT_ACTIONS = tuple(f"{RANDOM_ACTION}+{kind}" for kind in RANDOM_VARIANTS)
+KNEEL = dict(th_r=0.2, sh_r=-1.45, th_l=1.4, sh_l=0.1, y=0.1)   # legs folded in a canoe
+
+
+def _ranged(rng, ph, lo, hi):
+    """A smooth random trajectory in [lo, hi] over the clip's phase."""
+    return lo + (hi - lo) * (0.5 + 0.5 * _smooth(rng, ph))
+
+
+def _prop_pose(ph, v, b, scene: str = "ground"):
+    """A random choreography's pose plus the smooth random prop angles and paddle positions the props read."""
+    rng = np.random.default_rng(v["drop_seed"] + 1)
+    low = (_ranged(rng, ph, -0.3, 0.5), _ranged(rng, ph, 0.12, 0.42))
+    return {**_random_pose(ph, v, b), **(KNEEL if scene == "water" else {}), "cup_tilt": _ranged(rng, ph, 0.0, 1.7),
+            "tilt": _ranged(rng, ph, -0.3, 2.0) * v["side"], "paddle_low": low,
+            "paddle_high": (low[0] - 0.08, low[1] + 0.45)}
+
+
+def _two_pose(ph, v, bodies):
+    """Two random choreographies side by side, facing each other."""
+    return [{**_random_pose(ph, {**v, "drop_seed": v["drop_seed"] + j}, b), "x": sign * 0.4, "yaw": yaw}
+            for j, (b, sign, yaw) in enumerate(zip(bodies, (-1.0, 1.0), (0.0, PI)))]
+
+
+def _lying_pose(ph, v, b):
+    """A random choreography lying face down: the trunk near horizontal (0.05-0.5 rad above it, as a plank or a
+    raised chest), legs along it with small random bends, head and arms on their own random paths; the toes on
+    the floor."""
+    rng = np.random.default_rng(v["drop_seed"] + 2)
+    torso = PI / 2 + _ranged(rng, ph, 0.05, 0.5)
+    out = {**_random_pose(ph, v, b), "torso": torso, "head": torso + _ranged(rng, ph, 0.0, 0.6)}
+    for s in ("l", "r"):
+        th = torso - PI + _ranged(rng, ph, -0.1, 0.3)
+        out.update({f"th_{s}": th, f"sh_{s}": th - _ranged(rng, ph, 0.0, 0.5)})
+    return out
+
+
+def _variant_spec(kind: str, rng) -> fg.ActionSpec:
+    change = dict(RANDOM_VARIANTS[kind][1])
+    if "props" in change:
+        change["props"] = getattr(fg, change["props"])
+        change["pose"] = functools.partial(_prop_pose, scene=change.get("scene", "ground"))
+    else:
+        change["pose"] = globals()[change["pose"]]
+    return _random_spec(rng)._replace(prompt=RANDOM_VARIANTS[kind][0], **change)
 
 
 # ----------------------------------------------------------------------------- look, scene, camera
@@ -163,7 +228,14 @@ def _solid(shape: dict) -> dict:
 def _spec(action_id: str, rng) -> fg.ActionSpec:
     if action_id == RANDOM_ACTION:
         return _random_spec(rng)
+    if action_id in VARIANT_ACTIONS:
+        return _variant_spec(action_id.split("+", 1)[1], rng)
     return fg._spec(action_id)
+
+
+def pool_class(action_id: str) -> str:
+    """The pretraining class of a pool action id: a random-choreography variant is a random choreography."""
+    return RANDOM_ACTION if action_id in VARIANT_ACTIONS else action_id
 
 
 def _phases(spec, rng, T):
@@ -174,13 +246,11 @@ def _phases(spec, rng, T):
 
 
 def render(action_id: str, index: int, *, num_frames: int = NUM_FRAMES, size: int = SIZE,
-           seed: int = 0, variant=None) -> tuple[np.ndarray, np.ndarray]:
+           seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """One video, uint8 (T, H, W, 3), and its figure mask, bool (T, H, W); determined by (seed, action_id, index).
-    ``variant``: ActionSpec → ActionSpec applied to the action's spec (props or a scene on a random choreography,
-    for the metric backbones' caption pool, :mod:`flash_bench.backbones_train`)."""
+    ``action_id``: one of ``ACTIONS``, ``PRETRAIN_ACTIONS``, ``RANDOM_ACTION`` or ``VARIANT_ACTIONS``."""
     rng = np.random.default_rng([int(seed), zlib.crc32(action_id.encode()), int(index), 2])
     spec = _spec(action_id, rng)
-    spec = variant(spec) if variant is not None else spec
     T = int(num_frames)
     ph = _phases(spec, rng, T)
     bodies = [_sample_body(rng) for _ in range(spec.figures)]
@@ -210,8 +280,8 @@ def render(action_id: str, index: int, *, num_frames: int = NUM_FRAMES, size: in
 
 def render_video(action_id: str, index: int, *, num_frames: int = NUM_FRAMES, size: int = SIZE,
                  seed: int = 0) -> np.ndarray:
-    """One video, uint8 (T, H, W, 3), of any action in ``ACTIONS``, ``PRETRAIN_ACTIONS`` or ``RANDOM_ACTION`` at any
-    index (e.g. 1000+ for extra data)."""
+    """One video, uint8 (T, H, W, 3), of any action :func:`render` draws, at any index (e.g. 1000+ for extra
+    data)."""
     return render(action_id, index, num_frames=num_frames, size=size, seed=seed)[0]
 
 
@@ -236,13 +306,16 @@ def _clip(action_id, index, num_frames, size, seed) -> Clip:
 
 
 def pretrain_pool(num_videos: int = 50, num_random: int = 0, num_frames: int = NUM_FRAMES, size: int = SIZE,
-                  seed: int = 0) -> list[tuple[str, str, Clip]]:
+                  seed: int = 0, num_variants: int = 0) -> list[tuple[str, str, Clip]]:
     """(action id, prompt, lazy Clip): ``num_videos`` of each pretraining action, then ``num_random`` random
-    choreographies; none of the 12 few-shot actions."""
+    choreographies, then ``num_variants`` of each random-choreography variant (``RANDOM_VARIANTS``: the few-shot
+    actions' poses, props, scenes and company); none of the 12 few-shot actions."""
     pool = [(a, spec.prompt, _clip(a, i, num_frames, size, seed))
             for a, spec in PRETRAIN_ACTIONS.items() for i in range(num_videos)]
-    return pool + [(RANDOM_ACTION, RANDOM_PROMPT, _clip(RANDOM_ACTION, i, num_frames, size, seed))
-                   for i in range(num_random)]
+    pool += [(RANDOM_ACTION, RANDOM_PROMPT, _clip(RANDOM_ACTION, i, num_frames, size, seed))
+             for i in range(num_random)]
+    return pool + [(a, prompt, _clip(a, i, num_frames, size, seed))
+                   for a, (prompt, _) in zip(VARIANT_ACTIONS, RANDOM_VARIANTS.values()) for i in range(num_variants)]
 
 
 class SyntheticDataset(FewShotDataset):
