@@ -2,7 +2,8 @@
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tiny_base_copy_gate.py [--base-dir flash/weights/tiny_v2]
 
-For training videos of every pool action and every few-shot action, the base's one-step x0 prediction of
+For training videos of every pool action, every random-choreography variant (the few-shot actions' poses,
+props, scenes and company: ``synthetic.RANDOM_VARIANTS``) and every few-shot action, the base's one-step x0 prediction of
 frames 2..F (noise-free first frame, cross-frame attention, its own prompt) is compared with the latent video,
 as a share of the latent variance, at t = 999, 600 and 200; beside it, the error of "copy frame 1" (frames
 2..F predicted as frame 1), which the base has in its input. Printed per group, with ``base ÷ copy`` at
@@ -37,7 +38,7 @@ def main() -> None:
     sched = DDIMScheduler.from_config(base.scheduler.config)
     sched.set_timesteps(25)                 # step() needs a schedule; only its x0 prediction is used
     groups: dict[str, list] = {}
-    for action, prompt, clip in pretrain_pool(args.videos, 0):
+    for action, prompt, clip in pretrain_pool(args.videos, 0, num_variants=args.videos):
         groups.setdefault(f"pool: {action}", []).append((prompt, clip))
     for action in SyntheticDataset().actions():
         groups[action.id] = [(action.prompt, c) for c in action.train[:args.videos]]
