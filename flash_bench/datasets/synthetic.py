@@ -76,12 +76,13 @@ def _smooth(rng, t: np.ndarray) -> np.ndarray:
 
 
 def _random_pose(ph, v, b):
-    """A pose dict with every degree of freedom on its own smooth random trajectory (within its range)."""
+    """A pose dict with every degree of freedom on its own smooth random trajectory (within its range); the
+    degrees of freedom named in ``v["still"]`` (if any) hold their centre value."""
     rng = np.random.default_rng(v["drop_seed"])
-    dof = {}
+    dof, still = {}, v.get("still", ())
     for name, (lo, hi) in (_FRONT_DOF if v["front"] else _SIDE_DOF).items():
         centre, swing = rng.uniform(0.25, 0.75), rng.uniform(0.1, 0.5)
-        dof[name] = lo + (hi - lo) * np.clip(centre + swing * _smooth(rng, ph), 0, 1)
+        dof[name] = lo + (hi - lo) * np.clip(centre + (0.0 if name in still else swing) * _smooth(rng, ph), 0, 1)
     out = dict(torso=dof["torso"], head=dof["torso"] + dof["head"])
     for s in ("l", "r"):
         out.update({f"ua_{s}": dof[f"ua_{s}"], f"la_{s}": dof[f"ua_{s}"] + dof[f"bend_{s}"],
@@ -99,8 +100,12 @@ def _random_spec(rng) -> fg.ActionSpec:
 # carry them over from a reference image; docs/tiny_world_v2.md), and so does the metric CLIP's caption pool
 # (their prompts name what is drawn). kind -> (prompt, ActionSpec change); the props are the renderer's own
 # drawings in figures.py. A variant is an action id of its own, ``random_motion+<kind>`` (VARIANT_ACTIONS), so each
-# has its own random stream.
+# has its own random stream. Half of the variant videos are **sparse** (_sparse): only 1-3 of the body's degrees of
+# freedom move and the rest of the body holds still, as in a delicate action (a base that only saw whole bodies
+# in motion predicts every body part as uncertain, so it blurs the parts of a reference that should stay put).
+SPARSE_SHARE, SPARSE_ACTIVE = 0.5, (1, 3)
 RANDOM_VARIANTS = {
+    "plain": ("a person is moving.", dict()),
     "ball": ("a person is moving, with a soccer ball.", dict(props="_ball_props")),
     "cup": ("a person is holding a cup.", dict(props="_cup_props")),
     "axe": ("a person is holding an axe, by a block of wood.", dict(props="_axe_props")),
@@ -147,13 +152,24 @@ def _lying_pose(ph, v, b):
     return out
 
 
+def _sparse(pose, ph, v, b):
+    """``pose`` with, in SPARSE_SHARE of the videos, all but 1-3 random degrees of freedom still."""
+    rng = np.random.default_rng(v["drop_seed"] + 3)
+    if rng.random() < SPARSE_SHARE:
+        names = list(_FRONT_DOF if v["front"] else _SIDE_DOF)
+        active = rng.choice(names, rng.integers(SPARSE_ACTIVE[0], SPARSE_ACTIVE[1] + 1), replace=False)
+        v = {**v, "still": frozenset(names) - set(active)}
+    return pose(ph, v, b)
+
+
 def _variant_spec(kind: str, rng) -> fg.ActionSpec:
     change = dict(RANDOM_VARIANTS[kind][1])
     if "props" in change:
         change["props"] = getattr(fg, change["props"])
-        change["pose"] = functools.partial(_prop_pose, scene=change.get("scene", "ground"))
+        pose = functools.partial(_prop_pose, scene=change.get("scene", "ground"))
     else:
-        change["pose"] = globals()[change["pose"]]
+        pose = globals()[change.get("pose", "_random_pose")]
+    change["pose"] = functools.partial(_sparse, pose)
     return _random_spec(rng)._replace(prompt=RANDOM_VARIANTS[kind][0], **change)
 
 
