@@ -37,6 +37,7 @@ class RunConfig:
     profile: Profile = Profile.TINY
     seed: int = 0
     limit: int | None = None         # test items per action
+    test_items: int | None = None    # a procedural dataset renders this many test items per action (synthetic)
     num_frames: int = tiny_world.NUM_FRAMES
     size: int = tiny_world.SIZE
     device: str = "cpu"

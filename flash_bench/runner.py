@@ -45,7 +45,7 @@ def item_seed(seed: int, action: str, item: str) -> int:
 def load_dataset(cfg: RunConfig, shots: int | None = None) -> FewShotDataset:
     cls = DATASETS.get(cfg.dataset)
     return cls(cfg.root, num_frames=cfg.num_frames, size=cfg.size, shots=shots if shots is not None else cfg.shots,
-               seed=cfg.seed)
+               seed=cfg.seed, test_items=cfg.test_items)
 
 
 def select_actions(dataset: FewShotDataset, wanted: tuple[str, ...] | None) -> list[Action]:

@@ -203,3 +203,27 @@ def test_sparse_variants_hold_all_but_a_few_degrees_of_freedom_still():
     dense = len(moving(synthetic._random_pose(ph, v, body)))
     share = np.mean([n < dense for n in sparse])
     assert abs(share - synthetic.SPARSE_SHARE) < 0.25 and min(sparse) >= 1
+
+
+def test_more_test_items_extend_the_test_split_and_keep_the_first_four():
+    from flash_bench.datasets.synthetic import MAX_TEST_ITEMS
+    from flash_bench.types import InputError
+
+    plain, more = SyntheticDataset(**SMALL).actions()[1], SyntheticDataset(**SMALL, test_items=10).actions()[1]
+    assert [t.id for t in plain.test] == ["016", "017", "018", "019"]
+    assert [t.id for t in more.test] == [f"{i:03d}" for i in range(16, 26)]
+    assert all((a.ground_truth.load() == b.ground_truth.load()).all() for a, b in zip(plain.test, more.test))
+    assert [c.id for c in more.train] == [c.id for c in plain.train]          # the training videos are the same
+    assert len({t.ground_truth.load().tobytes() for t in more.test}) == 10
+    with pytest.raises(InputError, match="at most"):
+        SyntheticDataset(test_items=MAX_TEST_ITEMS + 1)
+    with pytest.raises(InputError, match=">= 1"):
+        SyntheticDataset(test_items=0)
+
+
+def test_a_dataset_of_files_refuses_more_test_items(tmp_path):
+    from flash_bench.registry import DATASETS
+    from flash_bench.types import InputError
+
+    with pytest.raises(InputError, match="haa500.*test split"):
+        DATASETS.get("haa500")(tmp_path, test_items=8)

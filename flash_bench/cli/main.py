@@ -66,6 +66,8 @@ def run(
     seed: int = typer.Option(0, help="Base seed; every test item gets its own seed derived from it."),
     run_dir: Optional[Path] = typer.Option(None, help="Default: results/runs/<dataset>-<profile>[-<experiment>]."),
     limit: Optional[int] = typer.Option(None, help="Test items per action."),
+    test_items: Optional[int] = typer.Option(None, help="Render this many test items per action (synthetic only: "
+                                             "videos 016 onwards; default 4), for statistical power."),
     metrics: str = typer.Option("all", help="'all', 'none' or a comma list of metric ids."),
     device: Optional[str] = typer.Option(None, help="cpu | cuda (default: cuda when present)."),
     size: Optional[int] = typer.Option(None, help="Frame height = width in pixels (default: the profile's)."),
@@ -97,6 +99,7 @@ def run(
             os.environ["FLASH_BENCH_WEIGHTS"] = str(weights_dir.resolve())   # this process and its workers
         for option, value in (("--limit", limit), ("--jobs", jobs), ("--shots", shots)):
             checks.at_least(option, value, 1)
+        DATASETS.get(dataset).check_test_items(test_items)
         device = checks.device(device)
         chosen = checks.listed("--methods", methods)
         cells, exp_actions, exp_limit = _cells(chosen, experiment, dataset, METHODS)
@@ -104,7 +107,7 @@ def run(
         checks.out_dir("--run-dir", run_dir)
         cfg = RunConfig(dataset=dataset, cells=cells, root=str(root.resolve()) if root else None,
                         actions=checks.listed("--actions", actions) or exp_actions, shots=shots, profile=profile,
-                        seed=seed, limit=limit if limit is not None else exp_limit,
+                        seed=seed, limit=limit if limit is not None else exp_limit, test_items=test_items,
                         num_frames=frames, size=size,
                         device=device, metrics=checks.metric_ids(metrics), experiment=experiment,
                         cache_dir=str(cache_dir), jobs=jobs or default_workers(device))

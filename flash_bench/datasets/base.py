@@ -18,23 +18,36 @@ class FewShotDataset(ABC):
 
     ``num_frames`` and ``size`` describe the clips the dataset hands out (frame sampling and
     resize + centre crop happen in :mod:`flash_bench.video_io`); ``shots`` keeps a seeded subset of
-    each action's training videos. An action that cannot be read (a missing prompt file, a badly named
+    each action's training videos; ``test_items`` asks a procedural dataset (``more_test_items``) for that
+    many test items per action, for statistical power (a dataset of files has the test split it has). An action that cannot be read (a missing prompt file, a badly named
     folder) is left out of ``actions()`` and its error is kept in ``failures`` so a run can record it
     and go on with the others.
     """
 
     name: str = ""
     needs_root: bool = True
+    more_test_items: bool = False    # True: it can render any number of test items (``test_items``)
 
     def __init__(self, root: Path | str | None = None, *, num_frames: int = NUM_FRAMES, size: int = SIZE,
-                 shots: int | None = None, seed: int = 0):
+                 shots: int | None = None, seed: int = 0, test_items: int | None = None):
         if self.needs_root and root is None:
             raise InputError(f"dataset {self.name!r} needs --root pointing at your copy of it")
+        self.test_items = self.check_test_items(test_items)
         self.root = Path(root) if root is not None else None
         if self.root is not None and not self.root.is_dir():
             raise InputError(f"{self.root}: dataset root is not a folder")
         self.num_frames, self.size, self.shots, self.seed = num_frames, size, shots, seed
         self.failures: list[dict] = []
+
+    @classmethod
+    def check_test_items(cls, test_items: int | None) -> int | None:
+        """``test_items`` if this dataset can render that many test items per action; else one clear error."""
+        if test_items is not None and (not cls.more_test_items or test_items < 1):
+            raise InputError(f"--test-items {test_items}: " + (
+                "must be >= 1" if cls.more_test_items else
+                f"dataset {cls.name!r} has the test split its files give; only a procedural dataset "
+                "(synthetic) renders more test items"))
+        return test_items
 
     @abstractmethod
     def actions(self) -> list[Action]:

@@ -37,7 +37,7 @@ import numpy as np
 from flash_bench.datasets import figures as fg
 from flash_bench.datasets.base import FewShotDataset, select_shots
 from flash_bench.tiny_world import NUM_FRAMES, SIZE
-from flash_bench.types import Action, Clip, TestItem
+from flash_bench.types import Action, Clip, InputError, TestItem
 
 VERSION = "2"          # bump when the rendering changes: results record it (1: textured scenes, camera pan/zoom)
 ACTIONS, PRETRAIN_ACTIONS, PI = fg.ACTIONS, fg.PRETRAIN_ACTIONS, fg.PI
@@ -334,18 +334,31 @@ def pretrain_pool(num_videos: int = 50, num_random: int = 0, num_frames: int = N
                    for a, (prompt, _) in zip(VARIANT_ACTIONS, RANDOM_VARIANTS.values()) for i in range(num_variants)]
 
 
+MAX_TEST_ITEMS = 500    # test videos 016-515 at most: indices 1000+ are the yardstick's extra training videos
+
+
 class SyntheticDataset(FewShotDataset):
-    """The 12 few-shot actions: videos 000-015 train (``shots`` keeps a seeded subset), 016-019 test."""
+    """The 12 few-shot actions: videos 000-015 train (``shots`` keeps a seeded subset), 016-019 test — or
+    016 onwards, ``test_items`` of them (at most :data:`MAX_TEST_ITEMS`), the first four the same."""
 
     name = "synthetic"
     needs_root = False
+    more_test_items = True
     version = VERSION
+
+    @classmethod
+    def check_test_items(cls, test_items: int | None) -> int | None:
+        if super().check_test_items(test_items) is not None and test_items > MAX_TEST_ITEMS:
+            raise InputError(f"--test-items {test_items}: synthetic renders at most {MAX_TEST_ITEMS} test items "
+                             "per action (videos 016 onwards; 1000+ train the yardstick)")
+        return test_items
 
     def actions(self) -> list[Action]:
         return [self._action(a) for a in ACTIONS]
 
     def _action(self, action_id: str) -> Action:
-        clips = [_clip(action_id, i, self.num_frames, self.size, self.seed) for i in range(NUM_VIDEOS)]
+        count = NUM_TRAIN + (self.test_items or NUM_VIDEOS - NUM_TRAIN)
+        clips = [_clip(action_id, i, self.num_frames, self.size, self.seed) for i in range(count)]
         test = tuple(TestItem(c.id, functools.partial(_first_frame, c), c) for c in clips[NUM_TRAIN:])
         return Action(action_id, ACTIONS[action_id].prompt, select_shots(tuple(clips[:NUM_TRAIN]), self.shots,
                                                                           self.seed), test)
