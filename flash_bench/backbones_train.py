@@ -337,6 +337,8 @@ class VideoMAEConfig(TrainConfig):
     patch_size: int = 8
     tubelet_size: int = 1               # cd-fvd's model interpolates its positions for 8 tubelets only
     norm_target: bool = False            # per-token normalised pixels: noise on the world's flat patches (docs)
+    input_norm: bool = False             # train on VideoMAE's mean/std pixels, folded into the patch embedding after
+    corrupt_share: float = 0.0           # fine-tune clips made static or frame-shuffled, two extra classes (docs)
     embed_dim: int = 96
     depth: int = 4
     num_heads: int = 4
@@ -348,8 +350,48 @@ def videomae_model_cfg(cfg: VideoMAEConfig) -> dict:
     """Keyword arguments of cd-fvd's ``VisionTransformer`` (also read back from the JSON by the featuriser)."""
     return {"img_size": GEOMETRY[1], "patch_size": cfg.patch_size, "all_frames": GEOMETRY[0],
             "tubelet_size": cfg.tubelet_size, "embed_dim": cfg.embed_dim, "depth": cfg.depth,
-            "num_heads": cfg.num_heads, "mlp_ratio": 4.0, "qkv_bias": True, "num_classes": len(classes()),
-            "use_mean_pooling": True}
+            "num_heads": cfg.num_heads, "mlp_ratio": 4.0, "qkv_bias": True,
+            "num_classes": len(classes()) + (len(CORRUPTIONS) if cfg.corrupt_share else 0), "use_mean_pooling": True}
+
+
+# VideoMAE's data pipeline normalises pixels by ImageNet's mean/std; cd-fvd feeds its model /255 without them. A
+# model trained on normalised pixels gets the normalisation folded into its patch embedding (exact: the embedding
+# is a strided convolution without padding), so the shipped file takes cd-fvd's input.
+VIDEOMAE_MEAN, VIDEOMAE_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+CORRUPTIONS = ("static", "shuffled")     # the fine-tune's extra classes (after classes())
+
+
+def normalise_pixels(x):
+    """(B, 3, T, H, W) in [0, 1] → VideoMAE's normalised pixels."""
+    mean, std = (x.new_tensor(v).view(1, 3, 1, 1, 1) for v in (VIDEOMAE_MEAN, VIDEOMAE_STD))
+    return (x - mean) / std
+
+
+def fold_pixel_norm(model) -> None:
+    """In place: ``model`` on x in [0, 1] then computes what it computed on ``normalise_pixels(x)``."""
+    import torch
+
+    proj = model.patch_embed.proj
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1, 1) for v in (VIDEOMAE_MEAN, VIDEOMAE_STD))
+    with torch.no_grad():
+        weight = proj.weight / std
+        proj.bias -= (weight * mean).sum((1, 2, 3, 4))
+        proj.weight.copy_(weight)
+
+
+def temporal_corruptions(pool: Pool, n: int, rng: np.random.Generator) -> Pool:
+    """``pool`` and, after it, ``n`` static copies (one random frame repeated) and ``n`` frame-shuffled copies (a
+    random non-identity order) of random pool videos, labelled as the :data:`CORRUPTIONS` classes after
+    :func:`classes`."""
+    t = pool.videos.shape[1]
+    idx = rng.choice(len(pool.videos), (len(CORRUPTIONS), n))
+    static = np.stack([np.repeat(pool.videos[i, rng.integers(t)][None], t, 0) for i in idx[0]])
+    orders = [rng.permutation(t) for _ in idx[1]]
+    orders = [o if (o != np.arange(t)).any() else np.roll(o, 1) for o in orders]
+    shuffled = np.stack([pool.videos[i, o] for i, o in zip(idx[1], orders)])
+    labels = np.repeat(len(classes()) + np.arange(len(CORRUPTIONS)), n)
+    return Pool(np.concatenate([pool.videos, static, shuffled]), np.concatenate([pool.labels, labels]),
+                pool.prompts + [""] * 2 * n, pool.colours + [()] * 2 * n)
 
 
 def tube_mask(batch: int, grid: tuple[int, int, int], ratio: float, rng: np.random.Generator):
@@ -395,20 +437,25 @@ def train_videomae(cfg: VideoMAEConfig = VideoMAEConfig(), pool: Pool | None = N
         decoder_num_heads=2, mlp_ratio=4.0, qkv_bias=True).train()
     grid = (frames // cfg.tubelet_size, size // cfg.patch_size, size // cfg.patch_size)
     opt, sched = _optimiser(mae, cfg.lr, cfg.weight_decay, cfg.steps)
+    pixels = normalise_pixels if cfg.input_norm else (lambda x: x)
     log = Log(on_step)
     for step in range(cfg.steps):
         x = _flip_shift(_to_float(pool.videos[rng.choice(len(pool.videos), cfg.batch, replace=False)]), rng)
         mask = tube_mask(cfg.batch, grid, cfg.mask_ratio, rng)
         target = patch_targets(x, cfg.tubelet_size, cfg.patch_size, cfg.norm_target)[mask]
         target = target.reshape(cfg.batch, -1, tokens)
-        loss = torch.nn.functional.mse_loss(mae(x, mask), target)
+        loss = torch.nn.functional.mse_loss(mae(pixels(x), mask), target)
         log.step("masked-autoencoding", step, _step(loss, opt, sched), opt)
     model = videomae_features.tiny_model(videomae_model_cfg(cfg))
     encoder = {k: v for k, v in mae.encoder.state_dict().items() if not k.startswith(("norm.", "head."))}
     missing, unexpected = model.load_state_dict(encoder, strict=False)
     assert not unexpected and all(k.startswith(("fc_norm.", "head.")) for k in missing), (missing, unexpected)
-    _classify(model, lambda x: model(x), pool, cfg.finetune_steps, cfg.batch, cfg.finetune_lr, cfg.weight_decay,
-              rng, log, "finetune")
+    share = cfg.corrupt_share
+    tuning = temporal_corruptions(pool, round(share / (1 - share) * len(pool.videos) / 2), rng) if share else pool
+    _classify(model, lambda x: model(x), tuning, cfg.finetune_steps, cfg.batch, cfg.finetune_lr, cfg.weight_decay,
+              rng, log, "finetune", batch_of=lambda v: pixels(_flip_shift(_to_float(v), rng)))
+    if cfg.input_norm:
+        fold_pixel_norm(model)
     record = {"config": videomae_model_cfg(cfg), "training": asdict(cfg), "videos": len(pool.videos)}
     return model.eval(), record, log
 
@@ -670,6 +717,9 @@ def train_backbone(name: str, command: str, out_dir: Path | str | None = None, o
     elif name == "videomae":
         model, record, log = train_videomae(cfg, pool, on_step)
         quality = {"held_out_accuracy": _accuracy(lambda x: model(x), held_out)}
+        if cfg.corrupt_share:                # the held-out videos and as many static and shuffled copies
+            mixed = temporal_corruptions(held_out, len(held_out.videos) // 2, np.random.default_rng(cfg.seed))
+            quality["held_out_accuracy_with_corruptions"] = _accuracy(lambda x: model(x), mixed)
     elif name == "i3d_rgb":
         model, record, log = train_i3d_rgb(cfg, pool, on_step)
         quality = {"held_out_accuracy": _accuracy(lambda x: i3d_logits(model, x), held_out)}

@@ -84,6 +84,39 @@ def test_patch_targets_follow_the_token_order_of_videomae_patch_embed():
     torch.testing.assert_close(bt.patch_targets(x, tb, p), expected.reshape(2, 8, -1), rtol=1e-4, atol=1e-4)
 
 
+def test_folding_videomaes_pixel_norm_makes_the_model_take_cd_fvds_input():
+    model = videomae.tiny_model({**bt.videomae_model_cfg(bt.VideoMAEConfig()), "depth": 1}).eval()
+    x = torch.rand(2, 3, *bt.GEOMETRY[:1], bt.GEOMETRY[1], bt.GEOMETRY[1])          # cd-fvd's input: /255
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])   # ImageNet's, VideoMAE's
+    with torch.no_grad():
+        expected = model.forward_features((x - mean.view(1, 3, 1, 1, 1)) / std.view(1, 3, 1, 1, 1))
+        bt.fold_pixel_norm(model)
+        torch.testing.assert_close(model.forward_features(x), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_temporal_corruptions_are_a_pool_videos_frames_frozen_or_reordered():
+    videos = np.random.default_rng(1).integers(0, 256, (6, 8, 4, 4, 3), dtype=np.uint8)   # every frame unique
+    pool = bt.Pool(videos, np.arange(6), [""] * 6, [()] * 6)
+    out = bt.temporal_corruptions(pool, 5, np.random.default_rng(0))
+    n, k = len(pool.videos), len(bt.classes())
+    np.testing.assert_array_equal(out.videos[:n], pool.videos)
+    assert out.labels[:n].tolist() == pool.labels.tolist() and out.labels[n:].tolist() == [k] * 5 + [k + 1] * 5
+    frames = {f.tobytes(): (i, t) for i, v in enumerate(pool.videos) for t, f in enumerate(v)}
+    for v in out.videos[n:n + 5]:                                          # static: one pool frame repeated
+        assert v[0].tobytes() in frames and (v == v[0]).all()
+    for v in out.videos[n + 5:]:                                           # shuffled: one video's frames, reordered
+        src = [frames[f.tobytes()] for f in v]
+        assert len({i for i, _ in src}) == 1 and sorted(t for _, t in src) == list(range(len(v)))
+        assert [t for _, t in src] != list(range(len(v)))
+
+
+def test_videomae_corruption_fine_tune_trains_two_more_classes_on_normalised_pixels(pool):
+    cfg = bt.VideoMAEConfig(steps=1, finetune_steps=1, batch=2, corrupt_share=0.5, input_norm=True, depth=1)
+    model, record, _ = bt.train_videomae(cfg, pool)
+    assert model.head.out_features == record["config"]["num_classes"] == len(bt.classes()) + 2
+    assert bt.VideoMAEConfig().corrupt_share == 0 and not bt.VideoMAEConfig().input_norm   # the default recipe
+
+
 def test_videomae_preprocess_is_cd_fvds_at_224():
     from cdfvd.third_party.VideoMAEv2.utils import preprocess_videomae
 
