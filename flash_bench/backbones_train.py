@@ -18,7 +18,7 @@ never the 12 few-shot actions the benchmark scores — at that world's geometry 
   * ``i3d_rgb``: :class:`~flash_bench.features.i3d.InceptionI3d` (piergiaj's keys) at width 1/8, trained to
     classify the pool actions (the Kinetics analogue);
   * ``raft``: torchvision's ``raft_small`` (the featuriser's 2-level correlation) supervised with RAFT's sequence
-    loss on pool frames warped by random smooth flows (:func:`warp`: the flow is known exactly);
+    loss on pool frames whose figure is moved rigidly over the scene (:func:`move_figure`: the flow is known exactly);
   * ``i3d_flow``: ``InceptionI3d(in_channels=2)`` classifying the pool actions from the shipped RAFT's flow.
 
 Each run writes ``flash_bench/trained/<name>-tiny-v2.safetensors`` (fp16), its record ``.json`` (architecture

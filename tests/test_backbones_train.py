@@ -197,7 +197,7 @@ def test_warp_moves_image1_along_the_flow_to_image2():
     assert image1[..., 61:].eq(63).all()                      # edges replicated
 
 
-@pytest.mark.parametrize("name", ["clip", "i3d_rgb"])
+@pytest.mark.parametrize("name", ["clip", "i3d_rgb", "raft", "i3d_flow"])
 def test_a_shipped_files_command_runs_the_recipe_recorded_with_it(name):
     """Defaults + the recorded command's options = the recorded training config (new options at their off value)."""
     from dataclasses import asdict
@@ -245,3 +245,18 @@ def test_shipped_raft_finds_moved_figures_and_real_motion_better_than_zero_flow(
     q = bt.raft_epe(model, held_out, bt.RaftConfig(updates=info["updates"]), info["size"])
     assert q["held_out_epe_moving"] <= 0.6 * q["held_out_epe_moving_zero_flow"], q
     assert q["real_pairs_photometric"] < 0.95 * q["real_pairs_photometric_no_warp"], q
+
+
+def test_shipped_i3d_flow_recognises_held_out_pool_actions_from_the_shipped_rafts_flow():
+    from flash_bench.features import i3d
+
+    if trained.path("i3d_flow", V2) is None:
+        pytest.fail("flash_bench/trained/i3d_flow-tiny-v2.safetensors is not shipped: "
+                    "run `flash-bench train backbone i3d_flow`")
+    held_out = bt.render_pool(bt.PoolConfig(videos_per_action=1, random_videos=2), start=bt.HELD_OUT_START + 20)
+    flows = bt.pool_flows(held_out)[0].float()
+    model, info = i3d.build("flow", "tiny", geometry=V2)
+    assert "suite-trained" in info["weights"]
+    with torch.inference_mode():
+        pred = bt.i3d_flow_logits(model, flows).argmax(1).numpy()
+    assert (pred == held_out.labels).mean() >= 0.6, pred     # 11 classes: chance 9% (92.5% on the record's 40)
