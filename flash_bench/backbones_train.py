@@ -549,16 +549,6 @@ def raft_model(cfg: dict):
     return raft_small(weights=None, corr_block=CorrBlock(num_levels=cfg["corr_levels"], radius=cfg["radius"]))
 
 
-def smooth_flow(batch: int, size: int, max_flow: float, rng: np.random.Generator):
-    """Random smooth flow fields (B, 2, size, size) in pixels: 4×4 uniform noise upsampled bicubically, each
-    field scaled by its own uniform factor in [0, 1]."""
-    import torch
-
-    coarse = rng.uniform(-1, 1, (batch, 2, 4, 4)) * rng.uniform(0, 1, (batch, 1, 1, 1)) * max_flow
-    return torch.nn.functional.interpolate(torch.from_numpy(coarse).float(), size=(size, size), mode="bicubic",
-                                           align_corners=False)
-
-
 def warp(image, flow, padding: str = "border"):
     """image1 with ``image1(p) = image(p + flow(p))``, so the flow from image1 to ``image`` is ``flow``:
     (B, C, S, S), (B, 2, S, S) in pixels (dx, dy) → (B, C, S, S), bilinear, edges replicated (``padding``:
