@@ -219,7 +219,7 @@ def test_move_figure_moves_the_figure_by_its_flow_over_the_scene():
     mask[..., 6:14, 8:13] = 1
     image1, image2, flow = bt.move_figure(image, mask, torch.eye(2)[None], torch.tensor([[3.0, -2.0]]))
     ys, xs = np.nonzero(mask[0, 0].numpy())
-    torch.testing.assert_close(image2[0, :, ys - 2, xs + 3], image[0, :, ys, xs])   # each figure pixel p at p + (3, −2)
+    torch.testing.assert_close(image2[0, :, ys - 2, xs + 3], image[0, :, ys, xs])   # figure pixel p at p + (3, −2)
     assert flow[0, 0][mask[0, 0] > 0].eq(3).all() and flow[0, 1][mask[0, 0] > 0].eq(-2).all()
     assert flow[:, :, mask[0, 0] == 0].eq(0).all() and image1 is image
     vacated = (slice(12, 14), slice(8, 11))                  # figure pixels in image1, scene in image2
@@ -239,7 +239,8 @@ def test_shipped_raft_finds_moved_figures_and_real_motion_better_than_zero_flow(
     from flash_bench.features import raft_flow
 
     if trained.path("raft", V2) is None:
-        pytest.fail("flash_bench/trained/raft-tiny-v2.safetensors is not shipped: run `flash-bench train backbone raft`")
+        pytest.fail("flash_bench/trained/raft-tiny-v2.safetensors is not shipped: "
+                    "run `flash-bench train backbone raft`")
     held_out = bt.render_pool(bt.PoolConfig(videos_per_action=1, random_videos=2), start=bt.HELD_OUT_START + 20)
     model, info = raft_flow.build("tiny", geometry=V2, share_frames=False)
     q = bt.raft_epe(model, held_out, bt.RaftConfig(updates=info["updates"]), info["size"])
