@@ -18,7 +18,7 @@ never the 12 few-shot actions the benchmark scores — at that world's geometry 
   * ``i3d_rgb``: :class:`~flash_bench.features.i3d.InceptionI3d` (piergiaj's keys) at width 1/8, trained to
     classify the pool actions (the Kinetics analogue);
   * ``raft``: torchvision's ``raft_small`` (the featuriser's 2-level correlation) supervised with RAFT's sequence
-    loss on pool frames warped by random smooth flows (:func:`warp`: the flow is known exactly);
+    loss on pool frames whose figure is moved rigidly over the scene (:func:`move_figure`: the flow is known exactly);
   * ``i3d_flow``: ``InceptionI3d(in_channels=2)`` classifying the pool actions from the shipped RAFT's flow.
 
 Each run writes ``flash_bench/trained/<name>-tiny-v2.safetensors`` (fp16), its record ``.json`` (architecture
@@ -526,15 +526,19 @@ def train_i3d_rgb(cfg: I3DConfig = I3DConfig(), pool: Pool | None = None, on_ste
 
 @dataclass(frozen=True)
 class RaftConfig(TrainConfig):
-    steps: int = 500
+    steps: int = 1000
     batch: int = 8
-    lr: float = 1e-3                     # RAFT's recipe (AdamW, one-cycle, γ = 0.8) at a higher rate: few steps
+    lr: float = 4e-4                     # RAFT's recipe: AdamW, one-cycle, γ = 0.8, gradients clipped to norm 1
     weight_decay: float = 1e-4
+    clip_grad: float = 1.0
     updates: int = 4                     # flow refinements, in training and in the featuriser
     gamma: float = 0.8
-    max_flow: float = 8.0                # pixels at the featuriser's input size
-    figure_share: float = 1.0            # pairs whose flow moves the figure only (the rest: the whole frame)
-    texture: float = 0.0                 # amplitude of a random smooth texture laid over both images
+    # the figure's rigid move (pixels at the featuriser's input size; each pair's shift scaled by U(0, 1)): moves
+    # of ≤ 8 px are below one cell of RAFT's 8×-downsampled grid and it collapsed to zero flow on them; ≤ 16 px
+    # it learned (docs/tiny_backbones.md)
+    max_flow: float = 16.0
+    rotation: float = 0.3                # radians, uniform ±
+    scale: float = 0.1                   # uniform 1 ± this
 
 
 def raft_model(cfg: dict):
@@ -545,19 +549,10 @@ def raft_model(cfg: dict):
     return raft_small(weights=None, corr_block=CorrBlock(num_levels=cfg["corr_levels"], radius=cfg["radius"]))
 
 
-def smooth_flow(batch: int, size: int, max_flow: float, rng: np.random.Generator):
-    """Random smooth flow fields (B, 2, size, size) in pixels: 4×4 uniform noise upsampled bicubically, each
-    field scaled by its own uniform factor in [0, 1]."""
-    import torch
-
-    coarse = rng.uniform(-1, 1, (batch, 2, 4, 4)) * rng.uniform(0, 1, (batch, 1, 1, 1)) * max_flow
-    return torch.nn.functional.interpolate(torch.from_numpy(coarse).float(), size=(size, size), mode="bicubic",
-                                           align_corners=False)
-
-
-def warp(image, flow):
+def warp(image, flow, padding: str = "border"):
     """image1 with ``image1(p) = image(p + flow(p))``, so the flow from image1 to ``image`` is ``flow``:
-    (B, C, S, S), (B, 2, S, S) in pixels (dx, dy) → (B, C, S, S), bilinear, edges replicated."""
+    (B, C, S, S), (B, 2, S, S) in pixels (dx, dy) → (B, C, S, S), bilinear, edges replicated (``padding``:
+    grid_sample's padding mode)."""
     import torch
 
     b, _, h, w = image.shape
@@ -566,12 +561,36 @@ def warp(image, flow):
     gx = (2 * (xs + flow[:, 0]) + 1) / w - 1                       # align_corners=False pixel centres
     gy = (2 * (ys + flow[:, 1]) + 1) / h - 1
     return torch.nn.functional.grid_sample(image, torch.stack([gx, gy], -1), mode="bilinear",
-                                           padding_mode="border", align_corners=False)
+                                           padding_mode=padding, align_corners=False)
+
+
+def move_figure(image, mask, matrix, shift):
+    """(image1, image2, flow): the figure of ``image`` (B, C, S, S) under ``mask`` (B, 1, S, S in {0, 1}) moved
+    by the affine map p → c + matrix·(p − c) + shift about its centroid c (``matrix`` (B, 2, 2), ``shift`` (B, 2)
+    in pixels, (x, y)) over the scene; the scene behind it is each row's mean scene colour (the world's walls are
+    flat per row). ``flow`` is that map's displacement on the figure's pixels and 0 on the scene: the exact flow
+    from image1 = ``image`` to image2."""
+    import torch
+
+    b, _, h, w = image.shape
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32),
+                            indexing="ij")
+    p = torch.stack([xs, ys])[None]                                                  # (1, 2, S, S)
+    area = mask.sum((2, 3)).clamp(min=1)                                             # (B, 1)
+    c = ((mask * p).sum((2, 3)) / area)[..., None, None]                             # (B, 2, 1, 1)
+    moved = c + torch.einsum("bij,bjhw->bihw", matrix, p - c) + shift[..., None, None]
+    flow = (moved - p) * mask
+    back = c + torch.einsum("bij,bjhw->bihw", torch.linalg.inv(matrix), p - c - shift[..., None, None])
+    scene = (image * (1 - mask)).sum(-1, keepdim=True) / (1 - mask).sum(-1, keepdim=True).clamp(min=1)
+    scene = torch.where(mask.bool(), scene.expand_as(image), image)
+    alpha = warp(mask, back - p, padding="zeros")
+    return image, alpha * warp(image, back - p) + (1 - alpha) * scene, flow
 
 
 def flow_pairs(pool: Pool, cfg: RaftConfig, rng: np.random.Generator, size: int):
     """(image1, image2, flow): pool frames at the featuriser's input (resize + crop, [-1, 1]) and the same frames
-    warped by random smooth flows — on the figure only (its renderer mask, resized) for ``figure_share`` of them."""
+    with the figure (its renderer mask, resized) moved rigidly (:func:`move_figure`: a random shift of up to
+    ``max_flow`` px scaled by U(0, 1), rotation and scale), so the flow is known exactly."""
     import torch
 
     from flash_bench.features.i3d import _resize_crop
@@ -580,14 +599,14 @@ def flow_pairs(pool: Pool, cfg: RaftConfig, rng: np.random.Generator, size: int)
     t = rng.integers(pool.videos.shape[1], size=cfg.batch)
     frames = pool.videos[idx, t]                                                             # (B, S, S, 3)
     image = _resize_crop(torch.from_numpy(frames).permute(0, 3, 1, 2).float(), size) / 127.5 - 1
-    if cfg.texture:                      # the world's flat walls carry no flow; a texture makes it observable
-        noise = torch.from_numpy(rng.uniform(-cfg.texture, cfg.texture, (cfg.batch, 3, 16, 16))).float()
-        image = image + torch.nn.functional.interpolate(noise, size=(size, size), mode="bilinear")
-    flow = smooth_flow(cfg.batch, size, cfg.max_flow, rng)
-    figure = _resize_crop(torch.from_numpy(pool.masks[idx, t][:, None]).float(), size)                  # (B, 1, s, s)
-    only = torch.from_numpy(rng.random(cfg.batch) < cfg.figure_share).view(-1, 1, 1, 1)
-    flow = torch.where(only, flow * figure, flow)
-    return warp(image, flow).clamp(-1, 1), image, flow
+    mask = (_resize_crop(torch.from_numpy(pool.masks[idx, t][:, None]).float(), size) > 0.5).float()
+    angle = rng.uniform(-cfg.rotation, cfg.rotation, cfg.batch)
+    scale = rng.uniform(1 - cfg.scale, 1 + cfg.scale, cfg.batch)
+    matrix = np.stack([np.cos(angle), -np.sin(angle), np.sin(angle), np.cos(angle)], -1).reshape(-1, 2, 2)
+    shift = rng.uniform(-1, 1, (cfg.batch, 2)) * rng.uniform(0, 1, (cfg.batch, 1)) * cfg.max_flow
+    image1, image2, flow = move_figure(image, mask, torch.from_numpy(matrix * scale[:, None, None]).float(),
+                                       torch.from_numpy(shift).float())
+    return image1, image2.clamp(-1, 1), flow
 
 
 def train_raft(cfg: RaftConfig = RaftConfig(), pool: Pool | None = None, on_step=None):
@@ -608,21 +627,44 @@ def train_raft(cfg: RaftConfig = RaftConfig(), pool: Pool | None = None, on_step
         image1, image2, flow = flow_pairs(pool, cfg, rng, arch["size"])
         preds = model(image1, image2, num_flow_updates=cfg.updates)
         loss = sum(cfg.gamma ** (len(preds) - 1 - i) * (p - flow).abs().mean() for i, p in enumerate(preds))
-        log.step("flow", step, _step(loss, opt, sched), opt)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
+        opt.step()
+        sched.step()
+        log.step("flow", step, float(loss.detach()), opt)
     record = {"config": arch, "training": asdict(cfg), "videos": len(pool.videos)}
     return model.eval(), record, log
 
 
 def raft_epe(model, pool: Pool, cfg: RaftConfig, size: int) -> dict:
-    """Mean end-point error (pixels) on warped held-out pool frames, and that of predicting zero flow."""
+    """On held-out pool videos: the mean end-point error (pixels) of moved-figure pairs (:func:`flow_pairs`),
+    over all pixels and over the moving ones, against predicting zero flow; and on consecutive real frames, the
+    photometric error of frame t+1 warped back by the predicted flow against frame t, against no warp (on pixels
+    that change)."""
+    from dataclasses import replace
+
     import torch
+
+    from flash_bench.features.i3d import _resize_crop
 
     rng = np.random.default_rng(cfg.seed + 1)
     with torch.inference_mode():
-        image1, image2, flow = flow_pairs(pool, RaftConfig(batch=len(pool.videos)), rng, size)
+        image1, image2, flow = flow_pairs(pool, replace(cfg, batch=len(pool.videos)), rng, size)
         pred = model(image1, image2, num_flow_updates=cfg.updates)[-1]
-    epe = lambda f: float((f - flow).norm(dim=1).mean())   # noqa: E731
-    return {"held_out_epe": epe(pred), "held_out_epe_zero_flow": epe(torch.zeros_like(flow))}
+        t = rng.integers(pool.videos.shape[1] - 1, size=len(pool.videos))
+        real = [_resize_crop(torch.from_numpy(pool.videos[np.arange(len(t)), t + k]).permute(0, 3, 1, 2).float(),
+                             size) / 127.5 - 1 for k in (0, 1)]
+        real_flow = model(*real, num_flow_updates=cfg.updates)[-1]
+    moving = flow.norm(dim=1) > 0.5
+    changed = (real[0] - real[1]).abs().sum(1) > 0.05
+    photo = lambda second: float((second - real[0]).abs().sum(1)[changed].mean())   # noqa: E731
+    error = lambda f: (f - flow).norm(dim=1)                                          # noqa: E731
+    return {"held_out_epe": float(error(pred).mean()), "held_out_epe_zero_flow": float(flow.norm(dim=1).mean()),
+            "held_out_epe_moving": float(error(pred)[moving].mean()),
+            "held_out_epe_moving_zero_flow": float(flow.norm(dim=1)[moving].mean()),
+            "real_pairs_photometric": photo(warp(real[1], real_flow)), "real_pairs_photometric_no_warp": photo(real[1]),
+            "real_pairs_mean_flow": float(real_flow.norm(dim=1).mean())}
 
 
 # ----------------------------------------------------------------------------- I3D-flow

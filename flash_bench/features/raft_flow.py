@@ -5,10 +5,10 @@ stream, RAFT estimates the flow of every consecutive pair (T frames → T−1 fl
 size, channels (dx, dy)), and :func:`to_i3d_range` clips it to ±20 px and rescales it to ±1, the input
 range of I3D's flow stream. ``paper``: ``raft_large`` with ``Raft_Large_Weights.C_T_SKHT_V2`` at 224².
 ``tiny``: ``raft_small`` at 64², with a 2-level correlation pyramid instead of 4 (4 levels need ≥128 px input):
-suite-trained for a dataset geometry that has weights (:mod:`flash_bench.features.trained`; supervised on warped
-pool frames, with the refinements it was trained with), otherwise seeded random weights with 2 refinement
-iterations instead of 12 — with random weights the iterations cost time (0.25 → 0.14 s per 16-frame video on one
-core with 4 → 2) and carry no meaning.
+suite-trained for a dataset geometry that has weights (:mod:`flash_bench.features.trained`; supervised on pool
+frames whose figure is moved rigidly, with the refinements it was trained with), otherwise seeded random weights
+with 2 refinement iterations instead of 12 — with random weights the iterations cost time (0.25 → 0.14 s per
+16-frame video on one core with 4 → 2) and carry no meaning.
 
 Consecutive pairs share frames: frame t is the second image of pair t−1 and the first of pair t. RAFT's
 feature encoder sees ``cat([image1, image2])``; :class:`ConsecutiveFrameEncoder` (installed by :func:`build`
