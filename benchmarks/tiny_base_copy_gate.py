@@ -3,7 +3,8 @@
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tiny_base_copy_gate.py [--base-dir flash/weights/tiny_v2]
 
 For training videos of every pool action, every random-choreography variant (the few-shot actions' poses,
-props, scenes and company: ``synthetic.RANDOM_VARIANTS``) and every few-shot action, the base's one-step x0 prediction of
+props, scenes and company, dense and sparse: ``synthetic.VARIANT_ACTIONS``, ``SPARSE_ACTIONS``) and every
+few-shot action, the base's one-step x0 prediction of
 frames 2..F (noise-free first frame, cross-frame attention, its own prompt) is compared with the latent video,
 as a share of the latent variance, at t = 999, 600 and 200; beside it, the error of "copy frame 1" (frames
 2..F predicted as frame 1), which the base has in its input. Printed per group, with ``base ÷ copy`` at

@@ -158,11 +158,13 @@ def set_latent_scale(base: BaseModel, frames: np.ndarray) -> float:
 
 # ----------------------------------------------------------------------------------------- stage 2: latents
 def pool_identity(cfg: PretrainConfig) -> str:
-    """What the latent cache was made from: the pool's source, size and render settings (and the world's VERSION)."""
+    """What the latent cache was made from: the pool's source, size and render settings, the world's VERSION and
+    the random-choreography variants it knows."""
     from flash_bench.datasets import synthetic
 
     keys = ("source", "seed", "size", "num_frames", "videos_per_action", "random_videos", "random_variants")
-    return json.dumps({"synthetic_version": synthetic.VERSION, **{k: getattr(cfg, k) for k in keys}}, sort_keys=True)
+    return json.dumps({"synthetic_version": synthetic.VERSION, **{k: getattr(cfg, k) for k in keys},
+                       "variants": [*synthetic.VARIANT_ACTIONS, *synthetic.SPARSE_ACTIONS]}, sort_keys=True)
 
 
 @torch.no_grad()

@@ -119,7 +119,8 @@ def pretrain_base(
     videos_per_action: int = typer.Option(30, help="Pretrain-pool videos per action."),
     random_videos: int = typer.Option(0, help="Random choreographies added to the pool (the shipped base: 1000)."),
     random_variants: int = typer.Option(0, help="Random choreographies added per variant: in the few-shot actions' "
-                                        "poses, props, scenes and company (synthetic.RANDOM_VARIANTS)."),
+                                        "poses, props, scenes and company, each also sparse (1-3 joints move; "
+                                        "synthetic.VARIANT_ACTIONS, SPARSE_ACTIONS)."),
     warm_start: Optional[Path] = typer.Option(None, help="Continue from this tiny base folder (e.g. the shipped "
                                               "one) when --resume-dir holds no training state."),
     decoder_every: int = typer.Option(8, help="One VAE-decoder tuning step per this many UNet steps; 0 keeps the "

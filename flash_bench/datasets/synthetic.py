@@ -100,12 +100,12 @@ def _random_spec(rng) -> fg.ActionSpec:
 # carry them over from a reference image; docs/tiny_world_v2.md), and so does the metric CLIP's caption pool
 # (their prompts name what is drawn). kind -> (prompt, ActionSpec change); the props are the renderer's own
 # drawings in figures.py. A variant is an action id of its own, ``random_motion+<kind>`` (VARIANT_ACTIONS), so each
-# has its own random stream. Half of the variant videos are **sparse** (_sparse): only 1-3 of the body's degrees of
-# freedom move and the rest of the body holds still, as in a delicate action (a base that only saw whole bodies
-# in motion predicts every body part as uncertain, so it blurs the parts of a reference that should stay put).
-SPARSE_SHARE, SPARSE_ACTIVE = 0.5, (1, 3)
+# has its own random stream. Each also comes **sparse**, ``...+sparse`` (SPARSE_ACTIONS, with the plain random
+# choreography's ``random_motion+sparse``): only 1-3 of the body's degrees of freedom move and the rest of the body
+# holds still, as in a delicate action (a base that only saw whole bodies in motion predicts every body part as
+# uncertain, so it blurs the parts of a reference that should stay put).
+SPARSE, SPARSE_ACTIVE = "+sparse", (1, 3)
 RANDOM_VARIANTS = {
-    "plain": ("a person is moving.", dict()),
     "ball": ("a person is moving, with a soccer ball.", dict(props="_ball_props")),
     "cup": ("a person is holding a cup.", dict(props="_cup_props")),
     "axe": ("a person is holding an axe, by a block of wood.", dict(props="_axe_props")),
@@ -116,6 +116,7 @@ RANDOM_VARIANTS = {
     "lying": ("a person is lying face down.", dict(pose="_lying_pose", front=False, top=0.7, width=1.2)),
 }
 VARIANT_ACTIONS = tuple(f"{RANDOM_ACTION}+{kind}" for kind in RANDOM_VARIANTS)
+SPARSE_ACTIONS = tuple(a + SPARSE for a in (RANDOM_ACTION, *VARIANT_ACTIONS))
 KNEEL = dict(th_r=0.2, sh_r=-1.45, th_l=1.4, sh_l=0.1, y=0.1)   # legs folded in a canoe
 
 
@@ -153,23 +154,20 @@ def _lying_pose(ph, v, b):
 
 
 def _sparse(pose, ph, v, b):
-    """``pose`` with, in SPARSE_SHARE of the videos, all but 1-3 random degrees of freedom still."""
+    """``pose`` with all but 1-3 random degrees of freedom still."""
     rng = np.random.default_rng(v["drop_seed"] + 3)
-    if rng.random() < SPARSE_SHARE:
-        names = list(_FRONT_DOF if v["front"] else _SIDE_DOF)
-        active = rng.choice(names, rng.integers(SPARSE_ACTIVE[0], SPARSE_ACTIVE[1] + 1), replace=False)
-        v = {**v, "still": frozenset(names) - set(active)}
-    return pose(ph, v, b)
+    names = list(_FRONT_DOF if v["front"] else _SIDE_DOF)
+    active = rng.choice(names, rng.integers(SPARSE_ACTIVE[0], SPARSE_ACTIVE[1] + 1), replace=False)
+    return pose(ph, {**v, "still": frozenset(names) - set(active)}, b)
 
 
 def _variant_spec(kind: str, rng) -> fg.ActionSpec:
     change = dict(RANDOM_VARIANTS[kind][1])
     if "props" in change:
         change["props"] = getattr(fg, change["props"])
-        pose = functools.partial(_prop_pose, scene=change.get("scene", "ground"))
+        change["pose"] = functools.partial(_prop_pose, scene=change.get("scene", "ground"))
     else:
-        pose = globals()[change.get("pose", "_random_pose")]
-    change["pose"] = functools.partial(_sparse, pose)
+        change["pose"] = globals()[change["pose"]]
     return _random_spec(rng)._replace(prompt=RANDOM_VARIANTS[kind][0], **change)
 
 
@@ -242,6 +240,9 @@ def _solid(shape: dict) -> dict:
 # ----------------------------------------------------------------------------- rendering entry points
 
 def _spec(action_id: str, rng) -> fg.ActionSpec:
+    if action_id in SPARSE_ACTIONS:
+        spec = _spec(action_id[:-len(SPARSE)], rng)
+        return spec._replace(pose=functools.partial(_sparse, spec.pose))
     if action_id == RANDOM_ACTION:
         return _random_spec(rng)
     if action_id in VARIANT_ACTIONS:
@@ -251,7 +252,17 @@ def _spec(action_id: str, rng) -> fg.ActionSpec:
 
 def pool_class(action_id: str) -> str:
     """The pretraining class of a pool action id: a random-choreography variant is a random choreography."""
-    return RANDOM_ACTION if action_id in VARIANT_ACTIONS else action_id
+    return RANDOM_ACTION if action_id in VARIANT_ACTIONS + SPARSE_ACTIONS else action_id
+
+
+def pool_prompt(action_id: str) -> str:
+    """The prompt of a pool action id (a sparse one has its dense twin's)."""
+    base = action_id[:-len(SPARSE)] if action_id in SPARSE_ACTIONS else action_id
+    if base == RANDOM_ACTION:
+        return RANDOM_PROMPT
+    if base in VARIANT_ACTIONS:
+        return RANDOM_VARIANTS[base.split("+", 1)[1]][0]
+    return PRETRAIN_ACTIONS[base].prompt
 
 
 def _phases(spec, rng, T):
@@ -264,7 +275,8 @@ def _phases(spec, rng, T):
 def render(action_id: str, index: int, *, num_frames: int = NUM_FRAMES, size: int = SIZE,
            seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """One video, uint8 (T, H, W, 3), and its figure mask, bool (T, H, W); determined by (seed, action_id, index).
-    ``action_id``: one of ``ACTIONS``, ``PRETRAIN_ACTIONS``, ``RANDOM_ACTION`` or ``VARIANT_ACTIONS``."""
+    ``action_id``: one of ``ACTIONS``, ``PRETRAIN_ACTIONS``, ``RANDOM_ACTION``, ``VARIANT_ACTIONS`` or
+    ``SPARSE_ACTIONS``."""
     rng = np.random.default_rng([int(seed), zlib.crc32(action_id.encode()), int(index), 2])
     spec = _spec(action_id, rng)
     T = int(num_frames)
@@ -324,14 +336,15 @@ def _clip(action_id, index, num_frames, size, seed) -> Clip:
 def pretrain_pool(num_videos: int = 50, num_random: int = 0, num_frames: int = NUM_FRAMES, size: int = SIZE,
                   seed: int = 0, num_variants: int = 0) -> list[tuple[str, str, Clip]]:
     """(action id, prompt, lazy Clip): ``num_videos`` of each pretraining action, then ``num_random`` random
-    choreographies, then ``num_variants`` of each random-choreography variant (``RANDOM_VARIANTS``: the few-shot
-    actions' poses, props, scenes and company); none of the 12 few-shot actions."""
+    choreographies, then ``num_variants`` of each random-choreography variant (``VARIANT_ACTIONS``: the few-shot
+    actions' poses, props, scenes and company) and of each sparse one (``SPARSE_ACTIONS``: 1-3 joints move); none
+    of the 12 few-shot actions."""
     pool = [(a, spec.prompt, _clip(a, i, num_frames, size, seed))
             for a, spec in PRETRAIN_ACTIONS.items() for i in range(num_videos)]
     pool += [(RANDOM_ACTION, RANDOM_PROMPT, _clip(RANDOM_ACTION, i, num_frames, size, seed))
              for i in range(num_random)]
-    return pool + [(a, prompt, _clip(a, i, num_frames, size, seed))
-                   for a, (prompt, _) in zip(VARIANT_ACTIONS, RANDOM_VARIANTS.values()) for i in range(num_variants)]
+    return pool + [(a, pool_prompt(a), _clip(a, i, num_frames, size, seed))
+                   for a in VARIANT_ACTIONS + SPARSE_ACTIONS for i in range(num_variants)]
 
 
 MAX_TEST_ITEMS = 500    # test videos 016-515 at most: indices 1000+ are the yardstick's extra training videos
