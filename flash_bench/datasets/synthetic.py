@@ -105,18 +105,6 @@ def _random_spec(rng) -> fg.ActionSpec:
 # holds still, as in a delicate action (a base that only saw whole bodies in motion predicts every body part as
 # uncertain, so it blurs the parts of a reference that should stay put).
 SPARSE, SPARSE_ACTIVE = "+sparse", (1, 3)
-RANDOM_VARIANTS = {
-    "ball": ("a person is moving, with a soccer ball.", dict(props="_ball_props")),
-    "cup": ("a person is holding a cup.", dict(props="_cup_props")),
-    "axe": ("a person is holding an axe, by a block of wood.", dict(props="_axe_props")),
-    "bucket": ("a person is holding a bucket of water.", dict(props="_bucket_props", front=True)),
-    "canoe": ("a person is sitting in a canoe, with a paddle.", dict(props="_canoe_props", scene="water")),
-    "beam": ("a person is standing on a balance beam.", dict(props="_beam_props", scene="beam")),
-    "two": ("two people are moving.", dict(pose="_two_pose", figures=2, front=False, width=1.7)),
-    "lying": ("a person is lying face down.", dict(pose="_lying_pose", front=False, top=0.7, width=1.2)),
-}
-VARIANT_ACTIONS = tuple(f"{RANDOM_ACTION}+{kind}" for kind in RANDOM_VARIANTS)
-SPARSE_ACTIONS = tuple(a + SPARSE for a in (RANDOM_ACTION, *VARIANT_ACTIONS))
 KNEEL = dict(th_r=0.2, sh_r=-1.45, th_l=1.4, sh_l=0.1, y=0.1)   # legs folded in a canoe
 
 
@@ -161,13 +149,24 @@ def _sparse(pose, ph, v, b):
     return pose(ph, {**v, "still": frozenset(names) - set(active)}, b)
 
 
+RANDOM_VARIANTS = {
+    "ball": ("a person is moving, with a soccer ball.", dict(props=fg._ball_props)),
+    "cup": ("a person is holding a cup.", dict(props=fg._cup_props)),
+    "axe": ("a person is holding an axe, by a block of wood.", dict(props=fg._axe_props)),
+    "bucket": ("a person is holding a bucket of water.", dict(props=fg._bucket_props, front=True)),
+    "canoe": ("a person is sitting in a canoe, with a paddle.", dict(props=fg._canoe_props, scene="water")),
+    "beam": ("a person is standing on a balance beam.", dict(props=fg._beam_props, scene="beam")),
+    "two": ("two people are moving.", dict(pose=_two_pose, figures=2, front=False, width=1.7)),
+    "lying": ("a person is lying face down.", dict(pose=_lying_pose, front=False, top=0.7, width=1.2)),
+}
+VARIANT_ACTIONS = tuple(f"{RANDOM_ACTION}+{kind}" for kind in RANDOM_VARIANTS)
+SPARSE_ACTIONS = tuple(a + SPARSE for a in (RANDOM_ACTION, *VARIANT_ACTIONS))
+
+
 def _variant_spec(kind: str, rng) -> fg.ActionSpec:
     change = dict(RANDOM_VARIANTS[kind][1])
-    if "props" in change:
-        change["props"] = getattr(fg, change["props"])
+    if "props" in change:            # a prop reads its own random angles from the pose
         change["pose"] = functools.partial(_prop_pose, scene=change.get("scene", "ground"))
-    else:
-        change["pose"] = globals()[change["pose"]]
     return _random_spec(rng)._replace(prompt=RANDOM_VARIANTS[kind][0], **change)
 
 
