@@ -56,7 +56,7 @@ COMPONENTS: dict[str, dict[str, Any]] = {
                          eos_token_id=49407, pad_token_id=49407, projection_dim=32),
     "unet": dict(sample_size=SIZE // 2, in_channels=4, out_channels=4, layers_per_block=1,
                  block_out_channels=[32, 64], norm_num_groups=8, cross_attention_dim=32,
-                 attention_head_dim=8,
+                 attention_head_dim=2,    # diffusers' name for the number of heads: 2 heads of 16 / 32 channels
                  down_block_types=["CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
                  up_block_types=["CrossAttnUpBlock2D", "CrossAttnUpBlock2D"]),
     "motion_adapter": dict(block_out_channels=[32, 64], motion_layers_per_block=1,

@@ -104,3 +104,17 @@ def test_every_tiny_default_is_the_tiny_worlds():
              "pia": pia.PROFILES["tiny"].steps, "sparsectrl": sparsectrl.PROFILES["tiny"].steps,
              "dynamicrafter": dynamicrafter.PROFILES["tiny"].steps}
     assert set(steps.values()) == {tw.DDIM_STEPS}, steps
+
+
+def test_the_tiny_unets_attention_heads_are_16_or_more_channels_wide():
+    """diffusers' ``attention_head_dim`` is the number of heads in UNet2DConditionModel (SD 1.5's 8 = 8 heads of
+    40-160 channels). Read as a head width, 8 split the tiny UNet's 32 / 64 channels into heads of 4 / 8, and the
+    spatial attention cost 3.6x the step time of 2 heads (benchmarks/tiny_unet_heads.py). Checked on the built
+    modules, the attention's own head count and width."""
+    from diffusers.models.attention_processor import Attention
+
+    base = tw.build_tiny_components(0, tw.COMPONENTS)
+    spatial = [m for n, m in base.unet.named_modules() if isinstance(m, Attention) and ".attentions." in n]
+    assert spatial
+    for m in spatial:
+        assert m.inner_dim // m.heads >= 16, (m.inner_dim, m.heads)
