@@ -572,10 +572,12 @@ def _features(engine: Engine, cls) -> tuple[str, ...]:
 
 def make_metric(cls, engine: Engine, dataset: str | None):
     """A metric object told its backbones (and the dataset and profile, for metrics whose constructor asks)."""
-    kwargs = {"backbone": {f: engine.features.key(f) for f in _features(engine, cls)}}
     asks = inspect.signature(cls.__init__).parameters
-    kwargs.update({k: v for k, v in (("dataset", dataset), ("profile", engine.features.profile)) if k in asks})
-    return cls(**kwargs)
+    kwargs = {"dataset": dataset} if "dataset" in asks else {}
+    if "profile" in asks:                    # it chooses its featurisers per profile (CD-FVD)
+        kwargs["profile"] = engine.features.profile
+    features = cls.features_for(kwargs.get("profile"))
+    return cls(backbone={f: engine.features.key(f) for f in features}, **kwargs)
 
 
 def _set_values(engine: Engine, samples: list, set_ids: list[str], classes: dict, real_set: str,

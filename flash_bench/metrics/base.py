@@ -60,7 +60,7 @@ class Metric:
     @classmethod
     def features_for(cls, profile) -> tuple[str, ...]:
         """The featurisers it reads under ``profile`` (``features`` in every profile, unless a metric chooses
-        per profile: CD-FVD)."""
+        per profile: then its constructor takes ``profile`` too, as CD-FVD's)."""
         return cls.features
 
     def add_state(self, name: str, default: list) -> None:
