@@ -8,8 +8,8 @@ video) are scored with all six metrics twice, each route in its own fresh proces
 - engine: :func:`flash_bench.scoring.score_run` on a run dir (one decode per video, one CLIP pass for the
   three CLIP metrics, ground-truth features computed once for all methods, cold feature cache);
 - reference: each metric on its own library path, decoding the videos again every time — an open_clip
-  loop per CLIP metric, cd-fvd's ``compute_fvd`` on stacked uint8 arrays per method, RAFT then I3D per
-  (generated, ground truth) pair.
+  loop per CLIP metric, cd-fvd's ``compute_fvd`` on stacked uint8 arrays per method (with the tiny profile's
+  CD-FVD featuriser, RAFT then I3D-flow), RAFT then I3D per (generated, ground truth) pair.
 
 It checks both give the same numbers and prints seconds, the speed ratio and each route's peak RSS. Each child
 imports the libraries both routes use (open_clip, torchvision, cd-fvd) before its clock starts:
@@ -159,20 +159,34 @@ def _reference_i3d(work, gen, values) -> None:
 
 
 def _reference_fvd(work, gen) -> dict:
-    """cd-fvd's own route: stacked uint8 arrays → compute_fvd, per method (the real set re-featurised each time)."""
+    """cd-fvd's own route: stacked uint8 arrays → compute_fvd, per method (the real set re-featurised each time), on
+    the features of the tiny profile's CD-FVD featuriser (:data:`flash_bench.metrics.cd_fvd.FEATURISER`)."""
     import torch
     from cdfvd.fvd import cdfvd, get_videomae_features
     from cdfvd.utils.metric_utils import FeatureStats
 
-    from flash_bench.features import videomae
+    from flash_bench.features import i3d, raft_flow, videomae
+    from flash_bench.metrics.cd_fvd import FEATURISER
+    from flash_bench.types import Profile
     from flash_bench.video_io import read_video
 
-    model, _ = videomae.build("tiny")
+    if FEATURISER[Profile.TINY] == "videomae":
+        model, feature_fn = videomae.build("tiny")[0], get_videomae_features
+    else:  # i3d_flow: RAFT → I3D-flow per video, as the reference Cosine Flow computes it
+        flow, _ = i3d.build("flow", "tiny")
+        raft, info = raft_flow.build("tiny", share_frames=False)
+        model = (raft, flow)
+
+        def feature_fn(stats, model, videos, **_):
+            with torch.no_grad():
+                for v in videos:
+                    x = raft_flow.i3d_flow_input(model[0], v, info["size"], info["updates"])
+                    stats.append_torch(model[1].features(x), num_gpus=1, rank=0)
+            return stats
     out = {}
     for method in sorted({p.parent.name for p in gen}):
-        scorer = cdfvd.__new__(cdfvd)  # cd-fvd's class around our tiny VideoMAE (its __init__ would download)
-        scorer.model, scorer.feature_fn, scorer.device, scorer.model_dtype = model, get_videomae_features, "cpu", \
-            torch.float32
+        scorer = cdfvd.__new__(cdfvd)  # cd-fvd's class around our tiny featuriser (its __init__ would download)
+        scorer.model, scorer.feature_fn, scorer.device, scorer.model_dtype = model, feature_fn, "cpu", torch.float32
         scorer.real_stats, scorer.fake_stats = FeatureStats(capture_mean_cov=True), FeatureStats(capture_mean_cov=True)
         real = np.stack([read_video(p) for p in sorted((work / "gt").glob("*.mp4"))])
         fake = np.stack([read_video(p) for p in gen if p.parent.name == method])

@@ -78,18 +78,21 @@ class Table:
     notes: list[str] = field(default_factory=list)
 
 
-def metric_notes(cols) -> list[str]:
+def metric_notes(cols, run: Run | None = None) -> list[str]:
     """What a table must say about the registered metrics it shows that are not the paper's six (the yardstick,
-    diagnostics): which they are, then each one's own ``note``."""
+    diagnostics): which they are, then each one's own ``note``; and the note a paper metric recorded in ``run``'s
+    scoring (how this profile computed it, e.g. the tiny profile's CD-FVD featuriser)."""
     from flash_bench.experiments import PAPER_METRICS
     from flash_bench.metrics import METRICS
 
     others = [c for c in cols if c in METRICS and c not in PAPER_METRICS]
+    recorded = ((run.scoring if run else None) or {}).get("metrics") or {}
+    own = [recorded[c]["note"] for c in cols if c in PAPER_METRICS and (recorded.get(c) or {}).get("note")]
     if not others:
-        return []
+        return own
     labels = ", ".join(column_info(c)[0] for c in others)
     return ([f"Not among the paper's six metrics (the suite's own measures): {labels}."]
-            + [METRICS.get(c).note for c in others if METRICS.get(c).note])
+            + [METRICS.get(c).note for c in others if METRICS.get(c).note] + own)
 
 
 def metric_column(col: str, run: Run | None = None) -> Column:
@@ -265,7 +268,7 @@ def run_table(run: Run, ci: bool = False, seed: int = 0) -> Table:
                         ci=method_intervals(run, m, cols, seed=seed) if ci else None))
     name = run.manifest.get("experiment") or run.root.name
     notes = [f"Means over ok videos; {len(run.manifest.get('failures') or [])} failure(s) in the manifest."]
-    notes += metric_notes(cols)
+    notes += metric_notes(cols, run)
     table = _experiment_table_key(run.manifest.get("experiment"))
     if table:
         notes.append(f"This run holds experiment {run.manifest['experiment']}: --table {table} gives its table layout.")
@@ -288,7 +291,7 @@ def per_video_table(run: Run) -> Table:
             for _, r in vids.iterrows()]
     return Table(run_caption(run, f"Run {run.root.name}: per-video values."), f"tab:videos-{_slug(run.root.name)}",
                  ("Method", "Action", "Item", "Status"), [metric_column(c, run) for c in cols], rows,
-                 metric_notes(cols))
+                 metric_notes(cols, run))
 
 
 def _slug(text: str) -> str:
@@ -431,7 +434,7 @@ def experiment_table(run: Run, exp, paper: bool = False, ci: bool = False, seed:
     cols = [c for c in exp.metrics if paper or c in present] + extra
     paper_vals = paper_values(exp.table) if paper and exp.paper_csv else None
     rows = [_cell_row(run, c, means, cols, paper_vals, ci, seed, acts[c.label]) for c in exp.cells]
-    notes = _experiment_notes(run, exp, means, dataset, paper_vals is not None, acts) + metric_notes(cols)
+    notes = _experiment_notes(run, exp, means, dataset, paper_vals is not None, acts) + metric_notes(cols, run)
     caption = run_caption(run, f"{exp.title} Ours: run {run.root.name} on {dataset}.")
     tables = [Table(caption, f"tab:{_slug(exp.name)}", exp.key_headers, [metric_column(c, run) for c in cols], rows,
                     notes)]

@@ -314,11 +314,13 @@ class Engine:
                       self.reference(action, item) if clip_needed else None,
                       frames if pixels else None, image)
 
-    def real_features(self, action: str, real_set: str) -> list[np.ndarray]:
-        """VideoMAE features of an action's real videos: its requests' ground truth (+ training clips)."""
+    def real_features(self, action: str, real_set: str, names) -> list[dict[str, np.ndarray]]:
+        """The ``names`` features (featuriser id → feature) of each of an action's real videos: its requests'
+        ground truth (+ training clips)."""
+        names = sorted(names)
         items = sorted(i for a, i in self.requests.items if a == action)
-        gts = [self.ground_truth(action, i, ["videomae"]) for i in items]
-        out = [g["videomae"] for g in gts if g is not None]
+        gts = [self.ground_truth(action, i, names) for i in items]
+        out = [g for g in gts if g is not None]
         if real_set == "test+train":
             clips = self.requests.train(action)
             if not clips and not self.requests.train_errors(action):
@@ -333,7 +335,7 @@ class Engine:
                 except InputError as e:
                     self.errors.append({"video": f"training video {action}/{clip_id}", "error": str(e)})
                     continue
-                out.append(self.featurise(frames, ["videomae"])["videomae"])
+                out.append(self.featurise(frames, names))
         return out
 
 
@@ -347,7 +349,7 @@ def check_weights(metrics: list[str] | None, profile: Profile | str, weights_dir
     from flash_bench import weights
 
     features = Featurisers(profile, "cpu", weights_dir)
-    for name in sorted({f for m in select_metrics(metrics) for f in METRICS.get(m).features}):
+    for name in sorted({f for m in select_metrics(metrics) for f in METRICS.get(m).features_for(features.profile)}):
         features.key(name)
         if features.profile is Profile.PAPER:
             for w in FEATURISERS[name].weights:
@@ -388,7 +390,7 @@ def score_run(store: RunStore, metrics: list[str] | None = None, profile: Profil
     requests = load_requests(store.root)
     engine = Engine(profile, device, cache_dir, weights_dir, requests=requests,
                     geometry=_geometry(requests.dataset or {}))
-    for name in sorted({f for cls in classes.values() for f in cls.features}):
+    for name in sorted({f for cls in classes.values() for f in _features(engine, cls)}):
         engine.features.key(name)  # paper profile: every checkpoint resolved (or one error) before any video
     dataset = (engine.requests.dataset or {}).get("name")
     video_metrics = {m: make_metric(cls, engine, dataset) for m, cls in classes.items() if cls.level == "video"}
@@ -403,7 +405,7 @@ def score_run(store: RunStore, metrics: list[str] | None = None, profile: Profil
         scored = _score_videos(store, engine, video_metrics, classes, set_ids, errors,
                                progress if ranks.main else False, workers, mine)
     if ranks.size > 1:
-        scored = _gather(store, engine, scored, {f for m in set_ids for f in classes[m].features}, errors, ranks,
+        scored = _gather(store, engine, scored, {f for m in set_ids for f in _features(engine, classes[m])}, errors, ranks,
                          mine)
         if not ranks.main:
             return None
@@ -424,10 +426,10 @@ def _basis(engine: Engine, cls, action: str, item: str) -> str:
     """What a per-video value of ``cls`` depends on besides the video: backbones, and the request parts it reads."""
     req = engine.requests.items.get((action, item)) or {}
     parts = {"metric": cls.name, "version": cls.version,
-             "backbone": {f: engine.features.key(f) for f in cls.features}}
+             "backbone": {f: engine.features.key(f) for f in _features(engine, cls)}}
     if cls.needs_ground_truth:
         parts["truth"] = (req.get("ground_truth") or {}).get("sha256")
-    if "clip" in cls.features:
+    if "clip" in _features(engine, cls):
         parts.update(prompt=req.get("prompt"), reference=(req.get("reference") or {}).get("sha256"))
     if cls.pixels:
         parts["reference"] = (req.get("reference") or {}).get("sha256")
@@ -459,7 +461,7 @@ def _score_videos(store, engine, video_metrics, classes, set_ids, errors, progre
             if not old or old.get("error") or old.get("basis") != basis:
                 todo[m] = basis
         if todo or set_ids:
-            jobs.append((entry, todo, {f for m in [*todo, *set_ids] for f in classes[m].features},
+            jobs.append((entry, todo, {f for m in [*todo, *set_ids] for f in _features(engine, classes[m])},
                          any(classes[m].pixels for m in todo)))
     if mine is not None:
         jobs = [job for job in jobs if (job[0]["action"], job[0]["item"]) in mine]
@@ -563,12 +565,19 @@ def _read(path: Path) -> np.ndarray:
     return read_video(path)
 
 
+def _features(engine: Engine, cls) -> tuple[str, ...]:
+    """The featurisers metric class ``cls`` reads under ``engine``'s profile."""
+    return cls.features_for(engine.features.profile)
+
+
 def make_metric(cls, engine: Engine, dataset: str | None):
-    """A metric object told its backbones (and the dataset, for metrics whose constructor asks for it)."""
-    kwargs = {"backbone": {f: engine.features.key(f) for f in cls.features}}
-    if "dataset" in inspect.signature(cls.__init__).parameters:
-        kwargs["dataset"] = dataset
-    return cls(**kwargs)
+    """A metric object told its backbones (and the dataset and profile, for metrics whose constructor asks)."""
+    asks = inspect.signature(cls.__init__).parameters
+    kwargs = {"dataset": dataset} if "dataset" in asks else {}
+    if "profile" in asks:                    # it chooses its featurisers per profile (CD-FVD)
+        kwargs["profile"] = engine.features.profile
+    features = cls.features_for(kwargs.get("profile"))
+    return cls(backbone={f: engine.features.key(f) for f in features}, **kwargs)
 
 
 def _set_values(engine: Engine, samples: list, set_ids: list[str], classes: dict, real_set: str,
@@ -581,8 +590,8 @@ def _set_values(engine: Engine, samples: list, set_ids: list[str], classes: dict
         for _, sample in samples:
             metric.update(sample)
         for action in actions:
-            for feature in engine.real_features(action, real_set):
-                metric.update_real(feature)
+            for features in engine.real_features(action, real_set, metric.features):
+                metric.update_real(features)
         out[m] = _json_number(metric.compute().value)
     return out
 
@@ -594,7 +603,7 @@ def _json_number(value) -> float | None:
 def _provenance(store: RunStore, engine: Engine, classes: dict, real_set: str, errors: list) -> dict:
     old_path = store.root / "scoring.json"
     old = json.loads(old_path.read_text()) if old_path.exists() else {}
-    names = sorted({f for cls in classes.values() for f in cls.features})
+    names = sorted({f for cls in classes.values() for f in _features(engine, cls)})
     featurisers = {**old.get("featurisers", {}), **{n: engine.features.describe(n) for n in names}}
     profile = engine.features.profile
     return {

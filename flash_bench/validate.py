@@ -159,18 +159,21 @@ class Validation:
             for i in half_b:
                 m.update(self.sample(i, variant))
             for i in half_a:
-                m.update_real(self.feats[i]["gt"]["videomae"])
+                m.update_real(self.feats[i]["gt"])
             return m.compute().value
 
         real = fd("gt")
         bad = {v: fd(v) for v in ("static", "shuffled", "noise")}
+        feature = _metric("cd_fvd", self.engine, self.dataset.name).feature   # the profile's (metrics.cd_fvd)
         if real is None or any(b is None for b in bad.values()):
             return [Check("cd_fvd", "Fréchet distances computable", None, "≥ 2 videos per half", False,
                           "too few items")]
-        ratio = min(b / real for b in bad.values()) if real > 0 else float("inf")
+        # FD(gt) = 0 (identical halves): passes only if every bad set is at a positive distance
+        ratio = min(b / real if real > 0 else float("inf") if b > 0 else 0.0 for b in bad.values())
         return [Check("cd_fvd", "FD(ground-truth half B, half A) ≤ ½ FD(static | shuffled | noise half B, half A)",
                       ratio, "min ratio ≥ 2", ratio >= 2,
-                      f"gt {real:.4g}; " + ", ".join(f"{k} {v:.4g}" for k, v in bad.items()))]
+                      f"gt {real:.4g}; " + ", ".join(f"{k} {v:.4g}" for k, v in bad.items())
+                      + f" ({feature} features)")]
 
     def _cosine_checks(self, metric: str, feature: str) -> list[Check]:
         same, other = [], []

@@ -101,13 +101,56 @@ def test_clip_values_equal_the_functional_metrics_on_the_backbone(scored):
         image_alignment(emb, backbone.encode_frames(item.reference()[None])[0]), rel=1e-5)
 
 
+def test_tiny_cd_fvd_is_the_frechet_distance_of_i3d_flow_features(scored):
+    """The tiny profile's CD-FVD featuriser is I3D-flow (metrics.cd_fvd.FEATURISER): its value equals the Fréchet
+    distance of RAFT → I3D-flow features computed here with torchvision's plain RAFT, not through the engine."""
+    import torch
+
+    from flash_bench.features import i3d, raft_flow
+    from flash_bench.metrics.cd_fvd import fvd_from_features
+
+    store, actions, _, _ = scored
+    raft, info = raft_flow.build("tiny", share_frames=False)
+    flow, _ = i3d.build("flow", "tiny")
+
+    def feature(frames):
+        with torch.no_grad():
+            return flow.features(raft_flow.i3d_flow_input(raft, frames, info["size"], info["updates"]))[0].numpy()
+
+    real = [feature(it.ground_truth.load()) for a in actions for it in a.test if it.ground_truth is not None]
+    fake = [feature(read_video(store.video_path("still", a.id, it.id))) for a in actions for it in a.test]
+    expected = fvd_from_features(np.stack(real), np.stack(fake))
+    assert expected > 1e-3 and store.set_metrics()["still"]["cd_fvd"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_a_tiny_runs_table_says_which_featuriser_made_cd_fvd(scored):
+    from flash_bench.metrics.cd_fvd import TINY_NOTE
+    from flash_bench.report import run_table
+    from flash_bench.results import load_run
+
+    store, _, _, _ = scored
+    assert TINY_NOTE in run_table(load_run(store.root)).notes
+
+
+def test_paper_cd_fvd_still_asks_for_videomae_v2(tmp_path):
+    from flash_bench.metrics.cd_fvd import CDFVD
+    from flash_bench.scoring import Engine, make_metric
+    from flash_bench.weights import WeightsMissing
+
+    engine = Engine("paper", "cpu", tmp_path / "cache", weights_dir=tmp_path)
+    with pytest.raises(WeightsMissing, match="vit_g_hybrid_pt_1200e_ssv2_ft.pth"):
+        make_metric(CDFVD, engine, None)
+
+
 def test_provenance_names_backbones_and_flags_tiny(scored):
     store, _, provenance, _ = scored
     on_disk = json.loads((store.root / "scoring.json").read_text())
     assert on_disk["tiny_backbones"] is True and on_disk["profile"] == "tiny"
-    assert set(on_disk["featurisers"]) == {"clip", "videomae", "i3d_rgb", "i3d_flow", "yardstick"}
+    assert set(on_disk["featurisers"]) == {"clip", "i3d_rgb", "i3d_flow", "yardstick"}  # tiny CD-FVD: I3D-flow
     assert on_disk["featurisers"]["i3d_flow"]["raft"]["backbone"] == "raft-small-tiny"
-    assert on_disk["metrics"]["cd_fvd"]["higher_is_better"] is False
+    cd_fvd = on_disk["metrics"]["cd_fvd"]
+    assert cd_fvd["higher_is_better"] is False and cd_fvd["features"] == ["i3d_flow"]
+    assert "I3D-flow" in cd_fvd["scale"] and "not of VideoMAE-v2" in cd_fvd["note"]
     assert on_disk["errors"] == [] and provenance["cache"]["misses"] > 0
 
 

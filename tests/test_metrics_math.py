@@ -70,7 +70,7 @@ def test_cdfvd_metric_class_equals_functional():
     for i, f in enumerate(fake):
         m.update(Sample(f"k{i}", {"videomae": f}))
     for r in real:
-        m.update_real(r)
+        m.update_real({"videomae": r})
     assert m.compute().value == pytest.approx(fvd_from_features(real, fake), rel=1e-12)
     m.reset()
     assert m.fake == [] and m.real == []

@@ -63,7 +63,10 @@ def _dataset(n_items: int = 4):
     return Toy()
 
 
+@dataclass
 class _Keys:
+    profile: str = "tiny"
+
     def key(self, name):
         return f"toy-{name}"
 
@@ -72,10 +75,8 @@ class ToyEngine:
     """"clip": each frame's pixels; "i3d_rgb"/"i3d_flow": the mean frame difference (the motion direction) — so
     same-action videos share a direction and shuffling destroys it. ``broken`` makes every feature constant."""
 
-    features = _Keys()
-
-    def __init__(self, broken: bool = False):
-        self.broken = broken
+    def __init__(self, broken: bool = False, profile: str = "tiny"):
+        self.broken, self.features = broken, _Keys(profile)
 
     def featurise(self, frames, names):
         x = frames.astype(np.float64) / 255
@@ -103,6 +104,18 @@ def test_checks_pass_on_informative_features_and_fail_on_constant_ones(metric):
     assert good and all(c.passed for c in good), [c for c in good if not c.passed]
     assert any(not c.passed for c in bad), bad
     assert all(c.metric == metric for c in good + bad)
+
+
+def test_cd_fvd_check_passes_on_informative_features_and_fails_on_constant_ones():
+    """The paper profile's CD-FVD reads "videomae" (here each frame's mean and each step's mean |difference|: a still
+    or shuffled video moves it). Constant features put every set at distance 0 from the real half: that must fail,
+    not pass as an infinite ratio."""
+    from flash_bench.validate import Validation
+
+    good = Validation(_dataset(), ToyEngine(profile="paper"), ["cd_fvd"]).run()
+    bad = Validation(_dataset(), ToyEngine(broken=True, profile="paper"), ["cd_fvd"]).run()
+    assert [c.passed for c in good] == [True] and "videomae features" in good[0].detail
+    assert [c.passed for c in bad] == [False] and bad[0].statistic == 0.0
 
 
 def test_cosine_separation_statistic_matches_a_direct_count():

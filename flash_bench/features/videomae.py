@@ -8,7 +8,8 @@ autoencoding on the world's pretraining pool, :func:`flash_bench.backbones_train
 weights otherwise. Input as cd-fvd: uint8 (B, T, H, W, 3) → /255 → bilinear resize to the model's input size
 (224² for both cd-fvd's model and the random tiny one, as ``preprocess_videomae``; 32² for the trained tiny one),
 no mean/std; frames resampled to the model's frame count; feature = ``forward_features`` (mean-pooled tokens +
-fc_norm).
+fc_norm). The tiny profile's CD-FVD does not read this featuriser (:data:`flash_bench.metrics.cd_fvd.FEATURISER`:
+no tiny VideoMAE learned to see motion; docs/tiny_backbones.md).
 """
 from __future__ import annotations
 

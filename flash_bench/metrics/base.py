@@ -57,6 +57,12 @@ class Metric:
         self.add_state("keys", [])
         self.add_state("values", [])
 
+    @classmethod
+    def features_for(cls, profile) -> tuple[str, ...]:
+        """The featurisers it reads under ``profile`` (``features`` in every profile, unless a metric chooses
+        per profile: then its constructor takes ``profile`` too, as CD-FVD's)."""
+        return cls.features
+
     def add_state(self, name: str, default: list) -> None:
         self._defaults[name] = list(default)
         setattr(self, name, list(default))

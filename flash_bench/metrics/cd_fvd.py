@@ -1,5 +1,11 @@
 """CD-FVD (A3.3): Fréchet distance between VideoMAE-v2 features of the generated set and the real set.
 
+Its featuriser is chosen per profile in one place, :data:`FEATURISER`: the paper profile uses cd-fvd's VideoMAE-v2
+ViT-g (the paper's); the tiny profile, as a stated deviation, the suite-trained I3D-flow stream's pooled feature —
+no tiny VideoMAE learned to see motion, and the tiny I3D-RGB feature is blind to frame order, the content bias
+CD-FVD exists to remove (docs/tiny_backbones.md, "CD-FVD in the tiny profile"). The metric's record
+(``scoring.json``: its ``features``, ``scale`` and ``note``) names the featuriser that made the number.
+
 Per method, the generated set is all its scored videos; the real set is the ground-truth test videos of the
 same actions (optionally with their training videos, see :func:`flash_bench.scoring.score_run`).
 Statistics follow cd-fvd exactly — float64 running sums, mean and covariance divided by N (not N−1) — but
@@ -15,6 +21,12 @@ from __future__ import annotations
 import numpy as np
 
 from flash_bench.metrics.base import Metric, MetricResult, Sample
+from flash_bench.types import Profile
+
+FEATURISER = {Profile.PAPER: "videomae", Profile.TINY: "i3d_flow"}   # CD-FVD's featuriser per profile
+SCALES = {"videomae": "Frechet distance of VideoMAE-v2 features", "i3d_flow": "Frechet distance of I3D-flow features"}
+TINY_NOTE = ("CD-FVD in the tiny profile is the Fréchet distance of the suite-trained I3D-flow features, not of "
+             "VideoMAE-v2 features as in the paper (no tiny VideoMAE sees motion; docs/tiny_backbones.md).")
 
 
 class GaussianStats:
@@ -67,23 +79,32 @@ class CDFVD(Metric):
     name = "cd_fvd"
     label = "CD-FVD"
     higher_is_better = False
-    scale = "Frechet distance of VideoMAE-v2 features"
+    scale = SCALES[FEATURISER[Profile.PAPER]]
     level = "set"
-    features = ("videomae",)
+    features = (FEATURISER[Profile.PAPER],)
 
-    def __init__(self, backbone: dict | None = None):
+    def __init__(self, backbone: dict | None = None, profile: Profile | str = Profile.PAPER):
         super().__init__(backbone)
+        self.features = self.features_for(profile)
+        self.feature = self.features[0]
+        self.scale = SCALES[self.feature]
+        if self.feature != FEATURISER[Profile.PAPER]:
+            self.note = TINY_NOTE
         self.add_state("real", [])
         self.add_state("fake", [])
 
+    @classmethod
+    def features_for(cls, profile: Profile | str) -> tuple[str, ...]:
+        return (FEATURISER[Profile.parse(profile)],)
+
     def update(self, sample: Sample) -> None:
         """Add one generated video to the fake set."""
-        self.fake.append(np.asarray(sample.features["videomae"], np.float64).ravel())
+        self.fake.append(np.asarray(sample.features[self.feature], np.float64).ravel())
         self.keys.append(sample.key)
 
-    def update_real(self, feature: np.ndarray) -> None:
-        """Add one real video to the reference set."""
-        self.real.append(np.asarray(feature, np.float64).ravel())
+    def update_real(self, features: dict[str, np.ndarray]) -> None:
+        """Add one real video (its features: featuriser id → feature) to the reference set."""
+        self.real.append(np.asarray(features[self.feature], np.float64).ravel())
 
     def compute(self) -> MetricResult:
         value = fvd_from_features(np.stack(self.real), np.stack(self.fake)) \
