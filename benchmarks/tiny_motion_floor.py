@@ -16,7 +16,7 @@ about 1% of the latent variance. Printed:
   of the action and how many samples it recognises. The action shows only where the temporal error is below
   the motion share.
 
-Uses the shipped tiny base; tiny profile only (random tiny text encoder; the tiny world's geometry).
+Uses the shipped tiny base (or ``--base-dir``); tiny profile only (random tiny text encoder; the tiny world's geometry).
 """
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seeds", type=int, default=3, help="samples per sampler setting")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--base-dir", default=None, help="a tiny base folder (default: the shipped one)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -58,7 +59,7 @@ def main() -> None:
     if not 0 <= args.video < len(action.train):
         raise SystemExit(f"--video {args.video}: {action.id} has training videos 0-{len(action.train) - 1}")
     video = action.train[args.video].load()
-    base = load_tiny_base()
+    base = load_tiny_base(args.base_dir)
     trainer = FlashTrainer(base, variant(1, lr=args.lr, steps=args.steps))
     size = trainer.cfg.native_size
     for p in base.unet.parameters():          # the whole UNet, not FLASH's trainable subset: an upper bound
