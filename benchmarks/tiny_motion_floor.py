@@ -5,8 +5,9 @@ first frame, and compare the sampler's frame-to-frame error with the size of the
 
 An upper bound for FLASH-tiny (issue 4, "moves in the action's way"): the few-shot fit sees 16 videos for 30
 steps through the trainable subset only; here the whole UNet is trained on one video for ``--steps`` steps
-(variant #1, no augmentation; 2,000 steps ≈ 17 min on two threads) until its one-step x0 prediction is within
-about 1% of the latent variance. Printed:
+(variant #1: no strong augmentation, but FLASH's shared random flip and crop, as every fit; 2,000 steps
+≈ 17 min on two threads with the 8-head UNet) until its one-step x0 prediction is within about 1% of the latent
+variance. Printed:
 
 * ``motion share``: variance of the video's latents around their per-pixel temporal mean, as a fraction of the
   latent variance — how big the action is in the space the UNet works in;
