@@ -5,8 +5,9 @@ first frame, and compare the sampler's frame-to-frame error with the size of the
 
 An upper bound for FLASH-tiny (issue 4, "moves in the action's way"): the few-shot fit sees 16 videos for 30
 steps through the trainable subset only; here the whole UNet is trained on one video for ``--steps`` steps
-(variant #1, no augmentation; 2,000 steps ≈ 17 min on two threads) until its one-step x0 prediction is within
-about 1% of the latent variance. Printed:
+(variant #1: no strong augmentation, but FLASH's shared random flip and crop, as every fit; 2,000 steps
+≈ 17 min on two threads with the 8-head UNet) until its one-step x0 prediction is within about 1% of the latent
+variance. Printed:
 
 * ``motion share``: variance of the video's latents around their per-pixel temporal mean, as a fraction of the
   latent variance — how big the action is in the space the UNet works in;
@@ -16,7 +17,7 @@ about 1% of the latent variance. Printed:
   of the action and how many samples it recognises. The action shows only where the temporal error is below
   the motion share.
 
-Uses the shipped tiny base; tiny profile only (random tiny text encoder; the tiny world's geometry).
+Uses the shipped tiny base (or ``--base-dir``); tiny profile only (random tiny text encoder; the tiny world's geometry).
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seeds", type=int, default=3, help="samples per sampler setting")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--base-dir", default=None, help="a tiny base folder (default: the shipped one)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -58,7 +60,7 @@ def main() -> None:
     if not 0 <= args.video < len(action.train):
         raise SystemExit(f"--video {args.video}: {action.id} has training videos 0-{len(action.train) - 1}")
     video = action.train[args.video].load()
-    base = load_tiny_base()
+    base = load_tiny_base(args.base_dir)
     trainer = FlashTrainer(base, variant(1, lr=args.lr, steps=args.steps))
     size = trainer.cfg.native_size
     for p in base.unet.parameters():          # the whole UNet, not FLASH's trainable subset: an upper bound
