@@ -323,3 +323,56 @@ def test_shipped_i3d_flow_recognises_held_out_pool_actions_from_the_shipped_raft
     with torch.inference_mode():
         pred = bt.i3d_flow_logits(model, flows).argmax(1).numpy()
     assert (pred == held_out.labels).mean() >= 0.6, pred     # 11 classes: chance 9% (92.5% on the record's 40)
+
+
+def test_hide_verbs_turns_the_verb_into_one_to_three_unknown_ids_as_a_few_shot_prompts_unseen_verb_is(pool):
+    """The verb after "is"/"are" becomes k ∈ {1, 2, 3} unknown ids: the same ids as a caption whose verb phrase is
+    k words the vocabulary never saw — "two people are moving." with k = 3 is the few-shot prompt "two people are
+    [hugging] [each] [other]."; a caption without "is"/"are", and a share of 0, leave the tokens as they were."""
+    from flash_bench.datasets import synthetic
+
+    captions = bt.all_captions(bt.concat(pool, bt.render_caption_pool(1)))
+    bpe = clip.CompactTokenizer([], 24).bpe
+    tokenizer = clip.CompactTokenizer(bpe(captions, context_length=24).unique().tolist(), 24)
+    after, ends = bt.verb_tokens(tokenizer)
+    prompt = synthetic.ACTIONS["hugging_human"].prompt
+    unseen = prompt.rstrip(".").split()[-3:]                  # hugging each other: one BPE token each, in no caption
+    assert unseen == ["hugging", "each", "other"] and not set(bpe(unseen)[:, 1].tolist()) & set(tokenizer.ids)
+    texts = ["a person is clapping their hands.", "two people are moving.", "a person wearing red."]
+    tokens, seen = tokenizer(texts), set()
+    for seed in range(12):
+        hidden = bt.hide_verbs(tokens, after, ends, 1.0, 3, np.random.default_rng(seed))
+        k0, k1 = (int((row == 1).sum()) for row in hidden[:2])
+        seen |= {k0, k1}
+        expected = tokenizer([f"a person is {' '.join(unseen[:k0])} their hands.",
+                              f"two people are {' '.join(unseen[:k1])}.", texts[2]])
+        assert torch.equal(hidden, expected), seed
+        if k1 == 3:
+            assert torch.equal(hidden[1], tokenizer([prompt])[0])
+    assert seen == {1, 2, 3}
+    assert torch.equal(bt.hide_verbs(tokens, after, ends, 0.0, 3, np.random.default_rng(0)), tokens)
+
+
+def test_clip_default_recipe_hides_verbs_in_training(pool, monkeypatch):
+    calls = []
+    hide = bt.hide_verbs
+    monkeypatch.setattr(bt, "hide_verbs", lambda tokens, *a: calls.append(tokens) or hide(tokens, *a))
+    bt.train_clip(bt.ClipConfig(steps=2, batch=8, caption_per_kind=1), pool)
+    assert len(calls) == 2 and bt.ClipConfig().verb_share > 0
+
+
+def test_train_backbone_cli_leaves_the_seed_to_the_recipe_unless_given(monkeypatch):
+    import typer
+    from typer.testing import CliRunner
+
+    from flash_bench.cli import backbones
+
+    seen = []
+    monkeypatch.setattr(bt, "train_backbone", lambda name, command, out_dir, overrides, **_: seen.append(
+        (command, overrides)) or {"parameters": 1, "sha256": "0" * 64, "train_seconds": 0, "torch_threads": 1,
+                                  "quality": {}})
+    app = typer.Typer()
+    app.command()(backbones.train_backbone)
+    for args in (["clip"], ["clip", "--seed", "0"]):
+        assert CliRunner().invoke(app, args).exit_code == 0
+    assert seen == [("flash-bench train backbone clip", {}), ("flash-bench train backbone clip --seed 0", {"seed": 0})]

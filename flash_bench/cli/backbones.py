@@ -13,7 +13,8 @@ import typer
 def train_backbone(
     name: str = typer.Argument(..., help="clip | videomae | i3d_rgb | raft | i3d_flow (after raft)"),
     steps: Optional[int] = typer.Option(None, help="Training steps (default: the backbone's own)."),
-    seed: int = typer.Option(0, help="Seed of initialisation, batches and augmentation."),
+    seed: Optional[int] = typer.Option(None, help="Seed of initialisation, batches and augmentation "
+                                                  "(default: the backbone's own)."),
     out_dir: Optional[Path] = typer.Option(None, help="Folder for the weights, record and log "
                                                       "(default: flash_bench/trained)."),
 ) -> None:
@@ -25,8 +26,8 @@ def train_backbone(
     from flash_bench.types import InputError
 
     command = f"flash-bench train backbone {name}" + (f" --steps {steps}" if steps is not None else "") + \
-        (f" --seed {seed}" if seed else "") + (f" --out-dir {out_dir}" if out_dir is not None else "")
-    overrides = {"seed": seed, **({"steps": steps} if steps is not None else {})}
+        (f" --seed {seed}" if seed is not None else "") + (f" --out-dir {out_dir}" if out_dir is not None else "")
+    overrides = {k: v for k, v in {"seed": seed, "steps": steps}.items() if v is not None}
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     try:
         with Progress(*columns) as progress:
