@@ -361,10 +361,13 @@ def build_gallery(run_dir: Path | str, out: Path | str | None = None) -> Path:
 # One comparison GIF (for READMEs and docs)
 # ----------------------------------------------------------------------------------------------
 def comparison_gif(run_dir: Path | str, out: Path | str, methods: list[str] | None = None,
-                   items: list[str] | None = None, fps: int = 8) -> list[str]:
+                   items: list[str] | None = None, fps: int = 8, zoom: int = 1) -> list[str]:
     """Write one looping GIF: a row per test item (``action/item``), a column per video — the ground truth
     first, then ``methods`` in the given order (default: every method of the run). A missing or failed video
-    is a black tile. Returns the column labels (for the caption)."""
+    is a black tile. ``zoom``: each pixel drawn as zoom × zoom pixels (no new values; the tiny world's 32² frames
+    are small on a page). Returns the column labels (for the caption)."""
+    if not isinstance(zoom, int) or zoom < 1:
+        raise InputError(f"zoom {zoom!r}: expected a whole number ≥ 1")
     from flash_bench.video_io import read_video, write_gif
 
     run = load_run(run_dir, need_items=True)
@@ -391,5 +394,6 @@ def comparison_gif(run_dir: Path | str, out: Path | str, methods: list[str] | No
         gt = t.ground_truth.load() if t is not None and t.ground_truth is not None else None
         videos = [fit(gt)] + [fit(read_video(p) if (p := run.video(m, action, item)) else None) for m in methods]
         rows.append(np.concatenate(videos, axis=2))                 # side by side: (T, H, W·cols, 3)
-    write_gif(out, np.concatenate(rows, axis=1), fps=fps)           # rows stacked: (T, H·rows, W·cols, 3)
+    grid = np.concatenate(rows, axis=1)                             # rows stacked: (T, H·rows, W·cols, 3)
+    write_gif(out, grid.repeat(zoom, axis=1).repeat(zoom, axis=2), fps=fps)
     return ["ground truth", *methods]

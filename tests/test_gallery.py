@@ -368,3 +368,26 @@ def test_comparison_gif_tiles_ground_truth_then_methods(tmp_path):
     assert tile(0, 2).max() > 0
     res = CliRunner().invoke(app, [str(run), "--gif", str(gif), "--methods", "nobody"])
     assert res.exit_code == 2 and "nobody" in res.output
+
+
+def test_comparison_gif_zoom_repeats_each_pixel(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from flash_bench.cli.gallery import gallery
+
+    run = make_run(tmp_path)
+    app = typer.Typer()
+    app.command()(gallery)
+    plain, big = tmp_path / "plain.gif", tmp_path / "big.gif"
+    args = [str(run), "--methods", "oracle", "--items", "wave/t0"]
+    assert CliRunner().invoke(app, [*args, "--gif", str(plain)]).exit_code == 0
+    res = CliRunner().invoke(app, [*args, "--gif", str(big), "--zoom", "3"])
+    assert res.exit_code == 0, res.output
+    small, large = read_video(plain), read_video(big)
+    assert large.shape == (small.shape[0], 3 * small.shape[1], 3 * small.shape[2], 3)
+    blocks = large.reshape(large.shape[0], small.shape[1], 3, small.shape[2], 3, 3).astype(int)
+    assert np.abs(blocks - blocks[:, :, :1, :, :1]).max() <= 8           # each 3×3 block is one pixel (GIF codec)
+    assert np.abs(blocks[:, :, 0, :, 0] - small.astype(int)).mean() < 4
+    res = CliRunner().invoke(app, [*args, "--gif", str(big), "--zoom", "0"])
+    assert res.exit_code == 2 and "zoom 0" in res.output

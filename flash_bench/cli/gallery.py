@@ -28,6 +28,7 @@ def gallery(
     methods: Optional[str] = typer.Option(None, "--methods", help="--gif: comma list of method labels, in order."),
     items: Optional[str] = typer.Option(None, "--items", help="--gif: comma list of action/item (default: the "
                                         "first item of every action)."),
+    zoom: int = typer.Option(1, "--zoom", help="--gif: draw each pixel as ZOOM x ZOOM pixels (nearest neighbour)."),
 ) -> None:
     """Write a static HTML gallery of a run: references, ground truth and every method's videos side by side."""
     import contextlib
@@ -41,7 +42,7 @@ def gallery(
     try:  # writing into a run dir: only while no run holds it
         with RunStore(run_dir).lock() if inside else contextlib.nullcontext():
             if gif is not None:
-                columns = comparison_gif(run_dir, gif, split(methods), split(items))
+                columns = comparison_gif(run_dir, gif, split(methods), split(items), zoom=zoom)
                 typer.echo(f"wrote {gif} (columns: {', '.join(columns)})")
                 return
             index = build_gallery(run_dir, out)
