@@ -10,7 +10,8 @@ never the 12 few-shot actions the benchmark scores — at that world's geometry 
     frames and captions made of the prompt and the clothing colours the renderer drew ("a person is walking,
     wearing red and blue."), the colours read off the figure's pixels (the renderer's mask) by the nearest
     palette colour, and on a caption pool (``caption_per_kind``) of random choreographies given the renderer's
-    props, scenes, a second person or lying, captioned with what is drawn (``synthetic.RANDOM_VARIANTS``);
+    props (also held over the arm's whole reach: ``synthetic.REACH_ACTIONS``), scenes, a second person or lying,
+    captioned with what is drawn (``synthetic.RANDOM_VARIANTS``);
   * ``videomae``: cd-fvd's VideoMAE-v2 ``PretrainVisionTransformer`` trained by masked video autoencoding with tube
     masking (raw-pixel targets: the per-patch normalised ones are noise on this world's flat patches); its
     encoder then goes into cd-fvd's ``VisionTransformer`` (the class the paper's CD-FVD uses) and is fine-tuned

@@ -17,7 +17,8 @@ natively.
 
 Pretraining data (never the 12 few-shot actions): the 10 ``PRETRAIN_ACTIONS`` plus procedurally random
 choreographies (``RANDOM_ACTION``: smooth random joint trajectories of the same bodies, one per index), also in
-the few-shot actions' poses, props, scenes and company (``VARIANT_ACTIONS``, ``RANDOM_VARIANTS``).
+the few-shot actions' poses, props, scenes and company (``VARIANT_ACTIONS``, ``RANDOM_VARIANTS``); for the metric
+CLIP's caption pool only, the hand-held props also over the arm's whole reach (``REACH_ACTIONS``).
 
 Public API:
   * ``render(action_id, index, *, num_frames, size, seed=0)`` -> (uint8 video (T, H, W, 3), bool mask (T, H, W)).
