@@ -10,7 +10,8 @@ never the 12 few-shot actions the benchmark scores — at that world's geometry 
     frames and captions made of the prompt and the clothing colours the renderer drew ("a person is walking,
     wearing red and blue."), the colours read off the figure's pixels (the renderer's mask) by the nearest
     palette colour, and on a caption pool (``caption_per_kind``) of random choreographies given the renderer's
-    props, scenes, a second person or lying, captioned with what is drawn (``synthetic.RANDOM_VARIANTS``);
+    props (also held over the arm's whole reach: ``synthetic.REACH_ACTIONS``), scenes, a second person or lying,
+    captioned with what is drawn (``synthetic.RANDOM_VARIANTS``);
   * ``videomae``: cd-fvd's VideoMAE-v2 ``PretrainVisionTransformer`` trained by masked video autoencoding with tube
     masking (raw-pixel targets: the per-patch normalised ones are noise on this world's flat patches); its
     encoder then goes into cd-fvd's ``VisionTransformer`` (the class the paper's CD-FVD uses) and is fine-tuned
@@ -115,14 +116,16 @@ def _render(entries: list, seed: int, progress=None) -> Pool:
 CAPTION_POOL_START = 20000               # video indices of the caption pool (pool: 0+, 5000+)
 
 
-def render_caption_pool(per_kind: int, seed: int = 0, start: int = CAPTION_POOL_START, progress=None) -> Pool:
-    """``per_kind`` videos of each random-choreography variant (``synthetic.RANDOM_VARIANTS``), captioned with its
-    prompt (labels: random motion)."""
+def render_caption_pool(per_kind: int, seed: int = 0, start: int = CAPTION_POOL_START, progress=None,
+                        reach_per_kind: int = 0) -> Pool:
+    """``per_kind`` videos of each random-choreography variant (``synthetic.RANDOM_VARIANTS``), then
+    ``reach_per_kind`` of each hand-held prop over the arm's whole reach (``synthetic.REACH_ACTIONS``), captioned
+    with the variant's prompt (labels: random motion)."""
     from flash_bench.datasets import synthetic
 
-    entries = [(action, text, start + i)
-               for action, (text, _) in zip(synthetic.VARIANT_ACTIONS, synthetic.RANDOM_VARIANTS.values())
-               for i in range(per_kind)]
+    entries = [(action, synthetic.pool_prompt(action), start + i)
+               for action, n in [(a, per_kind) for a in synthetic.VARIANT_ACTIONS]
+               + [(a, reach_per_kind) for a in synthetic.REACH_ACTIONS] for i in range(n)]
     return _render(entries, seed, progress)
 
 
@@ -239,7 +242,7 @@ def save(model, name: str, out_dir: Path | str | None, record: dict, log: Log) -
 
 @dataclass(frozen=True)
 class ClipConfig(TrainConfig):
-    seed: int = 1                        # chosen on the validation videos among seeds 0 and 1 (docs/tiny_backbones.md)
+    seed: int = 0                        # chosen on the validation videos among seeds 0 and 1 (docs/tiny_backbones.md)
     steps: int = 1500
     batch: int = 64
     lr: float = 1e-3
@@ -247,6 +250,7 @@ class ClipConfig(TrainConfig):
     context_length: int = 24
     embed_dim: int = 64
     caption_per_kind: int = 300          # caption-pool videos of each synthetic.RANDOM_VARIANTS kind (0: the pool alone)
+    reach_per_kind: int = 300            # caption-pool videos of each synthetic.REACH_ACTIONS (props over the arm's reach)
     caption_share: float = 0.0           # of each batch drawn from the caption pool (0: uniform over all videos)
     unknown_share: float = 0.15          # caption tokens turned "unknown", as the few-shot prompts' unseen words are
     verb_share: float = 0.5              # captions whose verb becomes 1..verb_unknowns "unknown" ids (hide_verbs)
@@ -317,7 +321,8 @@ def train_clip(cfg: ClipConfig = ClipConfig(), pool: Pool | None = None, on_step
     pool = pool if pool is not None else render_pool(cfg.pool)
     own = len(pool.videos)
     if cfg.caption_per_kind:
-        pool = concat(pool, render_caption_pool(cfg.caption_per_kind, cfg.pool.seed))
+        pool = concat(pool, render_caption_pool(cfg.caption_per_kind, cfg.pool.seed,
+                                                reach_per_kind=cfg.reach_per_kind))
     extra = int(round(cfg.caption_share * cfg.batch)) if cfg.caption_per_kind else 0
     if extra == 0:
         own = len(pool.videos)

@@ -220,6 +220,18 @@ def test_caption_pool_draws_the_renderers_variants_of_random_choreographies():
         assert set(tokenizer.bpe([word])[0, 1:2].tolist()) <= ids, word
 
 
+def test_caption_pool_adds_the_hand_held_props_over_the_arms_reach():
+    from flash_bench.datasets import synthetic
+
+    cap = bt.render_caption_pool(1, reach_per_kind=2)
+    n = len(synthetic.RANDOM_VARIANTS)
+    assert len(cap.prompts) == n + 2 * len(synthetic.REACH_KINDS)
+    assert cap.prompts[n:] == [synthetic.RANDOM_VARIANTS[k][0] for k in synthetic.REACH_KINDS for _ in range(2)]
+    video = synthetic.render(synthetic.REACH_ACTIONS[1], bt.CAPTION_POOL_START + 1, num_frames=V2[0], size=V2[1])[0]
+    assert (cap.videos[n + 3] == video).all()
+    assert (cap.videos[:n] == bt.render_caption_pool(1).videos).all()       # the plain kinds unchanged
+
+
 def test_warp_moves_image1_along_the_flow_to_image2():
     image = torch.arange(64.0).view(1, 1, 1, 64).expand(1, 1, 8, 64).contiguous()   # value = x coordinate
     flow = torch.zeros(1, 2, 8, 64)
@@ -266,8 +278,8 @@ def test_clip_default_recipe_trains_on_every_caption_pool_kind_and_never_on_a_fe
     from flash_bench.datasets import synthetic
 
     cfg = bt.ClipConfig()
-    assert cfg.caption_per_kind > 0 and 0 < cfg.unknown_share < 1
-    cap = bt.render_caption_pool(1)
+    assert cfg.caption_per_kind > 0 and cfg.reach_per_kind > 0 and 0 < cfg.unknown_share < 1
+    cap = bt.render_caption_pool(1, reach_per_kind=1)
     assert sorted(set(cap.prompts)) == sorted(text for text, _ in synthetic.RANDOM_VARIANTS.values())   # incl. lying
     captions = {c.rstrip(".") for c in bt.all_captions(bt.concat(pool, cap))}
     few_shot = {spec.prompt.rstrip(".") for spec in synthetic.ACTIONS.values()}

@@ -239,3 +239,53 @@ def test_a_dataset_of_files_refuses_more_test_items(tmp_path):
 
     with pytest.raises(InputError, match="haa500.*test split"):
         DATASETS.get("haa500")(tmp_path, test_items=8)
+
+
+# sha256 of the renders below (ids, prompts, videos, masks), computed on the code the tiny base pretrains on
+# (main at 008d69d): a change of what an existing action id draws changes it (then bump VERSION and re-pin).
+POOL_DIGEST = "5348070d649a05872c619f0aea1a28283eb107119720ad843357749dea4cc047"
+
+
+def test_pretrain_pool_and_few_shot_renders_are_pinned():
+    import hashlib
+
+    h = hashlib.sha256()
+    for a, p, c in pretrain_pool(num_videos=1, num_random=2, num_variants=2, **SMALL):
+        video, mask = render(a, int(c.id), **SMALL)
+        for part in (a.encode(), p.encode(), video.tobytes(), mask.tobytes()):
+            h.update(part)
+    for a in ACTIONS:
+        h.update(render_video(a, 16, **SMALL).tobytes())
+    assert h.hexdigest() == POOL_DIGEST
+
+
+def test_reach_variants_hold_the_prop_where_the_few_shot_actions_do_and_stay_out_of_the_pool():
+    from flash_bench.datasets import synthetic
+
+    assert not {a for a, _, _ in pretrain_pool(num_videos=1, num_random=1, num_variants=1, **SMALL)} \
+        & set(synthetic.REACH_ACTIONS)
+    for kind, action in zip(synthetic.REACH_KINDS, synthetic.REACH_ACTIONS):
+        plain = f"{RANDOM_ACTION}+{kind}"
+        assert synthetic.pool_prompt(action) == synthetic.pool_prompt(plain) and \
+            synthetic.pool_class(action) == RANDOM_ACTION
+        assert render_video(action, 0, **SMALL).tobytes() != render_video(plain, 0, **SMALL).tobytes()
+
+    ph = np.linspace(0, 1, 8)
+    body = synthetic._sample_body(np.random.default_rng(0))
+
+    def wrist(p):                                # forward kinematics: right wrist (forward, up) from the shoulder
+        return (np.array(figures._dir(np.asarray(p["ua_r"]), body["upper_arm"]))
+                + np.array(figures._dir(np.asarray(p["la_r"]), body["forearm"])))
+
+    cup_at_mouth = wrist(figures._drinking(ph, {}, body))[:, 2:6]       # the drinking action's cup at the mouth
+    reach = body["upper_arm"] + body["forearm"]
+    cover = {}
+    for name, pose in (("plain", synthetic._prop_pose),
+                       ("reach", lambda *a: synthetic._reach(synthetic._prop_pose, *a))):
+        hands = np.concatenate([wrist(pose(ph, dict(drop_seed=d, front=False, side=1.0), body))
+                                for d in range(200)], 1)                  # (2, 1600)
+        if name == "reach":                      # the hand goes where inverse kinematics sent it, within reach
+            share = np.hypot(*hands) / reach
+            assert share.min() >= 0.29 and share.max() <= 1.0
+        cover[name] = (np.hypot(*(hands[:, :, None] - cup_at_mouth[:, None])) < 0.04).mean()
+    assert cover["reach"] > 5 * cover["plain"] and cover["reach"] > 0.02, cover

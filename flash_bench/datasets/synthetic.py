@@ -17,7 +17,8 @@ natively.
 
 Pretraining data (never the 12 few-shot actions): the 10 ``PRETRAIN_ACTIONS`` plus procedurally random
 choreographies (``RANDOM_ACTION``: smooth random joint trajectories of the same bodies, one per index), also in
-the few-shot actions' poses, props, scenes and company (``VARIANT_ACTIONS``, ``RANDOM_VARIANTS``).
+the few-shot actions' poses, props, scenes and company (``VARIANT_ACTIONS``, ``RANDOM_VARIANTS``); for the metric
+CLIP's caption pool only, the hand-held props also over the arm's whole reach (``REACH_ACTIONS``).
 
 Public API:
   * ``render(action_id, index, *, num_frames, size, seed=0)`` -> (uint8 video (T, H, W, 3), bool mask (T, H, W)).
@@ -162,6 +163,29 @@ RANDOM_VARIANTS = {
 VARIANT_ACTIONS = tuple(f"{RANDOM_ACTION}+{kind}" for kind in RANDOM_VARIANTS)
 SPARSE_ACTIONS = tuple(a + SPARSE for a in (RANDOM_ACTION, *VARIANT_ACTIONS))
 
+# The hand-held props also come **over the arm's whole reach**, ``random_motion+<kind>+reach`` (REACH_ACTIONS): the
+# holding hand (both hands in a frontal view) on a smooth random path from the hip to over the head and from
+# folded at the chest to the arm's full length — where the few-shot actions hold them (the cup at the mouth, the
+# axe and the bucket over the head) and the random joint angles above rarely do. Not in ``pretrain_pool``: the
+# metric CLIP's caption pool draws them (backbones_train.render_caption_pool).
+REACH, REACH_KINDS = "+reach", ("cup", "axe", "bucket")
+REACH_ANGLE, REACH_SHARE = (-0.3, 3.4), (0.3, 1.0)   # hand direction from the shoulder (0 down, pi up); share of reach
+REACH_ACTIONS = tuple(f"{RANDOM_ACTION}+{kind}{REACH}" for kind in REACH_KINDS)
+
+
+def _reach(pose, ph, v, b):
+    """``pose`` with the right hand (both hands in a frontal view) on a smooth random path over the arm's reach
+    (:data:`REACH_ANGLE`, :data:`REACH_SHARE`), the elbow bending the natural way (inverse kinematics)."""
+    rng = np.random.default_rng(v["drop_seed"] + 4)
+    path = []
+    for lo, hi in (REACH_ANGLE, REACH_SHARE):
+        centre, swing = rng.uniform(0.0, 1.0), rng.uniform(0.1, 0.4)
+        path.append(lo + (hi - lo) * np.clip(centre + swing * _smooth(rng, ph), 0, 1))
+    ang, dist = path[0], path[1] * (b["upper_arm"] + b["forearm"])
+    ua, la = fg._ik((0.0, 0.0), (dist * np.sin(ang), -dist * np.cos(ang)), b["upper_arm"], b["forearm"], bend=-1)
+    return {**pose(ph, v, b), **{f"{k}_{s}": a for s in (("r", "l") if v["front"] else ("r",))
+                                  for k, a in (("ua", ua), ("la", la))}}
+
 
 def _variant_spec(kind: str, rng) -> fg.ActionSpec:
     change = dict(RANDOM_VARIANTS[kind][1])
@@ -242,6 +266,9 @@ def _spec(action_id: str, rng) -> fg.ActionSpec:
     if action_id in SPARSE_ACTIONS:
         spec = _spec(action_id[:-len(SPARSE)], rng)
         return spec._replace(pose=functools.partial(_sparse, spec.pose))
+    if action_id in REACH_ACTIONS:
+        spec = _spec(action_id[:-len(REACH)], rng)
+        return spec._replace(pose=functools.partial(_reach, spec.pose))
     if action_id == RANDOM_ACTION:
         return _random_spec(rng)
     if action_id in VARIANT_ACTIONS:
@@ -251,12 +278,13 @@ def _spec(action_id: str, rng) -> fg.ActionSpec:
 
 def pool_class(action_id: str) -> str:
     """The pretraining class of a pool action id: a random-choreography variant is a random choreography."""
-    return RANDOM_ACTION if action_id in VARIANT_ACTIONS + SPARSE_ACTIONS else action_id
+    return RANDOM_ACTION if action_id in VARIANT_ACTIONS + SPARSE_ACTIONS + REACH_ACTIONS else action_id
 
 
 def pool_prompt(action_id: str) -> str:
-    """The prompt of a pool action id (a sparse one has its dense twin's)."""
-    base = action_id[:-len(SPARSE)] if action_id in SPARSE_ACTIONS else action_id
+    """The prompt of a pool action id (a sparse or reach one has its plain twin's)."""
+    base = next((action_id[:-len(end)] for ids, end in ((SPARSE_ACTIONS, SPARSE), (REACH_ACTIONS, REACH))
+                 if action_id in ids), action_id)
     if base == RANDOM_ACTION:
         return RANDOM_PROMPT
     if base in VARIANT_ACTIONS:
@@ -274,8 +302,8 @@ def _phases(spec, rng, T):
 def render(action_id: str, index: int, *, num_frames: int = NUM_FRAMES, size: int = SIZE,
            seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """One video, uint8 (T, H, W, 3), and its figure mask, bool (T, H, W); determined by (seed, action_id, index).
-    ``action_id``: one of ``ACTIONS``, ``PRETRAIN_ACTIONS``, ``RANDOM_ACTION``, ``VARIANT_ACTIONS`` or
-    ``SPARSE_ACTIONS``."""
+    ``action_id``: one of ``ACTIONS``, ``PRETRAIN_ACTIONS``, ``RANDOM_ACTION``, ``VARIANT_ACTIONS``,
+    ``SPARSE_ACTIONS`` or ``REACH_ACTIONS``."""
     rng = np.random.default_rng([int(seed), zlib.crc32(action_id.encode()), int(index), 2])
     spec = _spec(action_id, rng)
     T = int(num_frames)
