@@ -30,9 +30,11 @@ plus ``extra_per_action`` extra videos per action rendered at indices 1000+ with
 test items 016-019, on which the quality report is measured.
 
 One yardstick, of the ``synthetic`` world (:func:`recipe`: 8 frames, 32 px). It has a 13th output, **"no action"**
-(:data:`NO_ACTION`): its batches also hold figureless moving texture, a frame drifting rigidly and a frame
-melting into texture, all labelled "no action" with the static and flickering clips, and after training the
-"no action" logit's bias is calibrated on videos 6000-6003 (:func:`calibrate_no_action`). "No action" is an
+(:data:`NO_ACTION`): its batches also hold figureless moving texture, a frame drifting rigidly, a frame
+melting into texture and a still figure in a moving scene (:func:`still_figure`: the figure region — figure and
+props over the clip, from the renderer's mask — frozen or emptied while the rest of the frame moves), all
+labelled "no action" with the static and flickering clips, and after training the "no action" logit's bias is
+calibrated on videos 6000-6003 (:func:`calibrate_no_action`). "No action" is an
 answer (:func:`answer`, :func:`answers`): accuracy counts it as wrong, ``scores()["refused"]`` counts it. Videos of
 another geometry (e.g. the paper profile's 16 frames at 512 px) are resampled to its input (:func:`to_input`).
 """
@@ -98,17 +100,20 @@ class TrainConfig:
     texture_per_batch: int = 0            # figureless moving texture (scene colours under a drifting field)
     blob_per_batch: int = 0               # a (blurred) frame drifting rigidly: a figure that moves but never acts
     melt_per_batch: int = 0               # a frame blurring and dissolving into texture over the clip
+    still_per_batch: int = 0              # the scene moves, the figure region is frozen or empty (still_figure)
+    scene_prob: float = 0.0               # action clips whose scene moves too (label kept)
     model: YardstickConfig = field(default_factory=YardstickConfig)
 
 
 def recipe(**changes) -> TrainConfig:
     """The shipped yardstick's recipe (``changes``: TrainConfig fields, e.g. seed, steps): the ``synthetic`` world's
     8 frames at 32 px, 1,200 steps, and a 13th class "no action" taught by static, flickering, figureless texture,
-    drifting-blob and melting clips (chosen by ``benchmarks/tiny_world_yardstick.py``; figures in
+    drifting-blob, melting and still-figure clips (the scene moves, the figure does not); no action clip in a
+    moving scene (``scene_prob`` 0: chosen by ``benchmarks/tiny_world_yardstick.py``; figures in
     docs/tiny_world_v2.md, G3)."""
     model = YardstickConfig(frames=8, size=32, dataset="synthetic", reject=True)
-    return replace(TrainConfig(steps=1200, flicker_per_batch=6, texture_per_batch=3, blob_per_batch=2,
-                               melt_per_batch=2, model=model), **changes)
+    return replace(TrainConfig(steps=1200, flicker_per_batch=6, texture_per_batch=4, blob_per_batch=2,
+                               melt_per_batch=2, still_per_batch=4, model=model), **changes)
 
 
 # ----------------------------------------------------------------------------- the network
@@ -257,19 +262,20 @@ def scores(logp: np.ndarray, action_ids: list[str]) -> dict[str, np.ndarray]:
 # ----------------------------------------------------------------------------- training data
 
 def render_training_set(seed: int = 0, extra_per_action: int = 60, cfg: YardstickConfig = YardstickConfig(),
-                        progress=None) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 (N, T, H, W, 3) synthetic videos + int64 (N,) labels: train videos 000-015 (render seed 0) + extras
-    ≥1000."""
+                        progress=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """uint8 (N, T, H, W, 3) synthetic videos + int64 (N,) labels + bool (N, H, W) figure regions
+    (:func:`figure_region`): train videos 000-015 (render seed 0) + extras ≥1000."""
     from flash_bench.datasets.synthetic import NUM_TRAIN
 
     jobs = [(a, i, 0) for a in CLASSES for i in range(NUM_TRAIN)]
     jobs += [(a, EXTRA_START + i, seed) for a in CLASSES for i in range(extra_per_action)]
     videos = np.empty((len(jobs), cfg.frames, cfg.size, cfg.size, 3), np.uint8)
+    regions = np.empty((len(jobs), cfg.size, cfg.size), bool)
     for n, (a, i, s) in enumerate(jobs):
-        videos[n] = render_video_for(cfg, a, i, seed=s)
+        videos[n], regions[n] = render_with_region(cfg, a, i, seed=s)
         if progress:
             progress(n + 1, len(jobs))
-    return videos, np.array([CLASSES.index(a) for a, _, _ in jobs], np.int64)
+    return videos, np.array([CLASSES.index(a) for a, _, _ in jobs], np.int64), regions
 
 
 def ground_truth_test_set(cfg: YardstickConfig = YardstickConfig(),
@@ -284,6 +290,14 @@ def render_video_for(cfg: YardstickConfig, action: str, index: int, seed: int = 
     from flash_bench.datasets.synthetic import render_video
 
     return render_video(action, index, num_frames=cfg.frames, size=cfg.size, seed=seed)
+
+
+def render_with_region(cfg: YardstickConfig, action: str, index: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """One synthetic video at the yardstick's input geometry and its figure region (:func:`figure_region`)."""
+    from flash_bench.datasets.synthetic import render
+
+    video, mask = render(action, index, num_frames=cfg.frames, size=cfg.size, seed=seed)
+    return video, figure_region(video, mask)
 
 
 # ----------------------------------------------------------------------------- appearance augmentation
@@ -376,9 +390,10 @@ def _path(frames: int, max_px: float, rng: np.random.Generator) -> np.ndarray:
     return end * s + bend * s * (1 - s)
 
 
-def _translate(frames, shifts: np.ndarray, scale: float = 1.0):
+def _translate(frames, shifts: np.ndarray, scale: float = 1.0, padding: str = "border"):
     """(C, T, H, W) frames: frame t sampled from a window ``scale`` times the frame's size, moved by shifts[t]
-    pixels (bilinear, edges replicated); ``scale`` < 1 on a field twice the frame's size crops its middle."""
+    pixels (bilinear, edges replicated, or zeros with ``padding="zeros"``); ``scale`` < 1 on a field twice the
+    frame's size crops its middle."""
     import torch
     import torch.nn.functional as F
 
@@ -389,7 +404,7 @@ def _translate(frames, shifts: np.ndarray, scale: float = 1.0):
     theta[:, 1, 2] = torch.from_numpy(-2 * shifts[:, 0] / h * scale).float()
     size = (t, c, round(h * scale), round(w * scale))
     grid = F.affine_grid(theta, size, align_corners=False)
-    return F.grid_sample(frames.permute(1, 0, 2, 3), grid, mode="bilinear", padding_mode="border",
+    return F.grid_sample(frames.permute(1, 0, 2, 3), grid, mode="bilinear", padding_mode=padding,
                          align_corners=False).permute(1, 0, 2, 3)
 
 
@@ -418,10 +433,19 @@ def texture(like, rng: np.random.Generator):
                    (slice(0, h // 3), slice(h - h // 3, h)))
     split = (torch.arange(h) >= int(rng.uniform(0.4, 0.85) * h)).float()[:, None]                    # (H, 1)
     base = top[:, None, None] * (1 - split) + bottom[:, None, None] * split                          # (3, H, W)
+    return base[:, None] + _fields(like.shape, (0.03, 0.25), rng)
+
+
+def _fields(shape: tuple[int, ...], amplitude: tuple[float, float], rng: np.random.Generator):
+    """(3, T, H, W) colour offsets: 1-3 drifting, evolving smooth fields mixed into the channels, std ≈ a value
+    drawn from the ``amplitude`` range."""
+    import torch
+
+    c, t, h, _ = shape
     k = int(rng.integers(1, 4))
     fields = torch.stack([_drifting_field(t, h, rng) for _ in range(k)])                             # (k, T, H, W)
-    mix = torch.from_numpy(rng.normal(0, 1, (c, k)) * rng.uniform(0.03, 0.25) / np.sqrt(k)).float()
-    return base[:, None] + torch.einsum("ck,kthw->cthw", mix, fields)
+    mix = torch.from_numpy(rng.normal(0, 1, (c, k)) * rng.uniform(*amplitude) / np.sqrt(k)).float()
+    return torch.einsum("ck,kthw->cthw", mix, fields)
 
 
 def drifting_blob(clip, rng: np.random.Generator):
@@ -447,15 +471,126 @@ def melting(clip, rng: np.random.Generator):
     return (1 - a) * frames + a * texture(clip, rng)
 
 
-def _batch(videos: np.ndarray, labels: np.ndarray, cfg: TrainConfig, rng: np.random.Generator):
+def figure_region(video: np.ndarray, mask: np.ndarray, dilate: int = 2) -> np.ndarray:
+    """bool (H, W): every pixel that the figure or a prop covers in any frame of a rendered uint8 (T, H, W, 3)
+    video — its renderer's figure mask (bool (T, H, W)) or what differs from the first frame's scene by the
+    figure-presence rule (:func:`flash_bench.metrics.figure_presence.foreground`: the figure, a cup, a canoe) —
+    dilated by ``dilate`` px for the anti-aliased edges. Outside it the rendered scene never changes."""
+    from scipy.ndimage import binary_dilation
+
+    from flash_bench.metrics import figure_presence as fp
+
+    covered = (np.asarray(mask, bool) | fp.foreground(video, fp.background(video[0]))).any(0)
+    return binary_dilation(covered, iterations=dilate)
+
+
+def scene_behind(frame, region: np.ndarray):
+    """(3, H, W) frame with the ``region`` pixels replaced by their row's median colour outside it (the rendered
+    scene is constant along rows), or by the frame's median outside it where a row lies wholly inside."""
+    import torch
+
+    r = torch.from_numpy(np.asarray(region, bool))
+    out = frame.clone()
+    overall = frame[:, ~r].median(dim=1).values if (~r).any() else frame.reshape(3, -1).median(dim=1).values
+    for y in torch.nonzero(r.any(1)).flatten().tolist():
+        row = frame[:, y, ~r[y]].median(dim=1).values if (~r[y]).any() else overall
+        out[:, y, r[y]] = row[:, None]
+    return out
+
+
+def _fragments(frame, region: np.ndarray, frames: int, rng: np.random.Generator):
+    """(3, T, H, W) premultiplied colour and (1, T, H, W) opacity of 1-6 discs (radius 1.5-5 px) cut from the
+    ``region`` of ``frame`` (3, H, W), each there for a random stretch of the clip (from one frame to all; fading
+    in and out over a frame), first seen centred on a random pixel outside the region, drifting along its own
+    path with a per-frame jitter (std 0-2 px): debris of the figure popping up around it, not a figure."""
+    import torch
+
+    c, h, w = frame.shape
+    ys, xs = np.nonzero(region)
+    out_y, out_x = np.nonzero(~region)
+    yy, xx = np.mgrid[:h, :w]
+    rgb, alpha = torch.zeros(c, frames, h, w), torch.zeros(1, frames, h, w)
+    t = np.arange(frames)
+    for _ in range(int(rng.integers(1, 7))):
+        k, radius = int(rng.integers(len(ys))), rng.uniform(1.5, 5.0)
+        disc = torch.from_numpy(((yy - ys[k]) ** 2 + (xx - xs[k]) ** 2 <= radius ** 2) & region).float()
+        sprite = torch.cat([frame * disc, disc[None]])[:, None].expand(c + 1, frames, h, w)   # (4, T, H, W)
+        on = rng.uniform(-frames / 2, frames - 1)
+        off = on + rng.uniform(0, 1.5 * frames)
+        path, first = _path(frames, rng.uniform(2.0, 0.4 * h), rng), int(np.ceil(max(on, 0)))
+        d = int(rng.integers(len(out_y)))
+        shifts = ((out_y[d] - ys[k], out_x[d] - xs[k]) + path - path[first]           # (T, 2): at `first`, on d
+                  + rng.normal(0, rng.uniform(0, 2), (frames, 2)))
+        moved = _translate(sprite, shifts, padding="zeros")
+        seen = torch.from_numpy(np.clip(1 + np.minimum(t - on, off - t), 0, 1)).float()[None, :, None, None]
+        a = moved[c:] * seen
+        rgb = rgb * (1 - a) + moved[:c] * seen
+        alpha = alpha * (1 - a) + a
+    return rgb, alpha
+
+
+def moving_scene(frame, region: np.ndarray, frames: int, rng: np.random.Generator):
+    """(3, T, H, W): ``frame`` (3, H, W) moving the way a weak generator's scene moves while no figure acts —
+    each of these with probability 1/2: the whole frame wobbling by up to 2 px per frame, and (at least one of)
+    drifting smooth colour fields over it (std 0.02-0.15), debris of its ``region`` popping up around it
+    (:func:`_fragments`), per-frame flicker (std 0.02-0.15)."""
+    c, h, w = frame.shape
+    kinds = rng.random(4) < 0.5
+    kinds[1 + rng.integers(3)] |= not kinds[1:].any()
+    x = frame[:, None].expand(c, frames, h, w).contiguous()
+    if kinds[0]:
+        x = wobble(x, 2, rng)
+    if kinds[1]:
+        x = x + _fields(tuple(x.shape), (0.02, 0.15), rng)
+    if kinds[2]:
+        rgb, alpha = _fragments(frame, region, frames, rng)
+        x = x * (1 - alpha) + rgb
+    if kinds[3]:
+        x = x + flicker(tuple(x.shape), rng.uniform(0.02, 0.15), rng)
+    return x
+
+
+def with_moving_scene(clip, region: np.ndarray, rng: np.random.Generator, inside=None):
+    """(3, T, H, W): ``inside`` (default: ``clip`` itself) within the figure ``region`` (:func:`figure_region`),
+    and outside it the first frame of ``clip`` moving (:func:`moving_scene`). With the clip itself inside, the
+    figure still performs its action while the scene moves (label kept)."""
+    import torch
+
+    inside = clip if inside is None else inside
+    scene = moving_scene(clip[:, 0], region, clip.shape[1], rng)
+    return torch.where(torch.from_numpy(np.asarray(region, bool)), inside, scene)
+
+
+STILL_FIGURE = ("frozen", "absent")
+
+
+def still_figure(clip, region: np.ndarray, rng: np.random.Generator, how: str | None = None, exact: bool = False):
+    """Not an action: the scene moves (:func:`with_moving_scene`) and the figure does not — its ``region`` held at
+    the first frame (``how="frozen"``: the reference frozen) or filled with the scene behind it (``"absent"``:
+    :func:`scene_behind`); ``how`` drawn from :data:`STILL_FIGURE` when None. Unless ``exact``, with probability
+    1/2 the region jitters as a weak generator's still figure does: wobbled by up to 1 px per frame, plus
+    flicker (std 0.02-0.1)."""
+    how = how or STILL_FIGURE[int(rng.integers(len(STILL_FIGURE)))]
+    if how not in STILL_FIGURE:
+        raise InputError(f"still_figure: how must be one of {STILL_FIGURE}, got {how!r}")
+    first = clip[:, 0] if how == "frozen" else scene_behind(clip[:, 0], region)
+    inside = first[:, None].expand_as(clip).contiguous()
+    if not exact and rng.random() < 0.5:
+        inside = wobble(inside, 1, rng) + flicker(tuple(inside.shape), rng.uniform(0.02, 0.1), rng)
+    return with_moving_scene(clip, region, rng, inside=inside)
+
+
+def _batch(videos: np.ndarray, labels: np.ndarray, regions: np.ndarray, cfg: TrainConfig, rng: np.random.Generator):
     """One augmented batch: (B + S, 3, T-1, H, W) differences and (B + S, K) soft targets. S no-action clips
-    (static, flickering, texture, drifting blob, melting; see TrainConfig) get a uniform target, or the
-    "no action" class when the model has one; some of the B action clips get flicker too."""
+    (static, flickering, texture, drifting blob, melting, still figure; see TrainConfig) get a uniform target, or
+    the "no action" class when the model has one; some of the B action clips get flicker, some a moving scene
+    around their figure ``regions`` (bool (N, H, W), :func:`figure_region`)."""
     import torch
 
     still = cfg.static_per_batch + cfg.flicker_per_batch
     made = ((texture, cfg.texture_per_batch), (drifting_blob, cfg.blob_per_batch), (melting, cfg.melt_per_batch))
-    idx = rng.choice(len(videos), cfg.batch + still + sum(n for _, n in made), replace=False)
+    start = cfg.batch + still + sum(n for _, n in made)                   # the still-figure clips come last
+    idx = rng.choice(len(videos), start + cfg.still_per_batch, replace=False)
     clips = videos[idx]                                                    # (B+S, T, H, W, 3) uint8
     for j in range(cfg.batch, cfg.batch + still):                          # static: one random frame repeated
         clips[j] = clips[j, rng.integers(clips.shape[1])]
@@ -468,6 +603,10 @@ def _batch(videos: np.ndarray, labels: np.ndarray, cfg: TrainConfig, rng: np.ran
         x[j] = (x[j] + flicker(x[j].shape, rng.uniform(*cfg.flicker_amplitude), rng)).clamp(0, 1)
     for j, make in enumerate((make for make, n in made for _ in range(n)), start=cfg.batch + still):
         x[j] = make(x[j], rng).clamp(0, 1)
+    for j in range(start, start + cfg.still_per_batch):
+        x[j] = still_figure(x[j], regions[idx[j]], rng).clamp(0, 1)
+    for j in (j for j in range(cfg.batch) if rng.random() < cfg.scene_prob):
+        x[j] = with_moving_scene(x[j], regions[idx[j]], rng).clamp(0, 1)
     k, eps = len(CLASSES) + cfg.model.reject, cfg.label_smoothing
     target = torch.full((len(idx), k), eps / k)
     target[torch.arange(cfg.batch), torch.from_numpy(labels[idx[:cfg.batch]])] += 1 - eps
@@ -478,8 +617,9 @@ def _batch(videos: np.ndarray, labels: np.ndarray, cfg: TrainConfig, rng: np.ran
     return differences(augment(x, rng)), target
 
 
-def train(cfg: TrainConfig, videos: np.ndarray, labels: np.ndarray, on_step=None, model=None):
+def train(cfg: TrainConfig, videos: np.ndarray, labels: np.ndarray, regions: np.ndarray, on_step=None, model=None):
     """Train a yardstick from seed ``cfg.seed`` (deterministic on the CPU with one thread) → model (eval mode).
+    ``videos``, ``labels``, ``regions``: as :func:`render_training_set` returns them.
 
     ``model``: another network for the same input and outputs (default :func:`build_model`; benchmarks compare)."""
     import torch
@@ -490,7 +630,7 @@ def train(cfg: TrainConfig, videos: np.ndarray, labels: np.ndarray, on_step=None
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.15)
     for step in range(cfg.steps):
-        x, target = _batch(videos, labels, cfg, rng)
+        x, target = _batch(videos, labels, regions, cfg, rng)
         loss = -(target * torch.log_softmax(model(x), dim=-1)).sum(-1).mean()  # soft cross-entropy
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -505,20 +645,23 @@ def calibrate_no_action(model, seed: int = 0) -> float:
     """Shift the "no action" logit of a yardstick with that class (in place) by the bias that best separates
     ground truth (answered right) from no-action clips (answered "no action"), by balanced accuracy, on
     :data:`CALIBRATION` videos of its world and one clip of each training kind (static, flickering, texture,
-    drifting blob, melting) per video — never the test videos nor the benchmark's junk. Returns the bias."""
+    drifting blob, melting, each still figure) per video — never the test videos nor the benchmark's junk.
+    Returns the bias."""
     import torch
 
     cfg = model.cfg
-    videos, ids = zip(*[(render_video_for(cfg, a, i), a) for a in CLASSES for i in CALIBRATION])
+    rendered = [(*render_with_region(cfg, a, i), a) for a in CLASSES for i in CALIBRATION]
+    videos, ids = [v for v, _, _ in rendered], [a for _, _, a in rendered]
     rng = np.random.default_rng(seed)
     junk = []
-    for v in videos:
+    for v, region, _ in rendered:
         x = clip_to_unit(v)                                                               # (3, T, H, W)
         still = x[:, :1].expand_as(x)
         made = [still, wobble(still, 2, rng) + flicker(tuple(x.shape), rng.uniform(0.03, 0.3), rng),
-                texture(x, rng), drifting_blob(x, rng), melting(x, rng)]
+                texture(x, rng), drifting_blob(x, rng), melting(x, rng),
+                *(still_figure(x, region, rng, how) for how in STILL_FIGURE)]
         junk += [clip_to_uint8(m) for m in made]
-    gt, bad = log_probs(model, list(videos)), log_probs(model, junk)
+    gt, bad = log_probs(model, videos), log_probs(model, junk)
     target = np.array([CLASSES.index(a) for a in ids])
     grid = np.round(np.linspace(-4, 8, 121), 2)
     shift = np.eye(gt.shape[1])[-1]
@@ -615,6 +758,7 @@ def evaluate(model, vae_folder: Path | str | None = None) -> dict:
                                    [a for a, _ in extra], f"extra videos {HELD_OUT.start}-{HELD_OUT.stop - 1} "
                                    "(render seed 0) of all 12 actions, never trained on")
     q.update(_degraded(model, videos, ids))
+    q.update(_scene_moving(model, videos, ids))
     shuffled = [v[np.random.default_rng(n).permutation(len(v))] for n, v in enumerate(videos)]
     q["frames_shuffled"] = _summary(log_probs(model, shuffled), ids, "ground truth with its frames in a random "
                                     "order (same poses, no coherent motion): how much temporal order matters")
@@ -649,6 +793,23 @@ def _degraded(model, videos: list[np.ndarray], ids: list[str]) -> dict:
     return {"blurred": _summary(log_probs(model, blurred), ids, "ground truth blurred (Gaussian, sigma 1.5 px)"),
             "noisy": _summary(log_probs(model, noisy), ids, "ground truth + independent per-frame pixel noise "
                                                             "(sigma 20/255)")}
+
+
+def _scene_moving(model, videos: list[np.ndarray], ids: list[str]) -> dict:
+    """The scene around the figure moving (:func:`moving_scene`, the training kind): the figure region frozen or
+    emptied (no action) and the ground truth acting in it (the action must still show)."""
+    rng = np.random.default_rng(2)
+    regions = [render_with_region(model.cfg, a, i)[1] for a in CLASSES for i in TEST_INDICES]
+    clips = [clip_to_unit(v) for v in videos]
+    made = {how: [clip_to_uint8(still_figure(x, r, rng, how)) for x, r in zip(clips, regions)] for how in STILL_FIGURE}
+    acting = [clip_to_uint8(with_moving_scene(x, r, rng)) for x, r in zip(clips, regions)]
+    where = "the figure region (figure and props over the clip, dilated 2 px)"
+    return {"figure_frozen": _summary(log_probs(model, made["frozen"]), ids, f"{where} frozen to frame 1 while "
+                                      "the scene around it moves: no action"),
+            "figure_absent": _summary(log_probs(model, made["absent"]), ids, f"{where} filled with the scene "
+                                      "behind while the scene around it moves: no action"),
+            "ground_truth_scene_moving": _summary(log_probs(model, acting), ids, "ground truth with the scene "
+                                                  f"outside {where} moving: the action must still show")}
 
 
 def _vae_summary(model, videos: list[np.ndarray], ids: list[str], source: Path | str | None) -> dict:
@@ -696,7 +857,7 @@ def train_yardstick(cfg: TrainConfig, out: Path | str = WEIGHTS_PATH, command: s
     torch.set_num_threads(1)
     try:
         start = time.time()
-        videos, labels = render_training_set(cfg.seed, cfg.extra_per_action, cfg.model, on_render)
+        videos, labels, regions = render_training_set(cfg.seed, cfg.extra_per_action, cfg.model, on_render)
         rendered = time.time()
         losses = []
 
@@ -705,7 +866,7 @@ def train_yardstick(cfg: TrainConfig, out: Path | str = WEIGHTS_PATH, command: s
             if on_step:
                 on_step(s, loss)
 
-        model = train(cfg, videos, labels, step)
+        model = train(cfg, videos, labels, regions, step)
         bias = calibrate_no_action(model, cfg.seed) if cfg.model.reject else None
         trained = time.time()
         quality = evaluate(model, vae_folder)

@@ -11,6 +11,7 @@ from flash_bench.datasets import synthetic as v2
 from flash_bench.metrics.action_accuracy import ActionAccuracy
 from flash_bench.metrics.action_refusal import ActionRefusal, action_refusal
 from flash_bench.metrics.base import Sample
+from flash_bench.types import InputError
 
 torch = pytest.importorskip("torch")
 NO = len(yardstick.CLASSES)
@@ -65,13 +66,63 @@ def test_junk_clips_are_what_they_claim():
 
 
 def test_batch_targets_no_action_clips():
-    videos = np.stack([v2.render_video(a, 1000, num_frames=8, size=32) for a in yardstick.CLASSES])
+    cfg0 = yardstick.YardstickConfig(frames=8, size=32)
+    videos, regions = map(np.stack, zip(*[yardstick.render_with_region(cfg0, a, 1000) for a in yardstick.CLASSES]))
     cfg = yardstick.recipe(batch=4, static_per_batch=1, flicker_per_batch=1, texture_per_batch=1,
-                           blob_per_batch=1, melt_per_batch=1)
-    x, target = yardstick._batch(videos, np.arange(12), cfg, np.random.default_rng(0))
-    assert x.shape == (9, 3, 7, 32, 32) and target.shape == (9, 13)
+                           blob_per_batch=1, melt_per_batch=1, still_per_batch=2, scene_prob=1.0)
+    x, target = yardstick._batch(videos, np.arange(12), regions, cfg, np.random.default_rng(0))
+    assert x.shape == (11, 3, 7, 32, 32) and target.shape == (11, 13)
     assert (target[:4].argmax(1) < NO).all() and (target[4:].argmax(1) == NO).all()
-    torch.testing.assert_close(target.sum(1), torch.ones(9))
+    torch.testing.assert_close(target.sum(1), torch.ones(11))
+
+
+def _rendered(action: str, index: int = 1000):
+    video, mask = v2.render(action, index, num_frames=8, size=32)
+    return video, mask, yardstick.figure_region(video, mask), yardstick.clip_to_unit(video)
+
+
+@pytest.mark.parametrize("action", ["balance_beam_jump", "soccer_shoot", "hugging_human"])
+def test_figure_region_holds_everything_the_rendered_clip_moves(action):
+    """The region covers the renderer's figure mask in every frame, and outside it the rendered clip never changes
+    (a ball, an axe or a second person included)."""
+    video, mask, region, _ = _rendered(action)
+    assert (mask & ~region[None]).sum() == 0
+    assert np.array_equal(video[:, ~region], np.repeat(video[:1, ~region], len(video), 0))
+    assert 0.05 < region.mean() < 0.9
+
+
+@pytest.mark.parametrize("action", ["push_up", "canoeing_sprint", "chopping_wood"])
+def test_still_figure_junk_has_a_still_figure_region_and_a_moving_rest(action):
+    from flash_bench.metrics import figure_presence as fp
+
+    video, mask, region, clip = _rendered(action)
+    r = torch.from_numpy(region)
+    motion = lambda x: (x[:, 1:] - x[:, :-1]).abs().amax(dim=(0, 1))                      # noqa: E731  (H, W)
+    for n, how in enumerate(yardstick.STILL_FIGURE):
+        junk = yardstick.still_figure(clip, region, np.random.default_rng(n), how, exact=True)
+        assert junk.shape == clip.shape
+        assert motion(junk)[r].max() == 0                                # the figure region does not move ...
+        assert motion(junk)[~r].mean() > 0.01                            # ... the rest of the frame does
+        assert motion(clip)[r].max() > 0.1                               # (where the rendered figure acts)
+        inside = yardstick.clip_to_uint8(junk)[0]
+        if how == "frozen":                                             # the reference's figure, frozen
+            assert np.array_equal(inside[region], video[0][region])
+        else:                                                           # no figure: the scene, by the figure-
+            assert not fp.foreground(inside[None], fp.background(video[0]))[0][mask[0]].any()  # presence rule
+    jittered = [yardstick.still_figure(clip, region, np.random.default_rng(n)) for n in range(8)]
+    still = [motion(j)[r].max() == 0 for j in jittered]
+    assert any(still) and not all(still)                                 # the region jitters in some of them
+    with pytest.raises(InputError, match="how must be one of"):
+        yardstick.still_figure(clip, region, np.random.default_rng(0), "melted")
+
+
+def test_the_acting_figure_keeps_its_motion_when_the_scene_moves():
+    video, _, region, clip = _rendered("arm_wave")
+    moved = yardstick.with_moving_scene(clip, region, np.random.default_rng(3))
+    r = torch.from_numpy(region)
+    assert torch.equal(moved[:, :, r], clip[:, :, r])                   # the action, untouched
+    assert (moved[:, 1:, ~r] - moved[:, :-1, ~r]).abs().mean() > 0.01    # a scene that the renderer keeps still
+    assert (clip[:, 1:, ~r] - clip[:, :-1, ~r]).abs().max() == 0
 
 
 def _sinusoid_texture(video: np.ndarray, rng) -> np.ndarray:
@@ -103,6 +154,21 @@ def test_shipped_v2_recognises_ground_truth_and_refuses_what_is_not_an_action(sh
             "noise": [rng.integers(0, 256, v.shape, dtype=np.uint8) for v in videos]}
     for kind, vids in junk.items():
         assert (yardstick.answers(yardstick.log_probs(model, vids)) == NO).mean() >= 0.9, kind
+
+
+def test_shipped_v2_refuses_a_frozen_figure_in_a_moving_scene(shipped_v2):
+    """The reference's figure region (the renderer's mask over the clip, dilated) frozen, a drifting grating
+    around it (other code than the training's moving scene): "no action"."""
+    from scipy.ndimage import binary_dilation
+
+    model, _, _, _ = shipped_v2
+    rng, made = np.random.default_rng(6), []
+    for a in yardstick.CLASSES:
+        for i in yardstick.TEST_INDICES:
+            video, mask = v2.render(a, i, num_frames=8, size=32)
+            region = binary_dilation(mask.any(0), iterations=3)[None, ..., None]
+            made.append(np.where(region, video[:1], _sinusoid_texture(video, rng)))
+    assert (yardstick.answers(yardstick.log_probs(model, made)) == NO).mean() >= 0.9
 
 
 def test_the_metric_judges_every_geometry_with_the_one_yardstick_resampled():

@@ -58,8 +58,9 @@ def _print_quality(info: dict, out: Path) -> None:
                f"render {t['render_seconds']} s, train {t['train_seconds']} s, 1 thread)")
     q = info["quality"]
     typer.echo(f"  quality (chance {100 * q['chance']:.1f}%):")
-    for key in ("ground_truth", "held_out_extra", "mp4", "blurred", "noisy", "ground_truth_flicker", "tiny_vae",
-                "frames_shuffled", "static", "flicker"):
+    for key in ("ground_truth", "held_out_extra", "mp4", "blurred", "noisy", "ground_truth_flicker",
+                "ground_truth_scene_moving", "tiny_vae", "frames_shuffled", "static", "flicker", "figure_frozen",
+                "figure_absent"):
         row = q.get(key, {})
         if "accuracy" in row:
             acc, conf = 100 * row["accuracy"], 100 * row["confidence"]
@@ -67,7 +68,7 @@ def _print_quality(info: dict, out: Path) -> None:
             if "largest_class_share" in row:
                 extra += f"; largest class share {100 * row['largest_class_share']:.0f}%"
             refused = f"  no action {100 * row['refused']:5.1f}%" if "refused" in row else ""
-            typer.echo(f"    {key:<20} accuracy {acc:5.1f}%  confidence {conf:5.1f}%{refused}  "
+            typer.echo(f"    {key:<25} accuracy {acc:5.1f}%  confidence {conf:5.1f}%{refused}  "
                        f"(n={row['n']}: {row['what']}{extra})")
         else:
-            typer.echo(f"    {key:<20} {row.get('skipped', 'not measured')}")
+            typer.echo(f"    {key:<25} {row.get('skipped', 'not measured')}")
