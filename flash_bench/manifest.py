@@ -37,6 +37,22 @@ def git_commit(repo: Path | None = None) -> str | None:
     return commit + ("+dirty" if dirty else "")
 
 
+def cpu_capability() -> str | None:
+    """The CPU and its widest vector extension, e.g. "Intel(R) Xeon(R) Processor (avx512f)", read from
+    /proc/cpuinfo (not from torch: importing it here would change the parent's threads before workers start).
+    Runs on CPUs with different vector kernels differ in the last float bits, which sampling steps can grow
+    (flash_bench.regress names it on drift). None where /proc/cpuinfo is absent."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags = set(fields.get("flags", "").split())
+    widest = next((f for f in ("avx512f", "avx2", "avx", "sse4_2") if f in flags), "none")
+    return f"{fields.get('model name', 'unknown CPU')} ({widest})"
+
+
 def new_manifest(config: dict, command: list[str], made_by: str = "run") -> dict:
     return {
         "made_by": made_by,   # the flash-bench command that owns the run dir (RunStore.claim)
@@ -52,6 +68,7 @@ def new_manifest(config: dict, command: list[str], made_by: str = "run") -> dict
         "versions": package_versions(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        "cpu_capability": cpu_capability(),
         "git_commit": git_commit(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "failures": [],

@@ -81,6 +81,29 @@ def run_setup(values: dict, manifest: dict) -> dict:
     return setup
 
 
+def run_environment(manifest: dict) -> dict:
+    """What a run's floats depend on besides code and inputs: package versions and the CPU kernels torch picked
+    (``cpu_capability``: the CPU and its widest vector extension), from its manifest."""
+    env = {"versions": manifest.get("versions") or {}}
+    cpu = manifest.get("cpu_capability")
+    return {**env, "cpu_capability": cpu} if cpu else env
+
+
+def environment_differences(golden: dict, manifest: dict) -> list[str]:
+    """Where the run's environment differs from the one the golden values were made in ("diffusers 0.42.1 ->
+    0.43.0"): the first suspects when values drift without a code change. Empty when the golden file records none."""
+    made = (golden.get("source") or {}).get("environment")
+    if not made:
+        return []
+    now = run_environment(manifest)
+    out = [f"{k} {made['versions'].get(k)} -> {now['versions'].get(k)}"
+           for k in sorted(set(made.get("versions", {})) | set(now["versions"]))
+           if made.get("versions", {}).get(k) != now["versions"].get(k)]
+    if made.get("cpu_capability") != now.get("cpu_capability"):
+        out.append(f"cpu_capability {made.get('cpu_capability')} -> {now.get('cpu_capability')}")
+    return out
+
+
 def read_golden(path: Path | str) -> dict:
     path = Path(path)
     if not path.exists():
@@ -106,7 +129,8 @@ def update_golden(run_dir: Path | str, path: Path | str) -> Path:
     tolerances = {m: DEFAULT_TOLERANCES.get(m, FALLBACK_TOLERANCE) for m in sorted(metrics)}
     tolerances.update(old.get("tolerances") or {})
     source = {k: manifest.get(k) for k in ("experiment", "dataset", "profile", "git_commit", "created")}
-    source.update(setup=run_setup(values, manifest), run_dir=str(run_dir), updated=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    source.update(setup=run_setup(values, manifest), environment=run_environment(manifest), run_dir=str(run_dir),
+                  updated=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     note = {"tolerance_note": old["tolerance_note"]} if old.get("tolerance_note") else {}
     atomic_write_json(path, {"version": 1, "source": source, **note, "tolerances": tolerances, "values": values})
     return path

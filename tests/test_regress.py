@@ -122,3 +122,25 @@ def test_a_golden_file_of_another_geometry_is_refused_with_the_refresh_command(t
     golden.write_text(json.dumps(old))
     with pytest.raises(InputError, match="num_frames 16 -> 8"):
         compare(tmp_path / "b", golden)
+
+
+def test_a_drift_names_where_the_environment_differs_from_the_golden_files(tmp_path):
+    """The golden file records the package versions and CPU kernels of its run; a drifting run in another
+    environment is told which differ (the first suspects without a code change), an identical one hears nothing."""
+    make_run(tmp_path / "a")
+    write_manifest(RunStore(tmp_path / "a"), {"profile": "tiny", "dataset": "synthetic", "methods": ["static", "flash"],
+                                               "experiment": "ci", "failures": [], "cpu_capability": "Xeon (avx512f)",
+                                               "versions": {"diffusers": "0.42.1", "torch": "2.14.1"}})
+    golden = update_golden(tmp_path / "a", tmp_path / "g.json")
+    assert json.loads(golden.read_text())["source"]["environment"] == {
+        "versions": {"diffusers": "0.42.1", "torch": "2.14.1"}, "cpu_capability": "Xeon (avx512f)"}
+    make_run(tmp_path / "b", delta=0.5)
+    write_manifest(RunStore(tmp_path / "b"), {"profile": "tiny", "dataset": "synthetic", "methods": ["static", "flash"],
+                                               "experiment": "ci", "failures": [], "cpu_capability": "EPYC (avx2)",
+                                               "versions": {"diffusers": "0.43.0", "torch": "2.14.1"}})
+    result = CliRunner().invoke(cli(), ["regress", str(tmp_path / "b"), "--golden", str(golden)])
+    assert result.exit_code == 1
+    assert "diffusers 0.42.1 -> 0.43.0; cpu_capability Xeon (avx512f) -> EPYC (avx2)" in result.output
+    assert "torch" not in result.output.split("environment:")[1]
+    same = CliRunner().invoke(cli(), ["regress", str(tmp_path / "a"), "--golden", str(golden)])
+    assert same.exit_code == 0 and "environment" not in same.output

@@ -59,7 +59,8 @@ def regress(
     update: bool = typer.Option(False, "--update", help="(Re)write the golden file from this run."),
 ) -> None:
     """Compare every per-method metric of a run with a golden file; exit 1 on drift."""
-    from flash_bench.regress import compare, drift_table, update_golden
+    from flash_bench.regress import compare, drift_table, environment_differences, read_golden, update_golden
+    from flash_bench.results import load_run
 
     try:
         if update:
@@ -72,5 +73,8 @@ def regress(
     if drifts:
         typer.echo(drift_table(drifts))
         typer.echo(f"{len(drifts)} of {checked} values drifted beyond tolerance", err=True)
+        differ = environment_differences(read_golden(golden), load_run(run_dir).manifest)
+        if differ:
+            typer.echo("the golden values were made in another environment: " + "; ".join(differ), err=True)
         raise typer.Exit(1)
     typer.echo(f"ok: {checked} values within tolerance of {golden}")
