@@ -117,15 +117,17 @@ CAPTION_POOL_START = 20000               # video indices of the caption pool (po
 
 
 def render_caption_pool(per_kind: int, seed: int = 0, start: int = CAPTION_POOL_START, progress=None,
-                        reach_per_kind: int = 0) -> Pool:
+                        reach_per_kind: int = 0, near_per_kind: int = 0) -> Pool:
     """``per_kind`` videos of each random-choreography variant (``synthetic.RANDOM_VARIANTS``), then
-    ``reach_per_kind`` of each hand-held prop over the arm's whole reach (``synthetic.REACH_ACTIONS``), captioned
-    with the variant's prompt (labels: random motion)."""
+    ``reach_per_kind`` of each hand-held prop over the arm's whole reach (``synthetic.REACH_ACTIONS``), then
+    ``near_per_kind`` of two people near each other (``synthetic.NEAR_ACTIONS``), captioned with the variant's
+    prompt (labels: random motion)."""
     from flash_bench.datasets import synthetic
 
     entries = [(action, synthetic.pool_prompt(action), start + i)
                for action, n in [(a, per_kind) for a in synthetic.VARIANT_ACTIONS]
-               + [(a, reach_per_kind) for a in synthetic.REACH_ACTIONS] for i in range(n)]
+               + [(a, reach_per_kind) for a in synthetic.REACH_ACTIONS]
+               + [(a, near_per_kind) for a in synthetic.NEAR_ACTIONS] for i in range(n)]
     return _render(entries, seed, progress)
 
 
@@ -251,11 +253,14 @@ class ClipConfig(TrainConfig):
     embed_dim: int = 64
     caption_per_kind: int = 300          # caption-pool videos of each synthetic.RANDOM_VARIANTS kind (0: the pool alone)
     reach_per_kind: int = 300            # caption-pool videos of each synthetic.REACH_ACTIONS (props over the arm's reach)
+    near_per_kind: int = 0               # caption-pool videos of each synthetic.NEAR_ACTIONS (two people near each other)
     caption_share: float = 0.0           # of each batch drawn from the caption pool (0: uniform over all videos)
-    unknown_share: float = 0.15          # caption tokens turned "unknown", as the few-shot prompts' unseen words are
+    unknown_share: float = 0.15          # caption tokens turned a random "unknown" id, as the prompts' unseen words are
     verb_share: float = 0.5              # captions whose verb becomes 1..verb_unknowns "unknown" ids (hide_verbs)
     verb_unknowns: int = 3
     caption_kinds: tuple[float, float, float] | None = (0.6, 0.2, 0.2)   # caption() kinds 0/1/2 (None: uniform)
+    unknown_ids: int = 16                # "unknown" rows: an unseen token's is hashed (clip.unknown_row), a dropped one's random
+    clip_frames: int = 1                 # frames of a video whose mean embedding meets its caption (the metric's mean)
     vision: dict = field(default_factory=lambda: {"image_size": 32, "patch_size": 4, "width": 96, "layers": 3,
                                                   "head_width": 32})
     text: dict = field(default_factory=lambda: {"width": 64, "heads": 2, "layers": 3})
@@ -282,18 +287,20 @@ def verb_tokens(tokenizer):
     """(compact ids of :data:`VERB_AFTER`, bool (vocab,): the compact id ends a word) for :func:`hide_verbs`."""
     import torch
 
-    bpe = tokenizer.bpe
+    bpe, first = tokenizer.bpe, tokenizer.first_word
     after = {int(tokenizer.table[bpe.encoder[word + "</w>"]]) for word in VERB_AFTER}
     ends = torch.zeros(tokenizer.vocab_size, dtype=torch.bool)
-    ends[2:2 + len(tokenizer.ids)] = torch.tensor([bpe.decoder[i].endswith("</w>") for i in tokenizer.ids])
+    ends[first:first + len(tokenizer.ids)] = torch.tensor([bpe.decoder[i].endswith("</w>") for i in tokenizer.ids])
     return after, ends
 
 
-def hide_verbs(tokens, after: set[int], ends, share: float, most: int, rng: np.random.Generator):
+def hide_verbs(tokens, after: set[int], ends, share: float, most: int, rng: np.random.Generator,
+               unknown_ids: int = 1):
     """Compact token rows (B, L): with probability ``share`` a caption's verb (the word after "is"/"are", one or
-    more BPE tokens) becomes 1..``most`` unknown ids (1), the rest shifted — as a few-shot prompt's unseen verb
+    more BPE tokens) becomes 1..``most`` unknown ids, the rest shifted — as a few-shot prompt's unseen verb
     and its unseen particles are at test time ("a person is [drinking] [from] a cup.", "two people are [hugging]
-    [each] [other]."), so that the words left (the object) carry the caption."""
+    [each] [other]."), so that the words left (the object) carry the caption. Each id is drawn from the
+    ``unknown_ids`` rows at random: an unseen verb is any word, so its hashed rows are any rows."""
     import torch
 
     out = tokens.clone()
@@ -305,11 +312,26 @@ def hide_verbs(tokens, after: set[int], ends, share: float, most: int, rng: np.r
         if start is None:
             continue
         end = next(p + 1 for p in range(start, length) if ends[row[p]])
-        new = row[:start] + [1] * int(rng.integers(1, most + 1)) + row[end:]
+        new = row[:start] + [int(u) for u in 1 + rng.integers(unknown_ids, size=rng.integers(1, most + 1))] + row[end:]
         if any(new[length:]):
             raise InputError(f"context_length {length} is too short for a caption with {most} unknown verb ids")
         out[b] = torch.tensor(new[:length] + [0] * (length - len(new)))
     return out
+
+
+def clip_frames(videos: np.ndarray, n: int, size: int, rng: np.random.Generator):
+    """uint8 (B, T, S, S, 3) → float (B, 3, n, size, size) in [0, 1]: ``n`` random frames of each video (in
+    order), resized to the CLIP's input ``size`` as its featuriser does (PIL bicubic, open_clip's eval
+    preprocessing), each video flipped and shifted by up to 2 px of the video (:func:`_flip_shift`)."""
+    from PIL import Image
+
+    B, T, S = videos.shape[:3]
+    picks = np.sort(np.stack([rng.choice(T, n, replace=False) for _ in range(B)]), 1)    # (B, n)
+    frames = videos[np.arange(B)[:, None], picks]                                      # (B, n, S, S, 3)
+    if size != S:
+        frames = np.stack([[np.asarray(Image.fromarray(f).resize((size, size), Image.BICUBIC)) for f in clip]
+                           for clip in frames])
+    return _flip_shift(_to_float(frames), rng, pixels=2 * size // S)
 
 
 def train_clip(cfg: ClipConfig = ClipConfig(), pool: Pool | None = None, on_step=None):
@@ -322,14 +344,14 @@ def train_clip(cfg: ClipConfig = ClipConfig(), pool: Pool | None = None, on_step
     own = len(pool.videos)
     if cfg.caption_per_kind:
         pool = concat(pool, render_caption_pool(cfg.caption_per_kind, cfg.pool.seed,
-                                                reach_per_kind=cfg.reach_per_kind))
+                                                reach_per_kind=cfg.reach_per_kind, near_per_kind=cfg.near_per_kind))
     extra = int(round(cfg.caption_share * cfg.batch)) if cfg.caption_per_kind else 0
     if extra == 0:
         own = len(pool.videos)
     captions = all_captions(pool)
     bpe = clip_features.CompactTokenizer([], cfg.context_length).bpe
     ids = sorted({int(i) for i in bpe(captions, context_length=cfg.context_length).unique()})
-    tokenizer = clip_features.CompactTokenizer(ids, cfg.context_length)
+    tokenizer = clip_features.CompactTokenizer(ids, cfg.context_length, cfg.unknown_ids)
     model_cfg = clip_model_cfg(cfg, tokenizer.vocab_size)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -344,23 +366,27 @@ def train_clip(cfg: ClipConfig = ClipConfig(), pool: Pool | None = None, on_step
         idx = rng.choice(own, cfg.batch - extra, replace=False)
         if extra:
             idx = np.concatenate([idx, own + rng.choice(len(pool.videos) - own, extra, replace=False)])
-        frames = pool.videos[idx, rng.integers(pool.videos.shape[1], size=cfg.batch)]        # (B, S, S, 3)
-        x = _flip_shift(_to_float(frames[:, None]), rng)[:, :, 0]                            # (B, 3, S, S)
+        x = clip_frames(pool.videos[idx], cfg.clip_frames, cfg.vision["image_size"], rng)       # (B, 3, n, s, s)
         kinds = ([rng.integers(3) for _ in idx] if cfg.caption_kinds is None
                  else rng.choice(3, len(idx), p=cfg.caption_kinds))
         texts = [caption(pool.prompts[i], pool.colours[i], int(k)) for i, k in zip(idx, kinds)]
         same = torch.tensor([[a == b for b in texts] for a in texts])
         tokens = tokenizer(texts)                                                            # (B, L)
         if cfg.verb_share:
-            tokens = hide_verbs(tokens, after, ends, cfg.verb_share, cfg.verb_unknowns, rng)
-        words = (tokens > 1) & (tokens < tokenizer.vocab_size - 2)                           # not pad/unk/sot/eot
-        if cfg.unknown_share:
-            tokens[words & (torch.rand(tokens.shape) < cfg.unknown_share)] = 1
-        loss = clip_loss(model.encode_image((x - mean) / std), model.encode_text(tokens), model.logit_scale, same)
+            tokens = hide_verbs(tokens, after, ends, cfg.verb_share, cfg.verb_unknowns, rng, cfg.unknown_ids)
+        if cfg.unknown_share:                # a dropped token becomes a random unknown id, not its own word's hashed
+                                             # one: that made each row a synonym of the known words hashed to it
+            drop = tokenizer.words(tokens) & (torch.rand(tokens.shape) < cfg.unknown_share)
+            tokens[drop] = torch.randint(1, cfg.unknown_ids + 1, (int(drop.sum()),))
+        B, _, n, s, _ = x.shape
+        image = model.encode_image((x.transpose(1, 2).reshape(B * n, 3, s, s) - mean) / std)      # (B·n, D)
+        image = torch.nn.functional.normalize(image, dim=-1).view(B, n, -1).mean(1)              # (B, D)
+        loss = clip_loss(image, model.encode_text(tokens), model.logit_scale, same)
         log.step("contrastive", step, _step(loss, opt, sched), opt)
         with torch.no_grad():
             model.logit_scale.clamp_(0, np.log(100))
-    record = {"config": {"model_cfg": model_cfg, "token_ids": ids}, "training": asdict(cfg),
+    record = {"config": {"model_cfg": model_cfg, "token_ids": ids, "unknown_ids": cfg.unknown_ids},
+              "training": asdict(cfg),
               "captions": len(captions), "videos": len(pool.videos)}
     return model.eval(), tokenizer, record, log
 

@@ -54,14 +54,67 @@ def test_clothing_colours_reads_the_figure_pixels_most_first():
     assert bt.caption("a person is bowing.", (), 1) == "a person is bowing."
 
 
-def test_compact_tokenizer_keeps_eot_largest_and_maps_unseen_ids_to_one():
-    tok = clip.CompactTokenizer(clip.CompactTokenizer([], 8).bpe(["a person is walking."])[0].tolist(), 12)
-    ids = tok(["a person is walking.", "a person is sprinting."])
-    assert ids.shape == (2, 12) and int(ids.max()) == tok.vocab_size - 1
+@pytest.mark.parametrize("unknown_ids", [1, 16])
+def test_compact_tokenizer_keeps_eot_largest_and_hashes_unseen_ids_to_the_unknown_ids(unknown_ids):
+    tok = clip.CompactTokenizer(clip.CompactTokenizer([], 8).bpe(["a person is walking."])[0].tolist(), 12,
+                                unknown_ids)
+    ids = tok(["a person is walking.", "a person is sprinting.", "a person is sprinting."])
+    assert ids.shape == (3, 12) and int(ids.max()) == tok.vocab_size - 1
+    assert tok.vocab_size == 1 + unknown_ids + len(tok.ids) + 2
     assert (ids.argmax(1) == (ids > 0).sum(1) - 1).all()                 # argmax pooling finds end-of-text
     known, unseen = ids[0][ids[0] > 0], ids[1][ids[1] > 0]
-    assert 1 not in known.tolist() and 1 in unseen.tolist()
+    assert not tok.words(unseen[4:6]).any() and tok.words(known[1:5]).all()
+    assert all(1 <= int(u) <= unknown_ids for u in unseen[4:6]) and torch.equal(ids[1], ids[2])   # same word, same id
     assert len(set(known.tolist())) == len(known)
+    sprint = tok.bpe(["a person is sprinting."])[0, 4:6]                  # "spr", "inting": unseen
+    assert unseen[4:6].tolist() == clip.unknown_row(sprint, unknown_ids).tolist()
+
+
+def _caption_vocabulary(pool):
+    captions = bt.all_captions(bt.concat(pool, bt.render_caption_pool(1, reach_per_kind=1, near_per_kind=1)))
+    return sorted(set(clip.CompactTokenizer([], 24).bpe(captions, context_length=24).unique().tolist()))
+
+
+def test_the_default_tokenizer_tells_every_few_shot_prompt_apart(pool):
+    """With one unknown id "doing push-ups" and "doing the shoot dance" are one token string (all three words of
+    each unseen): the check could never retrieve the second. The default's hashed unknown ids keep them apart."""
+    from flash_bench.datasets import synthetic
+
+    prompts = [spec.prompt for spec in synthetic.ACTIONS.values()]
+    ids = _caption_vocabulary(pool)
+    one = clip.CompactTokenizer(ids, 24)(prompts)
+    push, shoot = list(synthetic.ACTIONS).index("push_up"), list(synthetic.ACTIONS).index("shoot_dance")
+    assert torch.equal(one[push], one[shoot])
+    rows = clip.CompactTokenizer(ids, 24, bt.ClipConfig().unknown_ids)(prompts)
+    assert len({tuple(r.tolist()) for r in rows}) == len(prompts)
+
+
+def test_clip_frames_are_the_featurisers_input_at_the_clips_size():
+    """n frames of each video in order, resized as open_clip's eval preprocessing does (after its mean/std)."""
+    from PIL import Image
+
+    from flash_bench.datasets import synthetic
+
+    video = synthetic.render_video("drinking_from_cup", 5000, num_frames=V2[0], size=V2[1])
+    model_cfg = bt.clip_model_cfg(bt.ClipConfig(), 80)
+    _, preprocess = clip.tiny_model({**model_cfg, "vision_cfg": {**model_cfg["vision_cfg"], "image_size": 64}})
+
+    class NoAugment:                                          # picks frames 1 and 5, no flip, no shift
+        def choice(self, n, k, replace):
+            return np.array([5, 1])
+
+        def random(self):
+            return 1.0
+
+        def integers(self, low, high=None, size=None):
+            return np.zeros(size, int)
+
+    x = bt.clip_frames(video[None], 2, 64, NoAugment())
+    assert x.shape == (1, 3, 2, 64, 64)
+    mean = torch.tensor((0.48145466, 0.4578275, 0.40821073)).view(3, 1, 1)
+    std = torch.tensor((0.26862954, 0.26130258, 0.27577711)).view(3, 1, 1)
+    for j, t in enumerate((1, 5)):
+        torch.testing.assert_close((x[0, :, j] - mean) / std, preprocess(Image.fromarray(video[t])))
 
 
 def test_tube_mask_hides_the_same_places_in_every_frame():
@@ -232,6 +285,17 @@ def test_caption_pool_adds_the_hand_held_props_over_the_arms_reach():
     assert (cap.videos[:n] == bt.render_caption_pool(1).videos).all()       # the plain kinds unchanged
 
 
+def test_caption_pool_adds_two_people_near_each_other():
+    from flash_bench.datasets import synthetic
+
+    cap = bt.render_caption_pool(1, reach_per_kind=1, near_per_kind=2)
+    n = len(synthetic.RANDOM_VARIANTS) + len(synthetic.REACH_KINDS)
+    assert cap.prompts[n:] == [synthetic.RANDOM_VARIANTS["two"][0]] * 2
+    video = synthetic.render(synthetic.NEAR_ACTIONS[0], bt.CAPTION_POOL_START + 1, num_frames=V2[0], size=V2[1])[0]
+    assert (cap.videos[n + 1] == video).all()
+    assert (cap.videos[:n] == bt.render_caption_pool(1, reach_per_kind=1).videos).all()
+
+
 def test_warp_moves_image1_along_the_flow_to_image2():
     image = torch.arange(64.0).view(1, 1, 1, 64).expand(1, 1, 8, 64).contiguous()   # value = x coordinate
     flow = torch.zeros(1, 2, 8, 64)
@@ -279,7 +343,7 @@ def test_clip_default_recipe_trains_on_every_caption_pool_kind_and_never_on_a_fe
 
     cfg = bt.ClipConfig()
     assert cfg.caption_per_kind > 0 and cfg.reach_per_kind > 0 and 0 < cfg.unknown_share < 1
-    cap = bt.render_caption_pool(1, reach_per_kind=1)
+    cap = bt.render_caption_pool(1, reach_per_kind=1, near_per_kind=1)
     assert sorted(set(cap.prompts)) == sorted(text for text, _ in synthetic.RANDOM_VARIANTS.values())   # incl. lying
     captions = {c.rstrip(".") for c in bt.all_captions(bt.concat(pool, cap))}
     few_shot = {spec.prompt.rstrip(".") for spec in synthetic.ACTIONS.values()}
@@ -363,6 +427,22 @@ def test_hide_verbs_turns_the_verb_into_one_to_three_unknown_ids_as_a_few_shot_p
             assert torch.equal(hidden[1], tokenizer([prompt])[0])
     assert seen == {1, 2, 3}
     assert torch.equal(bt.hide_verbs(tokens, after, ends, 0.0, 3, np.random.default_rng(0)), tokens)
+
+
+def test_clip_trains_on_the_mean_of_several_frames_at_a_larger_input(pool):
+    model, tokenizer, record, _ = bt.train_clip(bt.ClipConfig(steps=1, batch=4, caption_per_kind=1, clip_frames=3,
+                                                              vision={**bt.ClipConfig().vision, "image_size": 64}),
+                                                pool)
+    assert record["config"]["model_cfg"]["vision_cfg"]["image_size"] == 64
+    assert record["config"]["unknown_ids"] == tokenizer.unknown_ids == bt.ClipConfig().unknown_ids
+
+
+def test_hidden_verbs_use_every_unknown_id():
+    tokenizer = clip.CompactTokenizer(clip.CompactTokenizer([], 24).bpe(["a person is walking."])[0].tolist(), 24, 16)
+    after, ends = bt.verb_tokens(tokenizer)
+    tokens = tokenizer(["a person is walking."] * 256)
+    hidden = bt.hide_verbs(tokens, after, ends, 1.0, 3, np.random.default_rng(0), 16)[:, 4]    # the verb's first id
+    assert set(hidden.tolist()) == set(range(1, 17))
 
 
 def test_clip_default_recipe_hides_verbs_in_training(pool, monkeypatch):

@@ -289,3 +289,20 @@ def test_reach_variants_hold_the_prop_where_the_few_shot_actions_do_and_stay_out
             assert share.min() >= 0.29 and share.max() <= 1.0
         cover[name] = (np.hypot(*(hands[:, :, None] - cup_at_mouth[:, None])) < 0.04).mean()
     assert cover["reach"] > 5 * cover["plain"] and cover["reach"] > 0.02, cover
+
+
+def test_near_variant_brings_two_people_as_close_as_the_hugging_pair_and_stays_out_of_the_pool():
+    from flash_bench.datasets import synthetic
+
+    assert not {a for a, _, _ in pretrain_pool(num_videos=1, num_random=1, num_variants=1, **SMALL)} \
+        & set(synthetic.NEAR_ACTIONS)
+    near, plain = synthetic.NEAR_ACTIONS[0], f"{RANDOM_ACTION}+two"
+    assert synthetic.pool_prompt(near) == synthetic.pool_prompt(plain) and synthetic.pool_class(near) == RANDOM_ACTION
+    ph = np.linspace(0, 1, 8)
+    bodies = [synthetic._sample_body(np.random.default_rng(j)) for j in range(2)]
+    hug = abs(figures._hugging(ph, dict(amp=1.0), bodies)[0]["x"][-1])         # the hugging pair at the end
+    gaps = np.concatenate([[abs(np.asarray(f["x"])) for f in synthetic._near(
+        synthetic._two_pose, ph, dict(drop_seed=d, front=False, side=1.0), bodies)] for d in range(100)])
+    lo, hi = synthetic.NEAR_GAP
+    assert gaps.min() >= lo and gaps.max() <= hi and lo < hug < 0.4          # the plain pair stands at +-0.4
+    assert (gaps < 0.2).mean() > 0.05

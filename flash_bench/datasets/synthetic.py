@@ -18,7 +18,8 @@ natively.
 Pretraining data (never the 12 few-shot actions): the 10 ``PRETRAIN_ACTIONS`` plus procedurally random
 choreographies (``RANDOM_ACTION``: smooth random joint trajectories of the same bodies, one per index), also in
 the few-shot actions' poses, props, scenes and company (``VARIANT_ACTIONS``, ``RANDOM_VARIANTS``); for the metric
-CLIP's caption pool only, the hand-held props also over the arm's whole reach (``REACH_ACTIONS``).
+CLIP's caption pool only, the hand-held props also over the arm's whole reach (``REACH_ACTIONS``) and two people
+also near each other (``NEAR_ACTIONS``).
 
 Public API:
   * ``render(action_id, index, *, num_frames, size, seed=0)`` -> (uint8 video (T, H, W, 3), bool mask (T, H, W)).
@@ -187,6 +188,20 @@ def _reach(pose, ph, v, b):
                                   for k, a in (("ua", ua), ("la", la))}}
 
 
+# Two people also come **near each other**, ``random_motion+two+near`` (NEAR_ACTIONS): their gap on a smooth random
+# path from apart to touching (:data:`NEAR_GAP`, body heights from the middle) — as a hugging pair comes together and
+# the plain variant's pair, at +-0.4, never does. Not in ``pretrain_pool``: the metric CLIP's caption pool only.
+NEAR, NEAR_GAP = "+near", (0.12, 0.62)
+NEAR_ACTIONS = (f"{RANDOM_ACTION}+two{NEAR}",)
+
+
+def _near(pose, ph, v, bodies):
+    """``pose`` (two figures) with each figure's distance from the middle on a smooth random path over NEAR_GAP."""
+    rng = np.random.default_rng(v["drop_seed"] + 5)
+    gap = _ranged(rng, ph, *NEAR_GAP)
+    return [{**p, "x": np.sign(p["x"]) * gap} for p in pose(ph, v, bodies)]
+
+
 def _variant_spec(kind: str, rng) -> fg.ActionSpec:
     change = dict(RANDOM_VARIANTS[kind][1])
     if "props" in change:            # a prop reads its own random angles from the pose
@@ -269,6 +284,9 @@ def _spec(action_id: str, rng) -> fg.ActionSpec:
     if action_id in REACH_ACTIONS:
         spec = _spec(action_id[:-len(REACH)], rng)
         return spec._replace(pose=functools.partial(_reach, spec.pose))
+    if action_id in NEAR_ACTIONS:
+        spec = _spec(action_id[:-len(NEAR)], rng)
+        return spec._replace(pose=functools.partial(_near, spec.pose))
     if action_id == RANDOM_ACTION:
         return _random_spec(rng)
     if action_id in VARIANT_ACTIONS:
@@ -278,12 +296,13 @@ def _spec(action_id: str, rng) -> fg.ActionSpec:
 
 def pool_class(action_id: str) -> str:
     """The pretraining class of a pool action id: a random-choreography variant is a random choreography."""
-    return RANDOM_ACTION if action_id in VARIANT_ACTIONS + SPARSE_ACTIONS + REACH_ACTIONS else action_id
+    return RANDOM_ACTION if action_id in VARIANT_ACTIONS + SPARSE_ACTIONS + REACH_ACTIONS + NEAR_ACTIONS else action_id
 
 
 def pool_prompt(action_id: str) -> str:
-    """The prompt of a pool action id (a sparse or reach one has its plain twin's)."""
-    base = next((action_id[:-len(end)] for ids, end in ((SPARSE_ACTIONS, SPARSE), (REACH_ACTIONS, REACH))
+    """The prompt of a pool action id (a sparse, reach or near one has its plain twin's)."""
+    base = next((action_id[:-len(end)] for ids, end in ((SPARSE_ACTIONS, SPARSE), (REACH_ACTIONS, REACH),
+                                                         (NEAR_ACTIONS, NEAR))
                  if action_id in ids), action_id)
     if base == RANDOM_ACTION:
         return RANDOM_PROMPT
@@ -303,7 +322,7 @@ def render(action_id: str, index: int, *, num_frames: int = NUM_FRAMES, size: in
            seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """One video, uint8 (T, H, W, 3), and its figure mask, bool (T, H, W); determined by (seed, action_id, index).
     ``action_id``: one of ``ACTIONS``, ``PRETRAIN_ACTIONS``, ``RANDOM_ACTION``, ``VARIANT_ACTIONS``,
-    ``SPARSE_ACTIONS`` or ``REACH_ACTIONS``."""
+    ``SPARSE_ACTIONS``, ``REACH_ACTIONS`` or ``NEAR_ACTIONS``."""
     rng = np.random.default_rng([int(seed), zlib.crc32(action_id.encode()), int(index), 2])
     spec = _spec(action_id, rng)
     T = int(num_frames)

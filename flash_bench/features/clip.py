@@ -6,8 +6,8 @@ config — suite-trained weights for a dataset geometry that has them (:mod:`fla
 trained by :func:`flash_bench.backbones_train.train_clip`), seeded random weights otherwise. All use open_clip's
 own evaluation preprocessing (bicubic resize of the shorter side, centre crop, OpenAI mean/std) and its bundled
 BPE tokenizer, so everything runs offline; the trained tiny model reads the BPE ids through
-:class:`CompactTokenizer` (the ids its captions used, every other id one "unknown" id). Embeddings are
-L2-normalised float32.
+:class:`CompactTokenizer` (the ids its captions used; every other id hashed to one of a few "unknown" ids, so
+that different unseen words stay apart). Embeddings are L2-normalised float32.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from flash_bench.types import Profile
+from flash_bench.types import InputError, Profile
 
 VERSION = "1"  # preprocessing / feature definition version (keys the feature cache)
 
@@ -34,26 +34,43 @@ TINY_CFG = {
 }
 
 
-class CompactTokenizer:
-    """open_clip's BPE tokenizer with its ids mapped onto a small vocabulary: 0 = padding, 1 = any id not in
-    ``ids``, 2 + k = ``ids[k]``, then start-of-text and end-of-text (the largest id, as open_clip's ``argmax``
-    text pooling requires)."""
+def unknown_row(bpe_ids, rows: int):
+    """The "unknown" id (1..``rows``) of BPE ids outside a compact vocabulary: a fixed multiplicative hash, so
+    that different unseen words mostly land on different rows and a word always on the same one."""
+    import torch
 
-    def __init__(self, ids: list[int], context_length: int):
+    h = (torch.as_tensor(bpe_ids, dtype=torch.long) * 2654435761) % 2 ** 32          # Knuth's hash
+    return 1 + (h >> 16) % rows
+
+
+class CompactTokenizer:
+    """open_clip's BPE tokenizer with its ids mapped onto a small vocabulary: 0 = padding, 1..``unknown_ids`` =
+    any id not in ``ids`` (by :func:`unknown_row`), then ``ids[k]`` at ``1 + unknown_ids + k``, then
+    start-of-text and end-of-text (the largest id, as open_clip's ``argmax`` text pooling requires)."""
+
+    def __init__(self, ids: list[int], context_length: int, unknown_ids: int = 1):
         import open_clip
         import torch
 
+        if int(unknown_ids) < 1:
+            raise InputError(f"unknown_ids must be >= 1, got {unknown_ids}")
         self.bpe, self.context_length = open_clip.get_tokenizer("ViT-B-32"), int(context_length)
         self.ids = sorted(set(int(i) for i in ids) - {0, self.bpe.sot_token_id, self.bpe.eot_token_id})
-        self.vocab_size = len(self.ids) + 4
-        table = torch.ones(max(self.bpe.eot_token_id, self.bpe.sot_token_id) + 1, dtype=torch.long)
+        self.unknown_ids = int(unknown_ids)
+        first = 1 + self.unknown_ids                                            # compact id of ids[0]
+        self.vocab_size = first + len(self.ids) + 2
+        table = unknown_row(torch.arange(max(self.bpe.eot_token_id, self.bpe.sot_token_id) + 1), self.unknown_ids)
         table[0] = 0
-        table[torch.tensor(self.ids, dtype=torch.long)] = torch.arange(2, len(self.ids) + 2)
+        table[torch.tensor(self.ids, dtype=torch.long)] = torch.arange(first, first + len(self.ids))
         table[self.bpe.sot_token_id], table[self.bpe.eot_token_id] = self.vocab_size - 2, self.vocab_size - 1
-        self.table = table
+        self.table, self.first_word = table, first
 
     def __call__(self, texts):
         return self.table[self.bpe(texts, context_length=self.context_length)]   # (N, context_length)
+
+    def words(self, tokens):
+        """bool mask of the known word ids in compact ``tokens`` (not padding, unknown, start or end)."""
+        return (tokens >= self.first_word) & (tokens < self.vocab_size - 2)
 
 
 @dataclass
@@ -119,7 +136,8 @@ def build(profile: Profile | str, weights_dir=None, seed: int = 0, geometry=None
         model, preprocess = tiny_model(rec["config"]["model_cfg"])
         trained.load_into(model, path)
         cfg = rec["config"]
-        tokenizer = CompactTokenizer(cfg["token_ids"], cfg["model_cfg"]["text_cfg"]["context_length"])
+        tokenizer = CompactTokenizer(cfg["token_ids"], cfg["model_cfg"]["text_cfg"]["context_length"],
+                                     cfg.get("unknown_ids", 1))          # records before hashed unknowns: 1
         info = {"backbone": "clip-tiny-vit", "weights": trained.provenance("clip", geometry, seed),
                 "config": rec["config"]["model_cfg"]}
     else:
