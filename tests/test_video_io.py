@@ -131,3 +131,13 @@ def test_dataset_clips_decode_streaming_memory_does_not_grow_with_length(tmp_pat
     raw = 400 * 120 * 160 * 3
     assert peaks[400] < raw / 10, peaks
     assert peaks[400] < 1.5 * peaks[40] + 1_000_000, peaks
+
+
+def test_the_same_frames_encode_to_the_same_bytes(tmp_path):
+    """A run's metrics are read back from its mp4s, so writing must be deterministic. The clip is a dataset video
+    as the suite loads it (decoded, resized to 32 px): x264's defaults gave 2 different files in 10 calls."""
+    write_video(tmp_path / "src.mp4", moving_square(7))
+    paths = [tmp_path / f"{i}.mp4" for i in range(16)]
+    for p in paths:
+        write_video(p, load_clip(tmp_path / "src.mp4", 8, 32))
+    assert len({p.read_bytes() for p in paths}) == 1
