@@ -39,7 +39,7 @@ def git_commit(repo: Path | None = None) -> str | None:
 
 def cpu_capability() -> str | None:
     """The CPU and its widest vector extension, e.g. "Intel(R) Xeon(R) Processor (avx512f)", read from
-    /proc/cpuinfo (not from torch: importing it here would change the parent's threads before workers start).
+    /proc/cpuinfo (writing a manifest imports nothing heavy).
     Runs on CPUs with different vector kernels differ in the last float bits, which sampling steps can grow
     (flash_bench.regress names it on drift). None where /proc/cpuinfo is absent."""
     try:
