@@ -10,6 +10,9 @@ The pool (:func:`flash_bench.datasets.synthetic.pretrain_pool`) is the 10 pretra
 
 Stages (each resumable from ``resume_dir``):
 1. the tiny VAE is trained on pool frames (L1 + MSE + a tiny KL term), its latent scale set to 1/std;
+   optionally (``vae_decoder_minutes``, e.g. after a warm start) its decoder alone is then tuned on the pool
+   frames, figure-weighted (:func:`figure_weighted_loss`), the learning rate on a cosine; the encoder stays
+   frozen, so the UNet's latents stay valid;
 2. the pool's latents are cached once (each video and its horizontal flip);
 3. the UNet (spatial layers + motion modules) is trained on the cached latents with the base model's own
    mechanisms — cross-frame attention, noise-free first frame — v-prediction, uniform timesteps, 10% empty
@@ -57,6 +60,10 @@ class PretrainConfig:
     decoder_every: int = 8             # one VAE-decoder step per this many UNet steps (0 = off)
     threads: int = 2
     warm_start: str = ""               # a tiny base folder to continue from when resume_dir holds no state
+    vae_decoder_minutes: float = 0.0   # decoder-only, figure-weighted tuning after stage 1 (0 = none)
+    vae_decoder_lr: float = 2e-3       # its peak learning rate (cosine down to 5% over vae_decoder_minutes)
+    vae_decoder_batch: int = 16
+    figure_weight: float = 8.0         # the renderer's figure pixels weigh 1 + this in its loss
 
 
 # ----------------------------------------------------------------------------------------- data
@@ -92,6 +99,20 @@ def pool_videos(cfg: PretrainConfig) -> list[tuple[np.ndarray, str]]:
                                    num_frames=cfg.num_frames, size=cfg.size, seed=cfg.seed,
                                    num_variants=cfg.random_variants)
     return [(clip.load(), prompt) for _action_id, prompt, clip in pool]
+
+
+def pool_figure_masks(cfg: PretrainConfig, videos: list[tuple[np.ndarray, str]]) -> list[np.ndarray]:
+    """The figure mask, bool (T, H, W), of every video of :func:`pool_videos` (in its order): the renderer's
+    mask for the synthetic pool; the non-black pixels (the disc) for blobs."""
+    if cfg.source == "blobs":
+        return [frames.any(-1) for frames, _ in videos]
+    from flash_bench.datasets import synthetic
+
+    pool = synthetic.pretrain_pool(num_videos=cfg.videos_per_action, num_random=cfg.random_videos,
+                                   num_frames=cfg.num_frames, size=cfg.size, seed=cfg.seed,
+                                   num_variants=cfg.random_variants)
+    return [synthetic.render(action_id, int(clip.id), num_frames=cfg.num_frames, size=cfg.size, seed=cfg.seed)[1]
+            for action_id, _prompt, clip in pool]
 
 
 def components_for(cfg: PretrainConfig) -> dict:
@@ -143,6 +164,99 @@ def train_vae(base: BaseModel, frames: np.ndarray, cfg: PretrainConfig, log: Log
             log(stage="vae", step=step, loss=round(loss.item(), 5), psnr_db=round(psnr.item(), 2),
                 minutes=round((time.time() - start) / 60, 2))
     vae.eval().requires_grad_(False)
+
+
+def figure_weighted_loss(rec: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, figure_weight: float) -> torch.Tensor:
+    """L1 + MSE per pixel, weighted w = 1 + ``figure_weight`` x mask and normalised by the weights' mean:
+    sum(w * (|rec - x| + (rec - x)^2)) / sum(w), w broadcast over the 3 colour channels. rec, x: (B, 3, H, W);
+    mask: (B, H, W), 1 on the figure."""
+    w = (1.0 + figure_weight * mask.float())[:, None].expand_as(x)
+    err = rec - x
+    return (w * (err.abs() + err.pow(2))).sum() / w.sum()
+
+
+def _cosine_lr(peak: float, fraction: float) -> float:
+    """Cosine from ``peak`` (fraction 0) down to 5% of it (fraction >= 1)."""
+    import math
+
+    f = min(max(fraction, 0.0), 1.0)
+    return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * f)))
+
+
+@torch.no_grad()
+def _encoded_means(vae, frames: np.ndarray, chunk: int = 256) -> torch.Tensor:
+    return torch.cat([vae.encode(to_unit(frames[j:j + chunk])).latent_dist.mean for j in range(0, len(frames), chunk)])
+
+
+def tune_decoder(base: BaseModel, frames: np.ndarray, masks: np.ndarray, cfg: PretrainConfig, log: Log) -> None:
+    """Stage 1b: the VAE decoder (+ post_quant_conv) alone, on the encoder's latent means of the pool frames
+    (N, H, W, 3) with their figure masks (N, H, W), :func:`figure_weighted_loss`, AdamW on a cosine over
+    ``vae_decoder_minutes`` of training time. Resumable: every ``save_every_min`` minutes the VAE
+    (``vae_tuned.safetensors``), the optimizer and the time and steps done go to ``resume_dir``, and the out
+    folder is rewritten (:func:`_write_out`)."""
+    from safetensors.torch import save_file
+
+    from flash_bench.store import atomic_path, atomic_write_json
+
+    rdir, vae = Path(cfg.resume_dir), base.vae
+    state_path = rdir / "decoder_state.json"
+    state = json.loads(state_path.read_text()) if state_path.exists() else {"minutes": 0.0, "steps": 0}
+    budget = cfg.vae_decoder_minutes
+    if state["minutes"] >= budget:
+        return
+    vae.eval().requires_grad_(False)
+    latents = _encoded_means(vae, frames)                                  # (N, C, h, w): the encoder is frozen
+    params = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
+    for p in params:
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(params, lr=cfg.vae_decoder_lr, weight_decay=0.0)
+    if (rdir / "decoder_optimizer.pt").exists():
+        opt.load_state_dict(torch.load(rdir / "decoder_optimizer.pt", weights_only=True))
+    step, done = state["steps"], state["minutes"]
+    gen = torch.Generator().manual_seed(cfg.seed + 11 + step)
+    mask_t = torch.from_numpy(np.ascontiguousarray(masks))
+    start, last_save, psnr_avg = time.time(), time.time(), None
+    log(stage="vae_decoder_start", frames=len(frames), figure_share=round(float(masks.mean()), 4),
+        steps=step, minutes_done=round(done, 2), budget_minutes=budget)
+
+    def elapsed() -> float:
+        return done + (time.time() - start) / 60
+
+    def save() -> None:
+        with atomic_path(rdir / "vae_tuned.safetensors") as tmp:
+            save_file({k: v.detach().contiguous() for k, v in vae.state_dict().items()}, str(tmp))
+        with atomic_path(rdir / "decoder_optimizer.pt") as tmp:
+            torch.save(opt.state_dict(), tmp)
+        atomic_write_json(state_path, {"minutes": elapsed(), "steps": step})
+        _write_out(base, cfg, log)
+
+    while elapsed() < budget:
+        lr = _cosine_lr(cfg.vae_decoder_lr, elapsed() / budget)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        idx = torch.randint(0, len(frames), (cfg.vae_decoder_batch,), generator=gen)
+        x = to_unit(frames[idx.numpy()])                                   # (B, 3, H, W)
+        rec = vae.decode(latents[idx]).sample
+        loss = figure_weighted_loss(rec, x, mask_t[idx], cfg.figure_weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        with torch.no_grad():
+            err = (rec.clamp(-1, 1) - x).pow(2).mean(1)                    # (B, H, W)
+            m = mask_t[idx]
+            fig = 10 * torch.log10(4.0 / (err[m].mean() if m.any() else err.mean())).item()
+        psnr_avg = fig if psnr_avg is None else 0.98 * psnr_avg + 0.02 * fig
+        if step % 50 == 0:
+            log(stage="vae_decoder", step=step, loss=round(loss.item(), 5), lr=round(lr, 6),
+                figure_psnr_db=round(psnr_avg, 2), minutes=round(elapsed(), 2))
+        if time.time() - last_save > cfg.save_every_min * 60:
+            save()
+            last_save = time.time()
+    save()
+    for p in params:
+        p.requires_grad_(False)
+    log(stage="vae_decoder_done", steps=step, minutes=round(elapsed(), 2))
 
 
 @torch.no_grad()
@@ -328,6 +442,26 @@ def _checkpoint(base: BaseModel, ema, unet, opt, step: int, cfg: PretrainConfig,
     log(stage="checkpoint", step=step, out_dir=cfg.out_dir)
 
 
+def _write_out(base: BaseModel, cfg: PretrainConfig, log: Log) -> None:
+    """Write the out folder outside UNet training: ``base``'s VAE with the UNet of ``resume_dir``'s EMA weights
+    (a warm start's) when there are any, else ``base``'s own."""
+    from safetensors.torch import load_file
+
+    rdir = Path(cfg.resume_dir)
+    unet, steps = base.unet, 0
+    if (rdir / "ema.safetensors").exists():
+        unet = copy.deepcopy(base.unet)
+        unet.load_state_dict(load_file(str(rdir / "ema.safetensors")))
+        steps = json.loads((rdir / "unet_state.json").read_text())["step"]
+    shipped = BaseModel(base.vae, base.text_encoder, base.tokenizer, unet, base.scheduler, Profile.TINY,
+                        base.prediction_type)
+    decoder = rdir / "decoder_state.json"
+    decoder_steps = json.loads(decoder.read_text())["steps"] if decoder.exists() else 0
+    save_tiny_base(shipped, Path(cfg.out_dir), components_for(cfg),
+                   {"pretrain": {**asdict(cfg), "unet_steps": steps, "vae_decoder_steps": decoder_steps}})
+    log(stage="checkpoint", unet_steps=steps, vae_decoder_steps=decoder_steps, out_dir=cfg.out_dir)
+
+
 # ----------------------------------------------------------------------------------------- orchestration
 def _warm_start(cfg: PretrainConfig, log: Log) -> None:
     """Seed an empty ``resume_dir`` from a finished tiny base (e.g. the shipped one): its VAE and scale, its
@@ -382,9 +516,14 @@ def pretrain_base(cfg: PretrainConfig) -> Path:
     videos = pool_videos(cfg)
     log(stage="data", videos=len(videos), prompts=sorted({p for _, p in videos}))
     _vae_stage(base, videos, cfg, log)
+    frames = np.concatenate([v for v, _ in videos])                         # (N, H, W, 3)
+    if cfg.vae_decoder_minutes > 0:
+        tune_decoder(base, frames, np.concatenate(pool_figure_masks(cfg, videos)), cfg, log)
+    if cfg.unet_minutes <= 0 or cfg.unet_max_steps <= 0:
+        _write_out(base, cfg, log)
+        return Path(cfg.out_dir)
     latents, prompts = cache_latents(base, videos, Path(cfg.resume_dir) / "latents.safetensors", pool_identity(cfg))
     log(stage="latents", shape=list(latents.shape), std=round(float(latents.std()), 4))
-    frames = np.concatenate([v for v, _ in videos])                         # (N, H, W, 3)
     tuner = DecoderTuner(base, frames, cfg) if cfg.decoder_every > 0 else None
     train_unet(base, latents, prompts, cfg, log, tuner)
     return Path(cfg.out_dir)

@@ -91,3 +91,47 @@ def test_the_latent_cache_is_reused_only_for_the_pool_it_was_made_from(tmp_path)
     assert torch.equal(first, again)                                   # same pool: read back, not re-encoded
     other, _ = cache_latents(base, [(frames + 200, "a")], cache, pool_identity(replace(cfg, random_variants=3)))
     assert not torch.equal(first, other)                               # another pool: encoded afresh
+
+
+def test_the_figure_weighted_loss_weighs_figure_pixels_as_documented():
+    """Against the closed form: one figure pixel of four, error a there and b elsewhere, weight 1 + k on it."""
+    from flash.pretrain_base import figure_weighted_loss
+
+    k = PretrainConfig().figure_weight
+    a, b = 0.5, 0.2
+    x = torch.zeros(1, 3, 2, 2)
+    rec = torch.full((1, 3, 2, 2), b)
+    rec[..., 0, 1] = a
+    mask = torch.zeros(1, 2, 2, dtype=torch.bool)
+    mask[0, 0, 1] = True
+    expected = ((1 + k) * (a + a * a) + 3 * (b + b * b)) / ((1 + k) + 3)
+    assert figure_weighted_loss(rec, x, mask, k).item() == pytest.approx(expected, rel=1e-6)
+    # no figure: the plain L1 + MSE mean
+    assert figure_weighted_loss(rec, x, torch.zeros_like(mask), k).item() == pytest.approx(
+        ((rec - x).abs() + (rec - x) ** 2).mean().item(), rel=1e-6)
+
+
+def test_decoder_tuning_leaves_the_encoder_and_the_unet_and_resumes(tmp_path):
+    """``vae_decoder_minutes`` from a warm start with no UNet steps: the decoder moves, the encoder and the UNet
+    keep the source's weights, the steps are recorded and a larger budget continues from them."""
+    src = PretrainConfig(out_dir=str(tmp_path / "a"), resume_dir=str(tmp_path / "ra"), source="blobs",
+                         vae_minutes=0.005, vae_batch=2, unet_max_steps=2, unet_batch=1, decoder_every=0, threads=1)
+    pretrain_base(src)
+    tune = replace(src, out_dir=str(tmp_path / "b"), resume_dir=str(tmp_path / "rb"), warm_start=str(tmp_path / "a"),
+                   unet_minutes=0.0, vae_decoder_minutes=0.01, vae_decoder_batch=2)
+    pretrain_base(tune)
+    a, b = _states(tmp_path / "a"), _states(tmp_path / "b")
+    enc = [k for k in a["vae"] if not k.startswith(("decoder.", "post_quant_conv."))]
+    dec = [k for k in a["vae"] if k.startswith("decoder.")]
+    assert enc and all(torch.equal(a["vae"][k], b["vae"][k]) for k in enc)
+    assert not all(torch.equal(a["vae"][k], b["vae"][k]) for k in dec)
+    assert all(torch.equal(a["unet"][k], b["unet"][k]) for k in a["unet"])
+    first = json.loads((tmp_path / "b" / "config.json").read_text())["pretrain"]
+    assert first["unet_steps"] == 2 and first["vae_decoder_steps"] > 0
+
+    pretrain_base(replace(tune, vae_decoder_minutes=0.02))          # same resume_dir: continues
+    second = json.loads((tmp_path / "b" / "config.json").read_text())["pretrain"]
+    assert second["vae_decoder_steps"] > first["vae_decoder_steps"]
+    log = [json.loads(line) for line in (tmp_path / "b" / "train_log.jsonl").read_text().splitlines()]
+    starts = [r for r in log if r["stage"] == "vae_decoder_start"]
+    assert [r["steps"] for r in starts] == [0, first["vae_decoder_steps"]]

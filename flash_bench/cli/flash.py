@@ -110,8 +110,12 @@ def animate(
 def pretrain_base(
     profile: Profile = typer.Option(Profile.TINY.value, help="Only `tiny`: the paper profile starts from "
                                     "AnimateDiff's weights."),
-    minutes: float = typer.Option(600.0, help="UNet training time budget (stop any time: checkpoints persist)."),
+    minutes: float = typer.Option(600.0, help="UNet training time budget (stop any time: checkpoints persist); "
+                                  "0: no UNet steps (e.g. only --vae-decoder-minutes)."),
     vae_minutes: float = typer.Option(10.0, help="VAE training time."),
+    vae_decoder_minutes: float = typer.Option(0.0, help="Then tune the VAE decoder alone (encoder frozen) this "
+                                              "long, figure-weighted, lr on a cosine (docs/tiny_world_v2.md, G1)."),
+    vae_decoder_lr: float = typer.Option(2e-3, help="Peak learning rate of --vae-decoder-minutes."),
     seed: int = typer.Option(0, help="Seed of data, initialisation and training."),
     out_dir: Optional[Path] = typer.Option(None, help="Default: the shipped flash/weights/tiny_v2/."),
     resume_dir: Optional[Path] = typer.Option(None, help="Full training state (default: results/cache/tiny_v2_resume)."),
@@ -134,7 +138,16 @@ def pretrain_base(
     if profile is not Profile.TINY:
         _fail("pretrain-base only exists for the tiny profile (paper = SD1.5 + AnimateDiff weights)")
     kw = {k: str(v) for k, v in (("out_dir", out_dir), ("resume_dir", resume_dir)) if v is not None}
+    from flash_bench.cli import checks
+    from flash_bench.types import InputError
+
+    try:
+        checks.at_least("--minutes", minutes, 0)
+        checks.at_least("--vae-decoder-minutes", vae_decoder_minutes, 0)
+    except InputError as e:
+        _fail(str(e))
     cfg = PretrainConfig(seed=seed, unet_minutes=minutes, vae_minutes=vae_minutes,
+                         vae_decoder_minutes=vae_decoder_minutes, vae_decoder_lr=vae_decoder_lr,
                          save_every_min=save_every, videos_per_action=videos_per_action, random_videos=random_videos,
                          random_variants=random_variants,
                          warm_start=str(warm_start or ""), threads=threads,
