@@ -444,10 +444,13 @@ def _checkpoint(base: BaseModel, ema, unet, opt, step: int, cfg: PretrainConfig,
 
 def _write_out(base: BaseModel, cfg: PretrainConfig, log: Log) -> None:
     """Write the out folder outside UNet training: ``base``'s VAE with the UNet of ``resume_dir``'s EMA weights
-    (a warm start's) when there are any, else ``base``'s own."""
+    (a warm start's) when there are any, else ``base``'s own. Its ``config.json`` keeps the warm start's
+    pretraining record (``warm_start_pretrain``), which that UNet's training is described by."""
     from safetensors.torch import load_file
 
     rdir = Path(cfg.resume_dir)
+    source = Path(cfg.warm_start) / "config.json" if cfg.warm_start else None
+    before = json.loads(source.read_text()).get("pretrain") if source is not None and source.exists() else None
     unet, steps = base.unet, 0
     if (rdir / "ema.safetensors").exists():
         unet = copy.deepcopy(base.unet)
@@ -457,8 +460,9 @@ def _write_out(base: BaseModel, cfg: PretrainConfig, log: Log) -> None:
                         base.prediction_type)
     decoder = rdir / "decoder_state.json"
     decoder_steps = json.loads(decoder.read_text())["steps"] if decoder.exists() else 0
+    record = {**asdict(cfg), "unet_steps": steps, "vae_decoder_steps": decoder_steps}
     save_tiny_base(shipped, Path(cfg.out_dir), components_for(cfg),
-                   {"pretrain": {**asdict(cfg), "unet_steps": steps, "vae_decoder_steps": decoder_steps}})
+                   {"pretrain": record, **({"warm_start_pretrain": before} if before else {})})
     log(stage="checkpoint", unet_steps=steps, vae_decoder_steps=decoder_steps, out_dir=cfg.out_dir)
 
 

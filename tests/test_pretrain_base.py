@@ -126,8 +126,10 @@ def test_decoder_tuning_leaves_the_encoder_and_the_unet_and_resumes(tmp_path):
     assert enc and all(torch.equal(a["vae"][k], b["vae"][k]) for k in enc)
     assert not all(torch.equal(a["vae"][k], b["vae"][k]) for k in dec)
     assert all(torch.equal(a["unet"][k], b["unet"][k]) for k in a["unet"])
-    first = json.loads((tmp_path / "b" / "config.json").read_text())["pretrain"]
+    saved = json.loads((tmp_path / "b" / "config.json").read_text())
+    first = saved["pretrain"]
     assert first["unet_steps"] == 2 and first["vae_decoder_steps"] > 0
+    assert saved["warm_start_pretrain"] == json.loads((tmp_path / "a" / "config.json").read_text())["pretrain"]
 
     pretrain_base(replace(tune, vae_decoder_minutes=0.02))          # same resume_dir: continues
     second = json.loads((tmp_path / "b" / "config.json").read_text())["pretrain"]
