@@ -261,7 +261,7 @@ class ClipConfig(TrainConfig):
     caption_kinds: tuple[float, float, float] | None = (0.6, 0.2, 0.2)   # caption() kinds 0/1/2 (None: uniform)
     unknown_ids: int = 16                # "unknown" rows: an unseen token's is hashed (clip.unknown_row), a dropped one's random
     clip_frames: int = 1                 # frames of a video whose mean embedding meets its caption (the metric's mean)
-    # 64² input (the 32² frames resized as the featuriser does), patch 4: a 2-4 px cup or ball spans whole tokens
+    # 64² input (the 32² frames resized as the featuriser does), patch 4: a token covers 2×2 of the frame's pixels
     vision: dict = field(default_factory=lambda: {"image_size": 64, "patch_size": 4, "width": 96, "layers": 3,
                                                   "head_width": 32})
     text: dict = field(default_factory=lambda: {"width": 64, "heads": 2, "layers": 3})
