@@ -253,7 +253,7 @@ class ClipConfig(TrainConfig):
     embed_dim: int = 64
     caption_per_kind: int = 300          # caption-pool videos of each synthetic.RANDOM_VARIANTS kind (0: the pool alone)
     reach_per_kind: int = 300            # caption-pool videos of each synthetic.REACH_ACTIONS (props over the arm's reach)
-    near_per_kind: int = 0               # caption-pool videos of each synthetic.NEAR_ACTIONS (two people near each other)
+    near_per_kind: int = 300             # caption-pool videos of each synthetic.NEAR_ACTIONS (two people near each other)
     caption_share: float = 0.0           # of each batch drawn from the caption pool (0: uniform over all videos)
     unknown_share: float = 0.15          # caption tokens turned a random "unknown" id, as the prompts' unseen words are
     verb_share: float = 0.5              # captions whose verb becomes 1..verb_unknowns "unknown" ids (hide_verbs)
@@ -261,7 +261,8 @@ class ClipConfig(TrainConfig):
     caption_kinds: tuple[float, float, float] | None = (0.6, 0.2, 0.2)   # caption() kinds 0/1/2 (None: uniform)
     unknown_ids: int = 16                # "unknown" rows: an unseen token's is hashed (clip.unknown_row), a dropped one's random
     clip_frames: int = 1                 # frames of a video whose mean embedding meets its caption (the metric's mean)
-    vision: dict = field(default_factory=lambda: {"image_size": 32, "patch_size": 4, "width": 96, "layers": 3,
+    # 64² input (the 32² frames resized as the featuriser does), patch 4: a token covers 2×2 of the frame's pixels
+    vision: dict = field(default_factory=lambda: {"image_size": 64, "patch_size": 4, "width": 96, "layers": 3,
                                                   "head_width": 32})
     text: dict = field(default_factory=lambda: {"width": 64, "heads": 2, "layers": 3})
 
