@@ -84,10 +84,13 @@ def blob_videos(n: int, size: int, num_frames: int, seed: int) -> list[tuple[np.
     return out
 
 
-def pool_videos(cfg: PretrainConfig) -> list[tuple[np.ndarray, str]]:
-    """(uint8 (T, H, W, 3), prompt) for every video of the pretrain pool."""
+def pool_videos(cfg: PretrainConfig, with_masks: bool = False):
+    """(uint8 (T, H, W, 3), prompt) for every video of the pretrain pool; and, ``with_masks``, each video's figure
+    mask, bool (T, H, W), from the same render (the renderer's mask; the non-black pixels, the disc, for blobs),
+    else None."""
     if cfg.source == "blobs":
-        return blob_videos(32, cfg.size, cfg.num_frames, cfg.seed)
+        videos = blob_videos(32, cfg.size, cfg.num_frames, cfg.seed)
+        return videos, ([frames.any(-1) for frames, _ in videos] if with_masks else None)
     if cfg.source != "synthetic":
         from flash_bench.types import InputError
 
@@ -98,21 +101,11 @@ def pool_videos(cfg: PretrainConfig) -> list[tuple[np.ndarray, str]]:
     pool = synthetic.pretrain_pool(num_videos=cfg.videos_per_action, num_random=cfg.random_videos,
                                    num_frames=cfg.num_frames, size=cfg.size, seed=cfg.seed,
                                    num_variants=cfg.random_variants)
-    return [(clip.load(), prompt) for _action_id, prompt, clip in pool]
-
-
-def pool_figure_masks(cfg: PretrainConfig, videos: list[tuple[np.ndarray, str]]) -> list[np.ndarray]:
-    """The figure mask, bool (T, H, W), of every video of :func:`pool_videos` (in its order): the renderer's
-    mask for the synthetic pool; the non-black pixels (the disc) for blobs."""
-    if cfg.source == "blobs":
-        return [frames.any(-1) for frames, _ in videos]
-    from flash_bench.datasets import synthetic
-
-    pool = synthetic.pretrain_pool(num_videos=cfg.videos_per_action, num_random=cfg.random_videos,
-                                   num_frames=cfg.num_frames, size=cfg.size, seed=cfg.seed,
-                                   num_variants=cfg.random_variants)
-    return [synthetic.render(action_id, int(clip.id), num_frames=cfg.num_frames, size=cfg.size, seed=cfg.seed)[1]
-            for action_id, _prompt, clip in pool]
+    if not with_masks:
+        return [(clip.load(), prompt) for _action_id, prompt, clip in pool], None
+    rendered = [synthetic.render(action_id, int(clip.id), num_frames=cfg.num_frames, size=cfg.size, seed=cfg.seed)
+                for action_id, _prompt, clip in pool]
+    return [(video, prompt) for (video, _), (_, prompt, _) in zip(rendered, pool)], [mask for _, mask in rendered]
 
 
 def components_for(cfg: PretrainConfig) -> dict:
@@ -436,30 +429,33 @@ def _checkpoint(base: BaseModel, ema, unet, opt, step: int, cfg: PretrainConfig,
     _save_resume(Path(cfg.resume_dir), unet, ema, opt, step)
     with atomic_path(Path(cfg.resume_dir) / "vae_tuned.safetensors") as tmp:
         save_file({k: v.contiguous() for k, v in base.vae.state_dict().items()}, str(tmp))
-    shipped = BaseModel(base.vae, base.text_encoder, base.tokenizer, ema, base.scheduler, Profile.TINY,
-                        base.prediction_type)
-    save_tiny_base(shipped, Path(cfg.out_dir), components_for(cfg), {"pretrain": {**asdict(cfg), "unet_steps": step}})
-    log(stage="checkpoint", step=step, out_dir=cfg.out_dir)
+    _save_out(base, ema, step, cfg, log)
 
 
 def _write_out(base: BaseModel, cfg: PretrainConfig, log: Log) -> None:
     """Write the out folder outside UNet training: ``base``'s VAE with the UNet of ``resume_dir``'s EMA weights
-    (a warm start's) when there are any, else ``base``'s own. Its ``config.json`` keeps the warm start's
-    pretraining record (``warm_start_pretrain``), which that UNet's training is described by."""
+    (a warm start's) when there are any, else ``base``'s own."""
     from safetensors.torch import load_file
 
     rdir = Path(cfg.resume_dir)
-    source = Path(cfg.warm_start) / "config.json" if cfg.warm_start else None
-    before = json.loads(source.read_text()).get("pretrain") if source is not None and source.exists() else None
     unet, steps = base.unet, 0
     if (rdir / "ema.safetensors").exists():
         unet = copy.deepcopy(base.unet)
         unet.load_state_dict(load_file(str(rdir / "ema.safetensors")))
         steps = json.loads((rdir / "unet_state.json").read_text())["step"]
+    _save_out(base, unet, steps, cfg, log)
+
+
+def _save_out(base: BaseModel, unet, steps: int, cfg: PretrainConfig, log: Log) -> None:
+    """The out folder: ``base``'s VAE and text encoder with ``unet``. Its ``config.json`` records this run
+    (``pretrain``: the config, UNet and decoder steps) and keeps the warm start's own record
+    (``warm_start_pretrain``), which a warm-started UNet's earlier training is described by."""
+    source = Path(cfg.warm_start) / "config.json" if cfg.warm_start else None
+    before = json.loads(source.read_text()).get("pretrain") if source is not None and source.exists() else None
+    decoder = Path(cfg.resume_dir) / "decoder_state.json"
+    decoder_steps = json.loads(decoder.read_text())["steps"] if decoder.exists() else 0
     shipped = BaseModel(base.vae, base.text_encoder, base.tokenizer, unet, base.scheduler, Profile.TINY,
                         base.prediction_type)
-    decoder = rdir / "decoder_state.json"
-    decoder_steps = json.loads(decoder.read_text())["steps"] if decoder.exists() else 0
     record = {**asdict(cfg), "unet_steps": steps, "vae_decoder_steps": decoder_steps}
     save_tiny_base(shipped, Path(cfg.out_dir), components_for(cfg),
                    {"pretrain": record, **({"warm_start_pretrain": before} if before else {})})
@@ -517,12 +513,12 @@ def pretrain_base(cfg: PretrainConfig) -> Path:
     if cfg.warm_start:
         _warm_start(cfg, log)
     base = build_tiny_components(cfg.seed, components_for(cfg))
-    videos = pool_videos(cfg)
+    videos, masks = pool_videos(cfg, with_masks=cfg.vae_decoder_minutes > 0)
     log(stage="data", videos=len(videos), prompts=sorted({p for _, p in videos}))
     _vae_stage(base, videos, cfg, log)
     frames = np.concatenate([v for v, _ in videos])                         # (N, H, W, 3)
     if cfg.vae_decoder_minutes > 0:
-        tune_decoder(base, frames, np.concatenate(pool_figure_masks(cfg, videos)), cfg, log)
+        tune_decoder(base, frames, np.concatenate(masks), cfg, log)
     if cfg.unet_minutes <= 0 or cfg.unet_max_steps <= 0:
         _write_out(base, cfg, log)
         return Path(cfg.out_dir)

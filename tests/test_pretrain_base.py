@@ -137,3 +137,19 @@ def test_decoder_tuning_leaves_the_encoder_and_the_unet_and_resumes(tmp_path):
     log = [json.loads(line) for line in (tmp_path / "b" / "train_log.jsonl").read_text().splitlines()]
     starts = [r for r in log if r["stage"] == "vae_decoder_start"]
     assert [r["steps"] for r in starts] == [0, first["vae_decoder_steps"]]
+
+
+def test_pool_videos_with_masks_renders_the_same_videos_and_the_renderers_masks():
+    from flash.pretrain_base import PretrainConfig, pool_videos
+    from flash_bench.datasets import synthetic
+
+    cfg = PretrainConfig(videos_per_action=1, random_videos=1, random_variants=0)
+    plain, none = pool_videos(cfg)
+    videos, masks = pool_videos(cfg, with_masks=True)
+    assert none is None and len(videos) == len(plain) == len(masks)
+    for (a, pa), (b, pb) in zip(plain, videos):
+        assert pa == pb and np.array_equal(a, b)
+    action_id, _prompt, clip = synthetic.pretrain_pool(num_videos=1, num_random=1, num_frames=cfg.num_frames,
+                                                       size=cfg.size, seed=cfg.seed)[-1]
+    expected = synthetic.render(action_id, int(clip.id), num_frames=cfg.num_frames, size=cfg.size, seed=cfg.seed)[1]
+    assert masks[-1].dtype == bool and np.array_equal(masks[-1], expected) and 0 < masks[-1].mean() < 1
