@@ -320,6 +320,15 @@ def test_a_shipped_files_command_runs_the_recipe_recorded_with_it(name):
     assert not any(recipe[k] for k in set(recipe) - set(rec["training"]))   # caption pool etc. off
 
 
+def test_the_default_clip_command_rebuilds_the_shipped_clip():
+    """`flash-bench train backbone clip` with no option trains the recipe recorded with the shipped CLIP, seed too."""
+    from dataclasses import asdict
+
+    rec = trained.record(trained.path("clip", V2))
+    recipe = json.loads(json.dumps(asdict(bt.ClipConfig())))
+    assert {k: recipe[k] for k in rec["training"]} == rec["training"]
+
+
 @pytest.mark.slow   # ~40 s CPU: 48 items x 6 variants featurised, 48 x 48 reference images
 def test_shipped_v2_clip_retrieves_few_shot_prompts_at_3x_chance_and_keeps_the_other_clip_lines(tmp_path):
     """validate-metrics' own CLIP checks: 12-way prompt retrieval on the 48 ground-truth test videos at ≥ 3x chance
