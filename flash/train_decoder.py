@@ -33,6 +33,7 @@ class DecoderTrainConfig:
     steps: int = 10_000                      # A3.2; the tiny profile uses a few hundred
     lr: float = 1e-4                         # A3.2
     frames_per_step: int | None = None       # random subset of frames per step (None: the whole video)
+    clean_first: bool = False                # frame 1 left undistorted, as inference's frame 1 is the clean E(reference) (A2.1)
     seed: int = 0
     save_every: int = 500
     decoder: DetailDecoderConfig = field(default_factory=DetailDecoderConfig)
@@ -66,6 +67,8 @@ def make_pair(video: np.ndarray, gen: torch.Generator, cfg: DecoderTrainConfig):
     """(reference (1, 3, H, W), clean (n, 3, H, W), distorted (n, 3, H, W)), all in [-1, 1]."""
     clean = to_unit(video)
     dist, _ = distort_video(clean, gen, cfg.distortion)
+    if cfg.clean_first:
+        dist[0] = clean[0]
     n = clean.shape[0]
     if cfg.frames_per_step and cfg.frames_per_step < n:
         idx = torch.randperm(n, generator=gen)[: cfg.frames_per_step]

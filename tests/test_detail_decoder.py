@@ -126,6 +126,16 @@ def test_distortions_are_seeded():
     assert a.shape == video.shape and a.dtype == video.dtype and 0 <= a.min() and a.max() <= 1
 
 
+def test_clean_first_leaves_frame_1_as_the_reference_and_distorts_the_rest_as_before():
+    from flash.train_decoder import DecoderTrainConfig, make_pair
+
+    video = (np.random.default_rng(0).random((4, 32, 32, 3)) * 255).astype(np.uint8)
+    pairs = [make_pair(video, torch.Generator().manual_seed(3), DecoderTrainConfig(clean_first=c)) for c in (False, True)]
+    (_, clean, plain), (reference, _, kept) = pairs
+    assert torch.equal(kept[0], reference[0]) and not torch.equal(plain[0], clean[0])
+    assert torch.equal(kept[1:], plain[1:])
+
+
 def test_distortion_parameters_stay_in_range():
     cfg = DistortionConfig()
     video = torch.rand(6, 3, 32, 32)

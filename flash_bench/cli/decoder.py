@@ -23,6 +23,8 @@ def train_decoder(
     out: Path = typer.Option(..., help="Checkpoint to write (.safetensors; a .json log goes beside it)."),
     seed: int = typer.Option(0, help="Seed of every distortion and sampling choice."),
     frames_per_step: Optional[int] = typer.Option(None, help="Frames per step (default: tiny 8, paper all)."),
+    clean_first: bool = typer.Option(False, help="Leave frame 1 undistorted (at inference frame 1 is the clean "
+                                     "reference latent)."),
     resume: bool = typer.Option(True, help="Continue from an existing checkpoint at --out."),
 ) -> None:
     """Train the detail decoder's new branches to rebuild clean videos from distorted ones (lr 1e-4)."""
@@ -37,7 +39,7 @@ def train_decoder(
         defaults = PROFILE_DEFAULTS[profile]
         cfg = DecoderTrainConfig(steps=steps if steps is not None else defaults["steps"], seed=seed,
                                  frames_per_step=frames_per_step or defaults["frames_per_step"],
-                                 decoder=DetailDecoderConfig.parse_branches(branches))
+                                 clean_first=clean_first, decoder=DetailDecoderConfig.parse_branches(branches))
         device = "cuda" if torch.cuda.is_available() else "cpu"
         if profile is Profile.PAPER and device == "cpu":
             typer.secho("warning: paper profile on a CPU: expect hours per thousand steps", fg="yellow", err=True)
