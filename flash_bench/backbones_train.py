@@ -244,7 +244,7 @@ def save(model, name: str, out_dir: Path | str | None, record: dict, log: Log) -
 
 @dataclass(frozen=True)
 class ClipConfig(TrainConfig):
-    seed: int = 1                        # the shipped file's seed: seed 0 fails Temporal Consistency (docs/tiny_backbones.md)
+    seed: int = 1                        # the shipped file; seed 0 wins validation but fails Temporal Consistency (docs/tiny_backbones.md)
     steps: int = 1500
     batch: int = 64
     lr: float = 1e-3
