@@ -136,6 +136,15 @@ def test_clean_first_leaves_frame_1_as_the_reference_and_distorts_the_rest_as_be
     assert torch.equal(kept[1:], plain[1:])
 
 
+def test_distortions_at_zero_strength_are_the_identity():
+    """Kernel 1, elastic strength 0 and no jittered region leave a video unchanged (so `--distortion` ranges may
+    start at "none")."""
+    video = torch.rand(3, 3, 32, 32)
+    out, params = distort_video(video, 0, DistortionConfig(blur_kernel=(1, 1), elastic_alpha=(0.0, 0.0),
+                                                           region_fraction=0.0))
+    assert params["blur"]["kernel_size"] == 1 and torch.equal(out, video)
+
+
 def test_distortion_parameters_stay_in_range():
     cfg = DistortionConfig()
     video = torch.rand(6, 3, 32, 32)
@@ -275,6 +284,14 @@ def test_cli_trains_and_reports(tmp_path, monkeypatch):
     assert "tiny profile" in res.output
     bad = CliRunner().invoke(app, ["train-decoder", "--profile", "huge", "--out", str(out)])
     assert bad.exit_code == 2 and "huge" in bad.output
+    mild = tmp_path / "mild.safetensors"
+    res = CliRunner().invoke(app, ["train-decoder", "--steps", "1", "--branches", "attn", "--out", str(mild),
+                                   "--clean-first", "--distortion", '{"blur_kernel": [1, 5]}'])
+    assert res.exit_code == 0, res.output
+    config = json.loads(mild.with_suffix(".json").read_text())["train"]["config"]
+    assert config["clean_first"] and config["distortion"]["blur_kernel"] == [1, 5]
+    bad = CliRunner().invoke(app, ["train-decoder", "--out", str(out), "--distortion", '{"blurr": 1}'])
+    assert bad.exit_code == 2 and "blurr" in bad.output
 
 
 def test_paper_vae_comes_from_the_weights_folder(tmp_path, monkeypatch):

@@ -25,6 +25,7 @@ def train_decoder(
     frames_per_step: Optional[int] = typer.Option(None, help="Frames per step (default: tiny 8, paper all)."),
     clean_first: bool = typer.Option(False, help="Leave frame 1 undistorted (at inference frame 1 is the clean "
                                      "reference latent)."),
+    distortion: str = typer.Option("{}", help="JSON overrides of the distortions (flash/distortions.py DistortionConfig), e.g. '{\"blur_kernel\": [1, 5], \"elastic_alpha\": [0, 6]}'."),
     resume: bool = typer.Option(True, help="Continue from an existing checkpoint at --out."),
 ) -> None:
     """Train the detail decoder's new branches to rebuild clean videos from distorted ones (lr 1e-4)."""
@@ -32,6 +33,7 @@ def train_decoder(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from flash.detail_decoder import DetailDecoderConfig
+    from flash.distortions import DistortionConfig
     from flash.train_decoder import PROFILE_DEFAULTS, DecoderTrainConfig, train_on_dataset
     from flash_bench.types import InputError
 
@@ -39,7 +41,8 @@ def train_decoder(
         defaults = PROFILE_DEFAULTS[profile]
         cfg = DecoderTrainConfig(steps=steps if steps is not None else defaults["steps"], seed=seed,
                                  frames_per_step=frames_per_step or defaults["frames_per_step"],
-                                 clean_first=clean_first, decoder=DetailDecoderConfig.parse_branches(branches))
+                                 clean_first=clean_first, decoder=DetailDecoderConfig.parse_branches(branches),
+                                 distortion=DistortionConfig.from_dict(json.loads(distortion)))
         device = "cuda" if torch.cuda.is_available() else "cpu"
         if profile is Profile.PAPER and device == "cpu":
             typer.secho("warning: paper profile on a CPU: expect hours per thousand steps", fg="yellow", err=True)
@@ -51,7 +54,7 @@ def train_decoder(
                 progress.update(task, completed=step + 1, description=f"decoder ({profile}) loss {loss:.4f}")
 
             summary = train_on_dataset(dataset, root, profile, cfg, out, device=device, on_step=on_step)
-    except (InputError, KeyError) as err:
+    except (InputError, KeyError, ValueError, TypeError) as err:
         from flash_bench.cli.checks import message
 
         typer.secho(f"error: {message(err)}", fg="red", err=True)
