@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tiny_world_vae import psnr, test_set  # noqa: E402  (the G1 benchmark's PSNR and test set)
+from tiny_world_vae import psnr, round_trip, test_set  # noqa: E402  (the G1 benchmark's PSNR, round trip, test set)
 
 
 def main() -> None:
@@ -29,20 +29,18 @@ def main() -> None:
     torch.set_num_threads(1)
 
     from flash.detail_decoder import load_decoder
+    from flash.method import TINY_DECODER_DIR
     from flash_bench.tiny_world import NUM_FRAMES, SIZE, load_tiny_base, to_uint8, to_unit
 
     vae = load_tiny_base().vae
-    shipped = Path(__file__).parents[1] / "flash/weights/tiny_decoder/both.safetensors"
-    paths = [shipped, *map(Path, args.decoder)]
     videos = [item for items in test_set(SIZE, NUM_FRAMES).values() for item in items]
-    decoded: dict[str, list[np.ndarray]] = {"plain VAE decoder": []}
+    trips = [round_trip(vae, v) for v, _ in videos]                  # (latent means, plain decoder's frames)
+    decoded = {"plain VAE decoder": [rec for _, rec in trips]}
     with torch.no_grad():
-        latents = [vae.encode(to_unit(v)).latent_dist.mean for v, _ in videos]
-        decoded["plain VAE decoder"] = [to_uint8(vae.decode(z).sample) for z in latents]
-        for path in paths:
+        for path in [TINY_DECODER_DIR / "both.safetensors", *map(Path, args.decoder)]:
             decoder = load_decoder(path, vae)
-            decoded[str(path)] = [to_uint8(decoder.decode(z, to_unit(v[:1])))
-                                  for z, (v, _) in zip(latents, videos)]
+            decoded[str(path)] = [to_uint8(decoder.decode(torch.from_numpy(z), to_unit(v[:1])))
+                                  for (z, _), (v, _) in zip(trips, videos)]
             decoder.remove()
     orig = np.stack([v for v, _ in videos])
     fig = np.broadcast_to(np.stack([m for _, m in videos])[..., None], orig.shape)

@@ -290,8 +290,9 @@ def test_cli_trains_and_reports(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     config = json.loads(mild.with_suffix(".json").read_text())["train"]["config"]
     assert config["clean_first"] and config["distortion"]["blur_kernel"] == [1, 5]
-    bad = CliRunner().invoke(app, ["train-decoder", "--out", str(out), "--distortion", '{"blurr": 1}'])
-    assert bad.exit_code == 2 and "blurr" in bad.output
+    for text, named in (('{"blurr": 1}', "blurr"), ("{bad", "not JSON"), ("[1]", "JSON object")):
+        bad = CliRunner().invoke(app, ["train-decoder", "--out", str(out), "--distortion", text])
+        assert bad.exit_code == 2 and named in bad.output, bad.output
 
 
 def test_paper_vae_comes_from_the_weights_folder(tmp_path, monkeypatch):
